@@ -1,0 +1,1 @@
+"""Operator configuration: load YAML, validate into typed models, compile a snapshot."""
