@@ -28,9 +28,15 @@ class Reason(enum.StrEnum):
 
     ROUTE_PUBLIC = "route-public"
     ROUTE_NOT_FOUND = "route-not-found"
+    HOST_UNKNOWN = "host-unknown"
+    HOST_INVALID = "host-invalid"
     METHOD_NOT_ALLOWED = "method-not-allowed"
     PATH_INVALID = "path-invalid"
-    POLICY_NO_MATCH = "policy-no-match"
+    USER_UNAUTHENTICATED = "user-unauthenticated"
+    UPSTREAM_UNREACHABLE = "upstream-unreachable"
+    UPSTREAM_TIMEOUT = "upstream-timeout"
+    UPSTREAM_FAILED = "upstream-failed"
+    GATEWAY_ERROR = "gateway-error"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Reverse-proxy mechanics: header rewriting, streaming forward, WebSocket relay."""

@@ -1,0 +1,96 @@
+"""Forward one HTTP request upstream and stream the answer back.
+
+Contract: bodies stream both ways through bounded buffers (aiohttp's flow control);
+nothing is read whole into memory. Failures before the upstream answered become an
+`UpstreamError` (502 unreachable, 504 timeout) for the caller to render; failures
+after the response started abort the client connection, since the status line is
+already on the wire and a truncated body must not look complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from authgate.decision import Reason
+from authgate.proxy.headers import end_to_end
+
+log = logging.getLogger(__name__)
+
+# Headers the client library would otherwise invent: the upstream must see what the
+# client sent, not aiohttp's defaults.
+SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept-Encoding", "Accept", "Content-Type"})
+
+# `Expect: 100-continue` was answered by our own server; `Host` is set per route.
+REQUEST_ONLY_DROP = ("expect", "host")
+
+
+class UpstreamError(Exception):
+    """The upstream could not be reached or did not answer in time."""
+
+    def __init__(self, reason: Reason, status: int) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+        self.status = status
+
+
+def upstream_request_headers(request: web.Request, host_header: str | None) -> CIMultiDict[str]:
+    headers = end_to_end(request.headers, REQUEST_ONLY_DROP)
+    if host_header is not None:
+        headers["Host"] = host_header
+    return headers
+
+
+async def forward_http(
+    request: web.Request,
+    session: aiohttp.ClientSession,
+    url: URL,
+    headers: CIMultiDict[str],
+    timeout: aiohttp.ClientTimeout,
+    response_headers: dict[str, str],
+) -> tuple[web.StreamResponse, int]:
+    """Send the request to `url`; return the streamed response and the upstream status."""
+    body = request.content if request.body_exists else None
+    try:
+        upstream = await session.request(
+            request.method,
+            url,
+            headers=headers,
+            data=body,
+            timeout=timeout,
+            allow_redirects=False,
+            skip_auto_headers=SKIP_AUTO_HEADERS,
+        )
+    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        log.warning("upstream %s timed out: %r", url.origin(), exc)
+        raise UpstreamError(Reason.UPSTREAM_TIMEOUT, 504) from exc
+    except aiohttp.ClientError as exc:
+        log.warning("upstream %s unreachable: %r", url.origin(), exc)
+        raise UpstreamError(Reason.UPSTREAM_UNREACHABLE, 502) from exc
+    async with upstream:
+        return await _relay_response(request, upstream, response_headers), upstream.status
+
+
+async def _relay_response(
+    request: web.Request, upstream: aiohttp.ClientResponse, extra: dict[str, str]
+) -> web.StreamResponse:
+    headers = end_to_end(upstream.headers)
+    headers.update(extra)
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+    await response.prepare(request)
+    try:
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+    except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+        # Headers are sent: the only honest signal left is a broken connection.
+        log.warning("upstream body from %s failed mid-stream: %r", upstream.url.origin(), exc)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
+    await response.write_eof()
+    return response

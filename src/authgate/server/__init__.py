@@ -1,0 +1,1 @@
+"""The aiohttp server layer: the only place that reads aiohttp requests."""

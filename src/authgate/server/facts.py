@@ -1,0 +1,69 @@
+"""Build `RequestFacts` from an aiohttp request: the one place that reads it raw.
+
+Contract: returns the facts and, when the request cannot be routed safely, the reason
+it must be refused (bad Host, a path that cannot be represented safely). Forwarded
+headers are read only from trusted peers (see `authgate.client_ip`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from authgate.client_ip import client_ip
+from authgate.decision import Reason
+from authgate.facts import RequestFacts
+from authgate.request_id import HEADER as REQUEST_ID_HEADER
+from authgate.request_id import request_id
+from authgate.routing import HostRejected, PathRejected, normalize_host, normalize_path, split_target
+from authgate.server.state import ServerRuntime
+
+
+def gather_facts(request: web.Request, runtime: ServerRuntime) -> tuple[RequestFacts, Reason | None]:
+    started = time.monotonic()
+    headers = request.headers
+    peer = request.remote or "unknown"
+    trusted = runtime.trusted.contains(peer)
+    problem: Reason | None = None
+    host = _host(headers.getall("Host", ()))
+    if host is None:
+        problem, host = Reason.HOST_INVALID, ""
+    raw_path, query = split_target(request.raw_path)
+    try:
+        path = normalize_path(raw_path)
+    except PathRejected:
+        problem, path = problem or Reason.PATH_INVALID, ""
+    facts = RequestFacts(
+        request_id=request_id(headers.get(REQUEST_ID_HEADER), trusted),
+        method=request.method,
+        scheme=_scheme(request, trusted),
+        host=host,
+        raw_target=request.raw_path,
+        path=path,
+        query=query,
+        client_ip=client_ip(peer, headers.getall("X-Forwarded-For", ()), runtime.trusted),
+        peer_ip=peer,
+        peer_trusted=trusted,
+        started=started,
+        time=time.time(),
+    )
+    return facts, problem
+
+
+def _host(values: list[str]) -> str | None:
+    # RFC 9112 §3.2: a request with no Host, or more than one, gets a 400.
+    if len(values) != 1:
+        return None
+    try:
+        return normalize_host(values[0])
+    except HostRejected:
+        return None
+
+
+def _scheme(request: web.Request, trusted: bool) -> str:
+    ours = "https" if request.secure else "http"
+    if not trusted:
+        return ours
+    claimed = request.headers.get("X-Forwarded-Proto", "").strip().lower()
+    return claimed if claimed in ("http", "https") else ours
