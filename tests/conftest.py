@@ -2,4 +2,8 @@
 
 pytest_plugins = [
     "tests.testbed.echo",
+    "tests.testbed.gateway",
+    "tests.testbed.oidc",
+    "tests.testbed.redis",
+    "tests.testbed.browser",
 ]

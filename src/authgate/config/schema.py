@@ -112,15 +112,54 @@ class FileSink(Strict):
 Sink = Literal["stdout"] | FileSink
 
 
+def _default_sinks() -> list[Sink]:
+    return ["stdout"]
+
+
 class DecisionLogConfig(Strict):
-    sinks: list[Sink] = Field(default_factory=lambda: ["stdout"])
+    sinks: list[Sink] = Field(default_factory=_default_sinks)
     queue_size: int = Field(default=10_000, ge=1)
+
+
+# Route patterns are checked here for shape only, so mistakes carry file, line and
+# key; `authgate.routing` compiles them and is the authority on the finer rules
+# (escapes, dot segments, label lengths), reporting by key path too. Not imported
+# here: config must load without routing (see config/snapshot.py).
+_HOST_PATTERN = re.compile(r"(?:\*\.)?[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*\.?|\[[0-9a-f:.]+\]")
+
+
+def _host_pattern(value: str) -> str:
+    host = value.lower() if value.isascii() else value
+    if _HOST_PATTERN.fullmatch(host):
+        return host.removesuffix(".")
+    raise ValueError(f"not a host pattern: {value!r} ({_host_hint(host)})")
+
+
+def _host_hint(host: str) -> str:
+    if ":" in host.rpartition("]")[2]:
+        return "no port: a route matches its host on any port"
+    if "*" in host:
+        return "'*' only as the whole first label, as in *.example.com"
+    if ".." in host or host.startswith("."):
+        return "empty label"
+    return "write an exact host like app.example.com, or *.example.com"
+
+
+def _path_pattern(value: str) -> str:
+    # Requests are matched in origin-form (RFC 9112 §3.2.1): a pattern without the
+    # leading '/' could never match, which would silently disable the rule.
+    if not value.startswith("/"):
+        raise ValueError(f"must start with '/': {value!r}")
+    return value
+
+
+PathPattern = Annotated[str, AfterValidator(_path_pattern)]
 
 
 class RouteMatch(Strict):
     host: str | list[str]
-    path_prefix: str | None = None
-    path_glob: str | None = None
+    path_prefix: PathPattern | None = None
+    path_glob: PathPattern | None = None
     path_regex: str | None = None
     methods: list[str] | None = None
 
@@ -131,11 +170,35 @@ class RouteMatch(Strict):
             raise ValueError(f"give at most one of path_prefix, path_glob, path_regex (got {given})")
         return self
 
+    @field_validator("host")
+    @classmethod
+    def _host_patterns(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, str):
+            return _host_pattern(value)
+        if not value:
+            raise ValueError("give at least one host")
+        return [_host_pattern(item) for item in value]
+
+    @field_validator("path_regex")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("an empty regex; leave path_regex out to match every path")
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"not a regex: {error}") from None
+        return value
+
     @field_validator("methods")
     @classmethod
     def _methods_upper(cls, value: list[str] | None) -> list[str] | None:
         if value is None:
             return None
+        if not value:
+            raise ValueError("an empty list matches no request; leave methods out to allow all")
         for method in value:
             if not re.fullmatch(r"[A-Za-z]+", method):
                 raise ValueError(f"not an HTTP method: {method!r}")
@@ -146,9 +209,18 @@ class RouteConfig(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     match: RouteMatch
     upstream: AnyHttpUrl
-    public: list[str] = Field(default_factory=list)
+    public: list[PathPattern] = Field(default_factory=list)
     preserve_host: bool = False
     upstream_timeouts: UpstreamTimeouts | None = None
+
+    @field_validator("upstream")
+    @classmethod
+    def _plain_upstream(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        # The client's query is what gets forwarded; a query, fragment or user info
+        # on the upstream URL would be dropped silently, so it is refused instead.
+        if value.query is not None or value.fragment is not None or value.username is not None:
+            raise ValueError("write scheme://host[:port][/base-path]: no query, fragment or user")
+        return value
 
 
 class GatewayConfig(Strict):
@@ -159,9 +231,13 @@ class GatewayConfig(Strict):
     @field_validator("routes")
     @classmethod
     def _unique_ids(cls, routes: list[RouteConfig]) -> list[RouteConfig]:
-        seen: set[str] = set()
-        for route in routes:
+        # The error lands on `routes:` (a list validator has no item loc), so it
+        # names both indexes for the operator to find them.
+        seen: dict[str, int] = {}
+        for index, route in enumerate(routes):
             if route.id in seen:
-                raise ValueError(f"duplicate route id {route.id!r}")
-            seen.add(route.id)
+                raise ValueError(
+                    f"duplicate route id {route.id!r} (routes[{seen[route.id]}] and routes[{index}])"
+                )
+            seen[route.id] = index
         return routes

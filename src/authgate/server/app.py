@@ -52,7 +52,7 @@ async def _upstream_client(app: web.Application) -> AsyncIterator[None]:
 
 async def _decision_log(app: web.Application) -> AsyncIterator[None]:
     config = app[RUNTIME].snapshot.config
-    decision_log = DecisionLog(config.decision_log)
+    decision_log = DecisionLog.from_config(config.decision_log)
     await decision_log.start()
     app[DECISION_LOG] = decision_log
     yield

@@ -1,0 +1,52 @@
+# authgate developer targets. Idempotent: stamp files make repeated runs quick.
+#   make test          venv + test bed + system check, then the whole test suite
+#   make test PYTEST_ARGS="-k oidc -x"
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.authgate-installed
+OIDC_DIR := testbed/oidc
+OIDC_STAMP := $(OIDC_DIR)/node_modules/.authgate-installed
+PYTEST_ARGS ?=
+
+.PHONY: all venv testbed check-system test demo lint clean-testbed help
+
+all: test
+
+help:
+	@echo "make venv          create .venv and install authgate with its test extras"
+	@echo "make testbed       install the OpenID Provider of the test bed (npm ci)"
+	@echo "make check-system  check redis-server, chromium and node; print how to install them"
+	@echo "make test          all of the above, then .venv/bin/pytest \$$PYTEST_ARGS"
+	@echo "make demo          run the gateway with config/demo.yaml"
+	@echo "make lint          mypy (strict, settings in pyproject.toml)"
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+testbed: $(OIDC_STAMP)
+
+$(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js >= 20.18 (https://nodejs.org)" >&2; exit 1; }
+	npm ci --prefix $(OIDC_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+check-system:
+	@scripts/check-system.sh
+
+test: venv testbed check-system
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+demo: venv
+	$(VENV)/bin/authgate serve -c config/demo.yaml
+
+lint: venv
+	$(VENV)/bin/mypy
+
+clean-testbed:
+	rm -rf $(OIDC_DIR)/node_modules test-artifacts

@@ -1,0 +1,63 @@
+"""The runtime snapshot: one validated config plus its compiled route table.
+
+Contract: `build_snapshot(path, environ)` loads and validates the file, compiles the
+routes, and returns a frozen `Snapshot`, or raises `ConfigError` with every problem.
+A snapshot is built completely before anyone sees it; hot reload swaps the one
+reference to it, and each request reads it once at its start (STYLE.md, lesson 7).
+Problems raised by route compilation that leave `file`/`line` empty get the file
+and the line of their key path filled in here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from authgate.config.errors import ConfigError, ConfigProblem, parse_key_path
+from authgate.config.loader import load_source, sorted_problems
+from authgate.config.schema import GatewayConfig
+from authgate.config.yaml_source import Source
+
+if TYPE_CHECKING:
+    from authgate.routing.table import RouteTable
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a request needs from the config, immutable."""
+
+    config: GatewayConfig
+    routes: RouteTable
+    source: str  # the config file path as the user gave it
+    loaded_at: float  # time.time() when it was built
+
+
+def build_snapshot(path: str | Path, environ: Mapping[str, str] | None = None) -> Snapshot:
+    """Load, validate and compile `path`; raises `ConfigError` with every problem."""
+    config, source = load_source(path, environ)
+    # Imported here: routing imports config, and config must load without routing.
+    from authgate.routing.table import compile_routes
+
+    try:
+        routes = compile_routes(config.routes)
+    except ConfigError as error:
+        raise ConfigError(sorted_problems(_located(error.problems, source))) from error
+    return Snapshot(config, routes, str(path), time.time())
+
+
+def _located(problems: Iterable[ConfigProblem], source: Source) -> list[ConfigProblem]:
+    """Fill in the file and line that route compilation cannot know."""
+    return [_locate(problem, source) for problem in problems]
+
+
+def _locate(problem: ConfigProblem, source: Source) -> ConfigProblem:
+    if problem.file:
+        return problem
+    path = parse_key_path(problem.key)
+    line = problem.line
+    if line is None and path is not None:
+        line = source.line_for(path)
+    return replace(problem, file=source.file, line=line)

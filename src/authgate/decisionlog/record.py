@@ -1,0 +1,119 @@
+"""One decision record: the line the decision log writes for every request.
+
+Contract: a `DecisionRecord` is a frozen value built from the same `Decision` the proxy
+enforced (STYLE.md lesson 1) plus the request facts. `to_json()` returns exactly one
+line of JSON with no trailing newline: keys in a fixed order, time as RFC 3339 UTC with
+milliseconds, durations as `{"<stage>_ms": 1.234}`. Non-ASCII text is kept readable
+(`ensure_ascii=False`), but nothing in the line can break it in two: JSON escapes
+control characters (CR, LF), and we also escape U+0085, U+2028 and U+2029, which
+`str.splitlines()` and some log shippers treat as line ends, and lone surrogates,
+which cannot be encoded as UTF-8 (CWE-117, log injection).
+This runs once per request, so it avoids `datetime` and builds one dict.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import time as _time
+from dataclasses import dataclass
+
+from authgate.decision import Decision, Outcome
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_LINE_BREAKING = re.compile("[\u0085\u2028\u2029\ud800-\udfff]")
+
+
+def rfc3339_millis(epoch: float) -> str:
+    """`epoch` seconds as `2026-11-29T10:00:00.123Z` (UTC, milliseconds, rounded)."""
+    seconds, millis = divmod(round(epoch * 1000), 1000)
+    return f"{_second_prefix(seconds)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=8)
+def _second_prefix(seconds: int) -> str:
+    # Records arrive in time order, so one formatted second serves many records.
+    return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(seconds))
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def encode_line(fields: dict[str, object]) -> str:
+    """`fields` as one JSON line that no line-splitting reader will cut."""
+    line = _ENCODER.encode(fields)
+    # isascii() is O(1) on CPython: the common all-ASCII line skips the scan.
+    return line if line.isascii() else _LINE_BREAKING.sub(_escape, line)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """What happened to one request, who asked, from where, and why."""
+
+    time: float
+    request_id: str
+    route: str | None
+    method: str
+    host: str
+    path: str
+    client_ip: str
+    decision: Outcome
+    reason: str
+    rule: str | None
+    status: int
+    upstream_status: int | None
+    durations: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def from_decision(
+        cls,
+        decision: Decision,
+        *,
+        time: float,
+        request_id: str,
+        method: str,
+        host: str,
+        path: str,
+        client_ip: str,
+        status: int,
+        upstream_status: int | None = None,
+        durations: tuple[tuple[str, float], ...] = (),
+    ) -> DecisionRecord:
+        """The record of `decision`; `status` is what the client actually received."""
+        return cls(
+            time=time,
+            request_id=request_id,
+            route=decision.route_id,
+            method=method,
+            host=host,
+            path=path,
+            client_ip=client_ip,
+            decision=decision.outcome,
+            reason=decision.reason,
+            rule=decision.rule,
+            status=status,
+            upstream_status=upstream_status,
+            durations=durations,
+        )
+
+    def to_json(self) -> str:
+        """One JSON line (no trailing newline), keys in a stable order."""
+        return encode_line(
+            {
+                "time": rfc3339_millis(self.time),
+                "request_id": self.request_id,
+                "route": self.route,
+                "method": self.method,
+                "host": self.host,
+                "path": self.path,
+                "client_ip": self.client_ip,
+                "decision": self.decision.value,
+                "reason": self.reason,
+                "rule": self.rule,
+                "status": self.status,
+                "upstream_status": self.upstream_status,
+                "durations": {f"{stage}_ms": round(s * 1000, 3) for stage, s in self.durations},
+            }
+        )

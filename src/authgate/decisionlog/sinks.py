@@ -1,0 +1,121 @@
+"""Where decision lines go: stdout, or a file that logrotate can rotate.
+
+Contract: a `Sink` takes a batch of lines (each without its newline) and writes them,
+one line each, in order. `DecisionLog` calls `write_lines` and `close` from a worker
+thread (`asyncio.to_thread`), one call at a time, never concurrently, so a sink may
+block on a slow disk without stalling the event loop and needs no locking of its own.
+A sink may raise; the writer logs it and carries on with the other sinks.
+`FileSink.reopen()` may be called from any thread (the SIGHUP handler after
+logrotate moved the file); it takes a lock so a batch never straddles two files.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from authgate.config.schema import DecisionLogConfig
+from authgate.config.schema import FileSink as FileSinkConfig
+from authgate.config.schema import Sink as SinkConfig
+
+# Decision records name users and addresses: not world-readable (umask may narrow it).
+_FILE_MODE = 0o640
+
+
+class Sink(Protocol):
+    """A destination for decision lines."""
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Write each line followed by a newline, in order, and flush."""
+
+    def close(self) -> None:
+        """Flush and release the destination; no writes follow."""
+
+
+def _batch_text(lines: list[str]) -> str:
+    # One write call per batch: fewer syscalls, and lines of one batch stay together.
+    return "\n".join(lines) + "\n"
+
+
+class StdoutSink:
+    """Lines to a text stream (default `sys.stdout`), flushed after every batch."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stdout
+
+    def write_lines(self, lines: list[str]) -> None:
+        if lines:
+            self._stream.write(_batch_text(lines))
+            self._stream.flush()
+
+    def close(self) -> None:
+        # The stream belongs to the process (or the caller); flush it, never close it.
+        self._stream.flush()
+
+
+def _open_append(path: Path) -> TextIO:
+    # "backslashreplace" is a last guard: a line that slipped past the encoder's
+    # escaping is written mangled rather than failing the whole batch.
+    return open(
+        path,
+        "a",
+        encoding="utf-8",
+        errors="backslashreplace",
+        newline="\n",
+        opener=lambda p, flags: os.open(p, flags, _FILE_MODE),
+    )
+
+
+class FileSink:
+    """Lines appended to a file, created if missing, flushed after every batch."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        # Opened now, so a bad path is an error at start, not on the first request.
+        self._file: TextIO | None = _open_append(self.path)
+
+    def write_lines(self, lines: list[str]) -> None:
+        with self._lock:
+            if self._file is None:
+                raise ValueError(f"decision log file {self.path} is closed")
+            if lines:
+                self._file.write(_batch_text(lines))
+                self._file.flush()
+
+    def reopen(self) -> None:
+        """Close and reopen the path: after logrotate moved the old file away."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                # If the open below fails, writes fail loudly instead of hitting a closed file.
+                self._file = None
+            self._file = _open_append(self.path)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def _build_sink(entry: SinkConfig) -> Sink:
+    if isinstance(entry, FileSinkConfig):
+        return FileSink(entry.file)
+    return StdoutSink()
+
+
+def build_sinks(config: DecisionLogConfig) -> list[Sink]:
+    """The sinks named in the config, in order; opens files (errors surface here)."""
+    sinks: list[Sink] = []
+    try:
+        for entry in config.sinks:
+            sinks.append(_build_sink(entry))
+    except BaseException:
+        for sink in sinks:  # do not leak the files opened before the one that failed
+            sink.close()
+        raise
+    return sinks

@@ -1,0 +1,1 @@
+"""Tests for authgate.routing: normalization, hosts, matchers, route table."""

@@ -1,0 +1,102 @@
+"""Gateway fixture: the real `authgate serve` in a subprocess on a free loopback port.
+
+`gateway_factory(config: dict) -> Gateway` writes the config as YAML (filling in
+`server.listen` and a decision-log file unless given), starts
+`python -m authgate serve -c FILE`, waits until the port accepts connections and
+stops the process at the end of the test. `Gateway.decisions()` returns the decision
+records written so far (polling until at least `count` are there).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import yaml
+
+from tests.testbed.ports import ManagedProcess, free_port, wait_for_port
+
+
+@dataclass
+class Gateway:
+    process: ManagedProcess
+    port: int
+    config_path: Path
+    decision_file: Path
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def rss_bytes(self) -> int:
+        return int(psutil.Process(self.process.pid).memory_info().rss)
+
+    def stderr(self) -> str:
+        return self.process.log_text()
+
+    def decisions(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            records = [
+                json.loads(line)
+                for line in self.decision_file.read_text().splitlines()
+                if line.strip()
+            ] if self.decision_file.exists() else []
+            if len(records) >= count or time.monotonic() > deadline:
+                return records
+            time.sleep(0.02)
+
+    def signal(self, signum: int) -> None:
+        self.process.popen.send_signal(signum)
+
+    def wait(self, timeout: float = 20.0) -> int:
+        return self.process.popen.wait(timeout)
+
+    def stop(self) -> int | None:
+        return self.process.stop(kill_after=20.0)
+
+
+def start_gateway(config: dict[str, Any], workdir: Path, host: str = "127.0.0.1") -> Gateway:
+    port = free_port(host)
+    config = json.loads(json.dumps(config))  # deep copy; tests keep theirs
+    config.setdefault("server", {}).setdefault("listen", f"{host}:{port}")
+    decision_file = workdir / "decisions.jsonl"
+    config.setdefault("decision_log", {"sinks": [{"file": str(decision_file)}]})
+    config_path = workdir / "authgate.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    process = ManagedProcess(
+        "authgate",
+        [sys.executable, "-m", "authgate", "serve", "-c", str(config_path)],
+        workdir / "gateway.log",
+        env={"PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        wait_for_port(host, port, timeout=15.0, process=process, what="authgate")
+    except Exception:
+        process.stop()
+        raise
+    return Gateway(process, port, config_path, decision_file, host)
+
+
+@pytest.fixture
+def gateway_factory(tmp_path: Path) -> Iterator[Callable[..., Gateway]]:
+    started: list[Gateway] = []
+
+    def factory(config: dict[str, Any], host: str = "127.0.0.1") -> Gateway:
+        workdir = tmp_path / f"gateway{len(started)}"
+        workdir.mkdir()
+        gateway = start_gateway(config, workdir, host)
+        started.append(gateway)
+        return gateway
+
+    yield factory
+    for gateway in started:
+        gateway.stop()
