@@ -28,7 +28,8 @@ def decide(facts: RequestFacts, lookup: RouteLookup) -> Decision:
     route = lookup.route
     if route is None:
         if lookup.status == "method-not-allowed":
-            return Decision(Outcome.DENY, (Reason.METHOD_NOT_ALLOWED,), status=405)
+            allow = ("allow", ", ".join(sorted(lookup.allow)))
+            return Decision(Outcome.DENY, (Reason.METHOD_NOT_ALLOWED,), status=405, extra=(allow,))
         return Decision(Outcome.DENY, (_NOT_FOUND.get(lookup.status, Reason.ROUTE_NOT_FOUND),), status=404)
     for index, pattern in enumerate(route.public):
         if pattern.matches(facts.path):

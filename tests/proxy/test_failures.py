@@ -83,9 +83,10 @@ async def test_upstream_timeout_gives_504(
         (get("/a%2Fb"), 400, "path-invalid"),
         (get("/..;/admin"), 400, "path-invalid"),
         (get("/x", host="bad host!"), 400, "host-invalid"),
+        (get("/x?a#b"), 400, "path-invalid"),
         (b"GET http://evil.test/ HTTP/1.1\r\nHost: echo.test\r\nConnection: close\r\n\r\n", 400, "path-invalid"),
     ],
-    ids=["unknown-host", "encoded-slash", "dot-dot-semicolon", "bad-host", "absolute-form"],
+    ids=["unknown-host", "encoded-slash", "dot-dot-semicolon", "bad-host", "hash-in-query", "absolute-form"],
 )
 async def test_refusals_are_json_with_request_id(
     echo_gateway: Callable[..., Gateway], request_bytes: bytes, status: int, reason: str
@@ -116,8 +117,9 @@ async def test_non_public_path_needs_login(echo_gateway: Callable[..., Gateway])
 async def test_method_not_allowed(echo_gateway: Callable[..., Gateway]) -> None:
     gateway = echo_gateway(match={"host": "echo.test", "methods": ["GET"]})
     request = b"DELETE /x HTTP/1.1\r\nHost: echo.test\r\nConnection: close\r\n\r\n"
-    status, _, body = await raw_request(gateway.port, request)
+    status, headers, body = await raw_request(gateway.port, request)
     assert status == 405
+    assert headers["allow"] == "GET, HEAD"
     assert json.loads(body)["reason"] == "method-not-allowed"
 
 

@@ -59,6 +59,8 @@ BAD_HOSTS = [
     ("\u212aey.example.com", "invalid"),  # KELVIN SIGN lowercases to ASCII 'k'
     ("a" * 64 + ".example", "invalid"),
     (("a" * 60 + ".") * 5, "invalid"),  # over 253 characters
+    ("a" * 60 + ("." + "a" * 60) * 4, "invalid"),  # the same without the trailing dot
+    ("a" * 60 + ("." + "a" * 60) * 4 + ":80", "invalid"),
     ("example.com\r\nx-injected", "invalid"),
     ("example.com\r\nX: y", "bad-port"),
 ]

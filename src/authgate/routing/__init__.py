@@ -21,7 +21,13 @@ from authgate.routing.matchers import (
     compile_prefix,
     compile_regex,
 )
-from authgate.routing.normalize import PathRejected, normalize_path, normalize_pattern, split_target
+from authgate.routing.normalize import (
+    PathRejected,
+    check_query,
+    normalize_path,
+    normalize_pattern,
+    split_target,
+)
 from authgate.routing.table import (
     LookupStatus,
     Route,
@@ -46,6 +52,7 @@ __all__ = [
     "RouteTable",
     "Upstream",
     "WildcardHost",
+    "check_query",
     "compile_glob",
     "compile_host",
     "compile_methods",

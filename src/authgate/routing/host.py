@@ -32,12 +32,19 @@ class HostRejected(ValueError):
 
 _NAME = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*")
 _PORT = re.compile(r"[0-9]{1,5}")
+# The common case in one step: already lowercase, no trailing dot, optional port.
+_COMMON = re.compile(r"([a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})*)(?::([0-9]{1,5}))?")
 
 
 def normalize_host(host_header: str | None) -> str:
     """Return the canonical host of a `Host` header value, or raise `HostRejected`."""
     if not host_header:
         raise HostRejected("missing", "no Host")
+    common = _COMMON.fullmatch(host_header)
+    if common is not None and len(common[1]) <= 253:
+        if common[2] is not None:
+            _check_port(common[2])
+        return common[1]
     name, port = _split_port(host_header)
     if port is not None:
         _check_port(port)

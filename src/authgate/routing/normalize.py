@@ -93,6 +93,19 @@ def split_target(raw_target: str) -> tuple[str, str]:
     return path, query
 
 
+_QUERY_FORBIDDEN = re.compile(r"[\x00-\x20\x7f#]")
+
+
+def check_query(raw_query: str) -> None:
+    """Refuse a query with a literal `#`, space or control character.
+
+    RFC 9112 §3.2 allows none of them in a request target; a raw CR/LF or NUL that
+    reached an upstream could split its logs or its own parsing (CWE-93).
+    """
+    if _QUERY_FORBIDDEN.search(raw_query):
+        raise PathRejected("control-char", "query holds a control character, space or '#'")
+
+
 def normalize_path(raw_path: str) -> str:
     """Return the canonical form of `raw_path`, or raise `PathRejected`."""
     _require_origin_form(raw_path)

@@ -100,11 +100,13 @@ _PATH_UNKNOWN = RouteLookup(None, "path-unknown")
 class RouteTable:
     """Immutable after construction: nothing here mutates, mappings are read-only."""
 
-    __slots__ = ("_routes", "_by_id", "_exact", "_wildcard")
+    __slots__ = ("_routes", "_by_id", "_found", "_exact", "_wildcard")
 
     def __init__(self, routes: Sequence[Route]) -> None:
         self._routes = tuple(routes)
         self._by_id = MappingProxyType({route.id: route for route in self._routes})
+        # Built once: constructing a frozen dataclass per request costs more than the lookup.
+        self._found = MappingProxyType({route.id: RouteLookup(route, "ok") for route in routes})
         self._exact = MappingProxyType(_exact_candidates(self._routes))
         self._wildcard = MappingProxyType(_wildcard_buckets(self._routes))
 
@@ -134,7 +136,7 @@ class RouteTable:
             if not route.path.matches(path):
                 continue
             if route.allows(method):
-                return RouteLookup(route, "ok")
+                return self._found[route.id]
             allow.update(route.methods or ())
         if allow:
             return RouteLookup(None, "method-not-allowed", frozenset(allow))

@@ -16,7 +16,14 @@ from authgate.decision import Reason
 from authgate.facts import RequestFacts
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
 from authgate.request_id import request_id
-from authgate.routing import HostRejected, PathRejected, normalize_host, normalize_path, split_target
+from authgate.routing import (
+    HostRejected,
+    PathRejected,
+    check_query,
+    normalize_host,
+    normalize_path,
+    split_target,
+)
 from authgate.server.state import ServerRuntime
 
 
@@ -26,12 +33,13 @@ def gather_facts(request: web.Request, runtime: ServerRuntime) -> tuple[RequestF
     peer = request.remote or "unknown"
     trusted = runtime.trusted.contains(peer)
     problem: Reason | None = None
-    host = _host(headers.getall("Host", ()))
+    host = _host(headers.getall("Host", []))
     if host is None:
         problem, host = Reason.HOST_INVALID, ""
     raw_path, query = split_target(request.raw_path)
     try:
         path = normalize_path(raw_path)
+        check_query(query)
     except PathRejected:
         problem, path = problem or Reason.PATH_INVALID, ""
     facts = RequestFacts(

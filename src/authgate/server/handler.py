@@ -104,9 +104,13 @@ async def _forward(
 
 
 def _answer(request: web.Request, facts: RequestFacts, decision: Decision) -> web.Response:
-    return error_response(
+    response = error_response(
         decision.status, decision.reason, facts.request_id, request.headers.get("Accept", "")
     )
+    for name, value in decision.extra:
+        if name == "allow":  # RFC 9110 §15.5.6: a 405 lists what the route accepts
+            response.headers["Allow"] = value
+    return response
 
 
 def _record(

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
-from yarl import URL
 
 from authgate.client_ip import TrustedProxies
 from authgate.config.schema import UpstreamTimeouts
 from authgate.config.snapshot import Snapshot
 from authgate.decisionlog import DecisionLog
+from authgate.routing import Route
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,19 +39,24 @@ class ServerRuntime:
     def build(cls, snapshot: Snapshot) -> ServerRuntime:
         server = snapshot.config.server
         upstreams = {
-            route.id: _target(str(route.upstream), route.upstream_timeouts or server.upstream_timeouts)
-            for route in snapshot.config.routes
+            route.id: _target(route, server.upstream_timeouts) for route in snapshot.routes.routes
         }
         return cls(snapshot, TrustedProxies.from_networks(server.trusted_proxies), upstreams)
 
 
-def _target(upstream: str, timeouts: UpstreamTimeouts) -> UpstreamTarget:
-    url = URL(upstream)
+def _target(route: Route, defaults: UpstreamTimeouts) -> UpstreamTarget:
+    """A route's own timeouts win key by key; the rest come from `server`."""
+    own = route.config.upstream_timeouts
+    total = own.total if own is not None and "total" in own.model_fields_set else defaults.total
     timeout = aiohttp.ClientTimeout(
-        total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.read
+        total=total,
+        connect=route.connect_timeout or defaults.connect,
+        sock_read=route.read_timeout or defaults.read,
     )
-    assert url.raw_host is not None  # the schema only accepts http(s) URLs with a host
-    return UpstreamTarget(url.scheme, url.raw_host, url.port, url.raw_path.rstrip("/"), timeout)
+    upstream = route.upstream
+    # yarl wants IPv6 literals bracketed in URL.build(host=...)
+    host = f"[{upstream.host}]" if ":" in upstream.host else upstream.host
+    return UpstreamTarget(upstream.scheme, host, upstream.port, upstream.base_path, timeout)
 
 
 RUNTIME = web.AppKey("runtime", ServerRuntime)

@@ -1,0 +1,38 @@
+"""Who made the request: the identity model shared by sessions and bearer tokens.
+
+Contract: `Identity` is a frozen value built by an authenticator (session cookie or
+bearer JWT) and read by policy, header mutation and the decision log. The same model
+whatever the credential, so the same policies apply to browsers and APIs.
+Pure module: no aiohttp, redis or authlib imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+CredentialKind = Literal["session", "bearer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    subject: str  # the provider's `sub`
+    provider: str  # the configured provider id
+    credential: CredentialKind
+    email: str | None = None
+    email_verified: bool | None = None
+    name: str | None = None
+    username: str | None = None  # preferred_username, for display and headers
+    groups: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+    auth_time: float | None = None
+    session_id: str | None = None  # the gateway session, never the provider's `sid`
+    claims: Mapping[str, Any] = field(default_factory=dict)  # all claims, for templates
+
+    @property
+    def user(self) -> str:
+        """What the `user` header and the decision log show: a stable, readable id."""
+        return self.username or self.email or self.subject
