@@ -43,7 +43,7 @@ test: venv testbed check-system
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 demo: venv
-	$(VENV)/bin/authgate serve -c config/demo.yaml
+	$(VENV)/bin/python -m authgate.demo
 
 lint: venv
 	$(VENV)/bin/mypy

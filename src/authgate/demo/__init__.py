@@ -1,0 +1,1 @@
+"""The demo: a small upstream app and a launcher for `make demo`."""

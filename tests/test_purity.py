@@ -1,0 +1,36 @@
+"""The pure core stays pure: importing it loads no I/O library (STYLE.md lesson 4).
+
+Facts → decision must be evaluable without a network stack, so it can be unit-tested
+as tables and timed in microseconds. Each module is imported in a fresh interpreter,
+because this test process has aiohttp loaded by other tests.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+PURE_MODULES = [
+    "authgate.routing",
+    "authgate.client_ip",
+    "authgate.decision",
+    "authgate.decide",
+    "authgate.facts",
+    "authgate.identity",
+    "authgate.request_id",
+]
+IO_LIBRARIES = {"aiohttp", "redis", "authlib", "jwt", "yarl", "multidict"}
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_module_imports_no_io_library(module: str) -> None:
+    probe = (
+        f"import {module}, sys; "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(IO_LIBRARIES)!r})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
