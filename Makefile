@@ -42,7 +42,7 @@ check-system:
 test: venv testbed check-system
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-demo: venv
+demo: venv testbed
 	$(VENV)/bin/python -m authgate.demo
 
 lint: venv

@@ -27,7 +27,8 @@ from authgate.decisionlog import writer as writer_module
 
 T0 = datetime(2026, 11, 29, 10, 0, 0, 123000, tzinfo=UTC).timestamp()
 KEYS = [
-    "time", "request_id", "route", "method", "host", "path", "client_ip", "decision",
+    "time", "request_id", "route", "method", "host", "path", "client_ip", "user", "provider",
+    "decision",
     "reason", "rule", "status", "upstream_status", "durations",
 ]  # fmt: skip
 
@@ -98,6 +99,8 @@ def test_record_is_one_json_line_with_every_field_in_order() -> None:
         "host": "app.example.com",
         "path": "/x",
         "client_ip": "203.0.113.7",
+        "user": None,
+        "provider": None,
         "decision": "deny",
         "reason": "method-not-allowed,path-invalid",
         "rule": "allow[0]",

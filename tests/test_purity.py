@@ -14,6 +14,7 @@ import pytest
 
 PURE_MODULES = [
     "authgate.routing",
+    "authgate.redirects",
     "authgate.client_ip",
     "authgate.decision",
     "authgate.decide",

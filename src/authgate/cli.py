@@ -1,4 +1,4 @@
-"""Command-line interface: `authgate serve`, `authgate check-config`.
+"""Command-line interface: `serve`, `check-config`, `assertion-key rotate`.
 
 Contract: `main(argv)` returns the process exit code; each subcommand lives in its
 own module and this file only parses arguments and dispatches.
@@ -18,6 +18,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("-c", "--config", required=True, help="path to the YAML config file")
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config", help="path to the YAML config file")
+    keys = sub.add_parser("assertion-key", help="manage the upstream assertion signing keys")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    rotate = keys_sub.add_parser("rotate", help="add a new signing key, keep the previous one")
+    rotate.add_argument("file", help="the PEM bundle (secrets.assertion_keys)")
+    rotate.add_argument("--keep", type=int, default=2, help="keys kept, newest first")
     return parser
 
 
@@ -31,4 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from authgate.server.run import serve
 
         return serve(args.config)
+    if args.command == "assertion-key":
+        from authgate.mutate.assertion import rotate_key_file
+
+        print(f"new signing key {rotate_key_file(args.file, keep=args.keep)} in {args.file}")
+        return 0
     raise AssertionError(f"unhandled command {args.command}")  # argparse enforces choices

@@ -37,6 +37,64 @@ class Reason(enum.StrEnum):
     UPSTREAM_TIMEOUT = "upstream-timeout"
     UPSTREAM_FAILED = "upstream-failed"
     GATEWAY_ERROR = "gateway-error"
+    # identity
+    USER_AUTHENTICATED = "user-authenticated"
+    SESSION_EXPIRED = "session-expired"
+    STORE_UNAVAILABLE = "store-unavailable"
+    PROVIDER_NOT_ACCEPTED = "provider-not-accepted"
+    # the gateway's own endpoints
+    GATEWAY_ENDPOINT = "gateway-endpoint"
+    ENDPOINT_NOT_FOUND = "endpoint-not-found"
+    LOGIN_STARTED = "login-started"
+    LOGIN_COMPLETED = "login-completed"
+    LOGIN_CHOOSER = "login-chooser"
+    LOGOUT = "logout"
+    BACKCHANNEL_LOGOUT = "backchannel-logout"
+    # login failures (authgate.oidc.flow)
+    LOGIN_FAILED = "login-failed"
+    LOGIN_STATE_MISMATCH = "login-state-mismatch"
+    LOGIN_STATE_EXPIRED = "login-state-expired"
+    LOGIN_PROVIDER_ERROR = "login-provider-error"
+    LOGIN_CODE_MISSING = "login-code-missing"
+    LOGIN_ISS_MISMATCH = "login-iss-mismatch"
+    LOGIN_STATE_INVALID = "login-state-invalid"
+    PROVIDER_UNKNOWN = "provider-unknown"
+    # provider calls (authgate.oidc.client)
+    PROVIDER_UNREACHABLE = "provider-unreachable"
+    PROVIDER_TIMEOUT = "provider-timeout"
+    PROVIDER_BAD_RESPONSE = "provider-bad-response"
+    TOKEN_EXCHANGE_FAILED = "token-exchange-failed"
+    PROVIDER_ISSUER_MISMATCH = "provider-issuer-mismatch"
+    USERINFO_FAILED = "userinfo-failed"
+    USERINFO_SUB_MISMATCH = "userinfo-sub-mismatch"
+    # token validation (authgate.oidc.tokens)
+    TOKEN_MISSING = "token-missing"
+    TOKEN_MALFORMED = "token-malformed"
+    TOKEN_ALG_NOT_ALLOWED = "token-alg-not-allowed"
+    TOKEN_SIGNATURE_INVALID = "token-signature-invalid"
+    TOKEN_ISSUER_INVALID = "token-issuer-invalid"
+    TOKEN_AUDIENCE_INVALID = "token-audience-invalid"
+    TOKEN_AZP_INVALID = "token-azp-invalid"
+    TOKEN_EXPIRED = "token-expired"
+    TOKEN_NOT_YET_VALID = "token-not-yet-valid"
+    TOKEN_IAT_INVALID = "token-iat-invalid"
+    TOKEN_NONCE_INVALID = "token-nonce-invalid"
+    TOKEN_KID_UNKNOWN = "token-kid-unknown"
+    TOKEN_KID_MISSING = "token-kid-missing"
+    TOKEN_CLAIM_MISSING = "token-claim-missing"
+    TOKEN_EVENTS_INVALID = "token-events-invalid"
+    TOKEN_NONCE_PRESENT = "token-nonce-present"
+    TOKEN_REPLAYED = "token-replayed"
+    TOKEN_SUBJECT_MISMATCH = "token-subject-mismatch"
+    TOKEN_TYPE_INVALID = "token-type-invalid"
+
+
+def reason_of(code: str, fallback: Reason) -> Reason:
+    """The reason for a code raised by a lower layer; unknown codes map to `fallback`."""
+    try:
+        return Reason(code)
+    except ValueError:
+        return fallback
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,9 @@ class Identity:
     acr: str | None = None
     amr: tuple[str, ...] = ()
     auth_time: float | None = None
-    session_id: str | None = None  # the gateway session, never the provider's `sid`
+    # The gateway session, never the provider's `sid`. A bearer credential: kept out
+    # of repr() so it never lands in a log line.
+    session_id: str | None = field(default=None, repr=False)
     claims: Mapping[str, Any] = field(default_factory=dict)  # all claims, for templates
 
     @property

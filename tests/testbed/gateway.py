@@ -65,9 +65,10 @@ class Gateway:
 
 
 def start_gateway(config: dict[str, Any], workdir: Path, host: str = "127.0.0.1") -> Gateway:
-    port = free_port(host)
     config = json.loads(json.dumps(config))  # deep copy; tests keep theirs
-    config.setdefault("server", {}).setdefault("listen", f"{host}:{port}")
+    server = config.setdefault("server", {})
+    server.setdefault("listen", f"{host}:{free_port(host)}")
+    port = int(server["listen"].rpartition(":")[2])
     decision_file = workdir / "decisions.jsonl"
     config.setdefault("decision_log", {"sinks": [{"file": str(decision_file)}]})
     config_path = workdir / "authgate.yaml"

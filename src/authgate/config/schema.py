@@ -12,41 +12,16 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    AnyHttpUrl,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
+from pydantic import AfterValidator, AnyHttpUrl, Field, field_validator, model_validator
+
+from authgate.config.schema_auth import (
+    ProviderConfig,
+    RouteAuthFields,
+    SecretsConfig,
+    SessionsConfig,
+    StoreConfig,
 )
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def _parse_duration(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError("not a duration (write e.g. 30s, 5m, 8h)")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        found = _DURATION.match(value)
-        if found is None:
-            raise ValueError(f"not a duration: {value!r} (write e.g. 250ms, 30s, 5m, 8h, 7d)")
-        return float(found.group(1)) * _UNIT_SECONDS[found.group(2)]
-    raise ValueError("not a duration (write e.g. 30s, 5m, 8h)")
-
-
-def _positive(value: float) -> float:
-    if value <= 0:
-        raise ValueError("must be greater than zero")
-    return value
-
-
-Duration = Annotated[float, BeforeValidator(_parse_duration), AfterValidator(_positive)]
+from authgate.config.schema_types import Duration, Strict
 
 
 def _parse_listen(value: str) -> str:
@@ -65,12 +40,6 @@ def _parse_listen(value: str) -> str:
 
 
 ListenAddress = Annotated[str, AfterValidator(_parse_listen)]
-
-
-class Strict(BaseModel):
-    """Base for every config model: unknown keys are errors, models are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class TlsConfig(Strict):
@@ -95,6 +64,9 @@ class ServerConfig(Strict):
     upstream_pool_size: int = Field(default=256, ge=1)
     upstream_pool_size_per_host: int = Field(default=64, ge=0)
     shutdown_timeout: Duration = 15.0
+    # A folder whose error.html / denied.html / chooser.html / logged_out.html replace
+    # the packaged pages, file by file.
+    templates_dir: str | None = None
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -205,7 +177,7 @@ class RouteMatch(Strict):
         return [m.upper() for m in value]
 
 
-class RouteConfig(Strict):
+class RouteConfig(RouteAuthFields):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     match: RouteMatch
     upstream: AnyHttpUrl
@@ -225,8 +197,21 @@ class RouteConfig(Strict):
 
 class GatewayConfig(Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
+    secrets: SecretsConfig | None = None
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    sessions: SessionsConfig = Field(default_factory=SessionsConfig)
+    providers: list[ProviderConfig] = Field(default_factory=list)
     decision_log: DecisionLogConfig = Field(default_factory=DecisionLogConfig)
     routes: list[RouteConfig]
+
+    @field_validator("providers")
+    @classmethod
+    def _unique_provider_ids(cls, providers: list[ProviderConfig]) -> list[ProviderConfig]:
+        ids = [p.id for p in providers]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate provider ids {duplicates}")
+        return providers
 
     @field_validator("routes")
     @classmethod

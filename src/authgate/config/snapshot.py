@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from authgate.config.errors import ConfigError, ConfigProblem, parse_key_path
 from authgate.config.loader import load_source, sorted_problems
+from authgate.config.references import check_references
 from authgate.config.schema import GatewayConfig
 from authgate.config.yaml_source import Source
 
@@ -41,10 +42,13 @@ def build_snapshot(path: str | Path, environ: Mapping[str, str] | None = None) -
     # Imported here: routing imports config, and config must load without routing.
     from authgate.routing.table import compile_routes
 
+    problems = check_references(config)
     try:
         routes = compile_routes(config.routes)
     except ConfigError as error:
-        raise ConfigError(sorted_problems(_located(error.problems, source))) from error
+        problems += error.problems
+    if problems:
+        raise ConfigError(sorted_problems(_located(problems, source)))
     return Snapshot(config, routes, str(path), time.time())
 
 

@@ -65,6 +65,8 @@ class DecisionRecord:
     status: int
     upstream_status: int | None
     durations: tuple[tuple[str, float], ...] = ()
+    user: str | None = None
+    provider: str | None = None
 
     @classmethod
     def from_decision(
@@ -80,6 +82,8 @@ class DecisionRecord:
         status: int,
         upstream_status: int | None = None,
         durations: tuple[tuple[str, float], ...] = (),
+        user: str | None = None,
+        provider: str | None = None,
     ) -> DecisionRecord:
         """The record of `decision`; `status` is what the client actually received."""
         return cls(
@@ -96,6 +100,8 @@ class DecisionRecord:
             status=status,
             upstream_status=upstream_status,
             durations=durations,
+            user=user,
+            provider=provider,
         )
 
     def to_json(self) -> str:
@@ -109,6 +115,8 @@ class DecisionRecord:
                 "host": self.host,
                 "path": self.path,
                 "client_ip": self.client_ip,
+                "user": self.user,
+                "provider": self.provider,
                 "decision": self.decision.value,
                 "reason": self.reason,
                 "rule": self.rule,

@@ -1,34 +1,47 @@
-"""`python -m authgate.demo`: the whoami upstream on :9000 and the gateway on :8080.
+"""`python -m authgate.demo`: provider, whoami app and gateway, for `make demo`.
 
-Runs `config/demo.yaml`; the upstream is a child process stopped with the gateway.
+Starts the test bed's OpenID Provider (`testbed/oidc`, users alice/alice and bob/bob)
+on 127.0.0.1:9001, the whoami app on 127.0.0.1:9000 and the gateway with
+`config/demo.yaml` on 127.0.0.1:8080 (memory store). The two helpers are child
+processes stopped with the gateway.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from authgate.server.run import serve
 
 CONFIG = Path("config/demo.yaml")
-UPSTREAM_PORT = 9000
+PROVIDER = [
+    "node",
+    "testbed/oidc/provider.mjs",
+    "config/demo/provider.json",
+]
+UPSTREAM = [sys.executable, "-m", "authgate.demo.whoami", "9000"]
+
+
+def _start(argv: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, stdin=subprocess.PIPE)
 
 
 def main() -> int:
-    upstream = subprocess.Popen(
-        [sys.executable, "-m", "authgate.demo.whoami", str(UPSTREAM_PORT)]
-    )
+    children = [_start(PROVIDER), _start(UPSTREAM)]
+    time.sleep(1.0)  # the provider answers discovery in ~0.5 s
     print(
-        "authgate demo: open http://demo.localhost:8080/public/hello "
-        "(or: curl -H 'Host: demo.localhost' http://127.0.0.1:8080/public/hello)",
+        "\nauthgate demo: open http://demo.localhost:8080/ and sign in as alice/alice "
+        "or bob/bob (http://demo.localhost:8080/.authgate/logout to sign out)\n",
         flush=True,
     )
     try:
         return serve(str(CONFIG))
     finally:
-        upstream.terminate()
-        upstream.wait(10)
+        for child in children:
+            child.terminate()
+            child.wait(10)
 
 
 raise SystemExit(main())

@@ -48,7 +48,7 @@ async def relay_websocket(
     headers: CIMultiDict[str],
     timeout: aiohttp.ClientTimeout,
     response_headers: dict[str, str],
-) -> tuple[web.WebSocketResponse, int]:
+) -> tuple[web.StreamResponse, int]:
     protocols = [
         p.strip()
         for value in request.headers.getall("Sec-WebSocket-Protocol", ())

@@ -1,35 +1,24 @@
-"""Answers the gateway gives itself: error pages and JSON bodies.
+"""Answers the gateway gives itself: error pages, JSON bodies, login redirects.
 
 Contract: one place renders every non-upstream answer, chosen by content type — an
-HTML page for browsers, JSON for API clients — and always carries the request id.
-Nothing here ever includes an exception text or a traceback (CWE-209).
+HTML page (`server/pages.py`, operator-overridable) for browsers, JSON for API
+clients — and always carries the request id. Nothing here ever includes an
+exception text or a traceback (CWE-209).
 """
 
 from __future__ import annotations
 
-import html
 import json
-from importlib import resources
-from string import Template
+from collections.abc import Sequence
+from urllib.parse import urlencode
 
 from aiohttp import web
 
+from authgate.decision import Decision
+from authgate.facts import RequestFacts
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
-
-_PAGE = Template(resources.files("authgate").joinpath("templates/error.html").read_text("utf-8"))
-
-TITLES: dict[int, tuple[str, str]] = {
-    400: ("Bad request", "The gateway could not accept this request."),
-    401: ("Sign-in required", "You need to sign in to see this page."),
-    403: ("Access denied", "You are signed in, but this page is not open to you."),
-    404: ("Not found", "There is no application at this address."),
-    405: ("Method not allowed", "This application does not accept that kind of request here."),
-    429: ("Too many requests", "Please slow down and try again shortly."),
-    500: ("Gateway error", "Something went wrong in the gateway."),
-    502: ("Application unreachable", "The application behind this address is not answering."),
-    503: ("Service unavailable", "The application is busy; please try again shortly."),
-    504: ("Application timed out", "The application behind this address took too long to answer."),
-}
+from authgate.server.pages import ERROR_TITLES
+from authgate.server.state import RUNTIME
 
 
 def wants_html(accept: str) -> bool:
@@ -37,29 +26,87 @@ def wants_html(accept: str) -> bool:
     return "text/html" in accept.lower()
 
 
-def error_response(
-    status: int, reason: str, request_id: str, accept: str
+def _html(request: web.Request, decision: Decision, request_id: str, user: str | None) -> str:
+    pages = request.app[RUNTIME].pages
+    if decision.status == 403:
+        codes = [reason.value for reason in decision.reasons]
+        return pages.render_denied(codes, request_id, decision.route_id, user)
+    return pages.render_error(decision.status, decision.reason, request_id)
+
+
+def _json(decision: Decision, request_id: str) -> str:
+    title, _ = ERROR_TITLES.get(decision.status, ("Error", ""))
+    return json.dumps(
+        {"error": title, "status": decision.status, "reason": decision.reason, "request_id": request_id}
+    )
+
+
+def decision_response(
+    request: web.Request, decision: Decision, facts: RequestFacts, user: str | None = None
 ) -> web.Response:
-    title, message = TITLES.get(status, ("Error", "The request could not be completed."))
-    headers = {REQUEST_ID_HEADER: request_id, "Cache-Control": "no-store"}
-    if wants_html(accept):
-        body = _PAGE.substitute(
-            status=status,
-            title=html.escape(title),
-            message=html.escape(message),
-            reason=html.escape(reason),
-            request_id=html.escape(request_id),
-        )
-        content_type = "text/html"
+    """The gateway's own answer for a decision that does not go upstream."""
+    if wants_html(request.headers.get("Accept", "")):
+        body, content_type = _html(request, decision, facts.request_id, user), "text/html"
     else:
-        body = json.dumps(
-            {"error": title, "status": status, "reason": reason, "request_id": request_id}
-        )
-        content_type = "application/json"
-    return web.Response(
-        status=status,
+        body, content_type = _json(decision, facts.request_id), "application/json"
+    response = web.Response(
+        status=decision.status,
         text=body,
         content_type=content_type,
         charset="utf-8",
-        headers=headers,
+        headers={REQUEST_ID_HEADER: facts.request_id, "Cache-Control": "no-store"},
     )
+    for name, value in decision.extra:
+        if name == "allow":  # RFC 9110 §15.5.6: a 405 lists what the route accepts
+            response.headers["Allow"] = value
+    return response
+
+
+def is_browser_navigation(request: web.Request) -> bool:
+    """A top-level page load — the only request that may be sent off to log in.
+
+    XHR/fetch calls, non-GET methods and clients that do not ask for HTML get a 401
+    instead: a redirect to a login page would be followed invisibly by a script, and
+    replaying a POST body after login is not possible.
+    """
+    if request.method not in ("GET", "HEAD"):
+        return False
+    if request.headers.get("X-Requested-With", "").lower() == "xmlhttprequest":
+        return False
+    mode = request.headers.get("Sec-Fetch-Mode")
+    if mode is not None and mode != "navigate":
+        return False
+    return wants_html(request.headers.get("Accept", ""))
+
+
+def login_response(
+    request: web.Request, facts: RequestFacts, decision: Decision, methods: Sequence[str]
+) -> web.Response:
+    """A redirect to sign in for a browser on a session route; a 401 for the rest."""
+    bearer = "bearer" in methods
+    if "session" in methods and is_browser_navigation(request):
+        original = f"{facts.scheme}://{request.host}{facts.path}"  # checked again at start
+        if facts.query:
+            original += "?" + facts.query
+        location = "/.authgate/start?" + urlencode({"rd": original})
+        return web.Response(
+            status=302,
+            headers={
+                "Location": location,
+                "Cache-Control": "no-store",
+                REQUEST_ID_HEADER: facts.request_id,
+            },
+        )
+    response = decision_response(request, decision, facts)
+    response.headers["WWW-Authenticate"] = _challenge(decision, bearer)
+    return response
+
+
+def _challenge(decision: Decision, bearer: bool) -> str:
+    """RFC 9110 §11.6.1: a 401 names how to authenticate; RFC 6750 §3 for bearer errors."""
+    if not bearer:
+        return 'Session realm="authgate", login_uri="/.authgate/start"'
+    token_reasons = [r for r in decision.reasons if r.value.startswith("token-")]
+    if token_reasons:
+        return f'Bearer realm="authgate", error="invalid_token", error_description="{token_reasons[0].value}"'
+    return 'Bearer realm="authgate"'

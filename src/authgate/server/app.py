@@ -15,6 +15,7 @@ from aiohttp import web
 
 from authgate.config.snapshot import Snapshot
 from authgate.decisionlog import DecisionLog
+from authgate.server.auth_state import auth_context
 from authgate.server.handler import handle
 from authgate.server.state import CLIENT, DECISION_LOG, RUNTIME, ServerRuntime
 
@@ -25,6 +26,7 @@ def build_app(snapshot: Snapshot) -> web.Application:
     app[RUNTIME] = ServerRuntime.build(snapshot)
     app.cleanup_ctx.append(_upstream_client)
     app.cleanup_ctx.append(_decision_log)
+    app.cleanup_ctx.append(_auth)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
@@ -48,6 +50,11 @@ async def _upstream_client(app: web.Application) -> AsyncIterator[None]:
     app[CLIENT] = session
     yield
     await session.close()
+
+
+async def _auth(app: web.Application) -> AsyncIterator[None]:
+    async for _ in auth_context(app, app[RUNTIME].snapshot.config):
+        yield
 
 
 async def _decision_log(app: web.Application) -> AsyncIterator[None]:

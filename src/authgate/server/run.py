@@ -20,9 +20,15 @@ from aiohttp import web
 from authgate.config.errors import ConfigError
 from authgate.config.schema import ServerConfig
 from authgate.config.snapshot import Snapshot, build_snapshot
+from authgate.mutate.assertion import AssertionKeyError
 from authgate.server.app import build_app
+from authgate.server.pages import TemplateError
 
 log = logging.getLogger("authgate")
+
+
+class StartupError(Exception):
+    """Something the gateway needs at start (keys, templates, files) is unusable."""
 
 
 def serve(config_path: str) -> int:
@@ -35,7 +41,11 @@ def serve(config_path: str) -> int:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return 1
-    _run(_serve(snapshot), snapshot.config.server.event_loop)
+    try:
+        _run(_serve(snapshot), snapshot.config.server.event_loop)
+    except StartupError as error:
+        print(f"authgate: cannot start: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -51,10 +61,15 @@ def _run(main: Coroutine[Any, Any, None], event_loop: str) -> None:
 
 async def _serve(snapshot: Snapshot) -> None:
     server = snapshot.config.server
-    runner = web.AppRunner(
-        build_app(snapshot), access_log=None, shutdown_timeout=server.shutdown_timeout
-    )
-    await runner.setup()
+    try:
+        runner = web.AppRunner(
+            build_app(snapshot), access_log=None, shutdown_timeout=server.shutdown_timeout
+        )
+        await runner.setup()
+    except (AssertionKeyError, TemplateError, OSError) as error:
+        # Keys, pages and files are read at start: a problem there is the operator's
+        # to fix, said in one line — not a traceback.
+        raise StartupError(str(error)) from error
     host, port = _split_listen(server.listen)
     site = web.TCPSite(runner, host or None, port, ssl_context=_ssl_context(server), backlog=1024)
     await site.start()

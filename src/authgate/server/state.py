@@ -9,6 +9,7 @@ timeouts per route. A request reads `app[RUNTIME]` once at its start.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -18,6 +19,7 @@ from authgate.config.schema import UpstreamTimeouts
 from authgate.config.snapshot import Snapshot
 from authgate.decisionlog import DecisionLog
 from authgate.routing import Route
+from authgate.server.pages import PageRenderer
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class ServerRuntime:
     snapshot: Snapshot
     trusted: TrustedProxies
     upstreams: dict[str, UpstreamTarget]
+    pages: PageRenderer
 
     @classmethod
     def build(cls, snapshot: Snapshot) -> ServerRuntime:
@@ -41,7 +44,13 @@ class ServerRuntime:
         upstreams = {
             route.id: _target(route, server.upstream_timeouts) for route in snapshot.routes.routes
         }
-        return cls(snapshot, TrustedProxies.from_networks(server.trusted_proxies), upstreams)
+        templates = Path(server.templates_dir) if server.templates_dir else None
+        return cls(
+            snapshot,
+            TrustedProxies.from_networks(server.trusted_proxies),
+            upstreams,
+            PageRenderer(templates),
+        )
 
 
 def _target(route: Route, defaults: UpstreamTimeouts) -> UpstreamTarget:

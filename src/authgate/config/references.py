@@ -1,0 +1,54 @@
+"""Cross-reference checks: what one part of the config says about another.
+
+Contract: `check_references(config) -> list[ConfigProblem]`, pure and offline. Each
+problem names the key path that is wrong (`routes[2].providers[0]`); the snapshot
+builder fills in file and line. Default deny depends on these: a route that needs a
+login must have secrets to sign its cookies, and a provider it names must exist. (A
+route without any provider is valid: its non-public paths answer 401, default deny.)
+"""
+
+from __future__ import annotations
+
+from authgate.config.errors import ConfigProblem
+from authgate.config.schema import GatewayConfig, RouteConfig
+from authgate.mutate.templates import TemplateError, compile_templates
+
+
+def check_references(config: GatewayConfig) -> list[ConfigProblem]:
+    known = {provider.id for provider in config.providers}
+    problems: list[ConfigProblem] = []
+    for index, route in enumerate(config.routes):
+        problems += _route_problems(index, route, known)
+    if config.store.backend == "redis" and config.store.url is None:
+        problems.append(_problem("store.url", "the redis store needs a url (redis://host:6379/0)"))
+    if config.providers and config.secrets is None:
+        problems.append(
+            _problem("secrets.cookie_secret", "login needs a cookie secret (32+ characters)")
+        )
+    return problems
+
+
+def _route_problems(index: int, route: RouteConfig, known: set[str]) -> list[ConfigProblem]:
+    where = f"routes[{index}]"
+    problems = [
+        _problem(f"{where}.providers[{i}]", f"no provider with id {name!r}")
+        for i, name in enumerate(route.providers or ())
+        if name not in known
+    ]
+    if route.bearer is not None:
+        problems += [
+            _problem(f"{where}.bearer.providers[{i}]", f"no provider with id {name!r}")
+            for i, name in enumerate(route.bearer.providers or ())
+            if name not in known
+        ]
+    try:
+        compile_templates(route.headers)
+    except TemplateError as error:
+        problems.append(_problem(f"{where}.headers.{error.header}", error.message))
+    if "bearer" in route.authenticate and route.bearer is None:
+        problems.append(_problem(f"{where}.bearer", "authenticate lists bearer: give bearer.audiences"))
+    return problems
+
+
+def _problem(key: str, message: str) -> ConfigProblem:
+    return ConfigProblem("", None, key, message)

@@ -1,0 +1,162 @@
+"""Schema of login, sessions, providers and upstream identity (pydantic v2).
+
+Contract: shapes and local rules only (offline, pure). Cross-references — a route
+naming a provider that does not exist, login routes without a provider or secret —
+are checked in `config/references.py`, which reports them by key path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AnyHttpUrl, BeforeValidator, Field, field_validator
+
+from authgate.config.schema_types import Duration, Strict
+
+# RFC 7518 asymmetric algorithms only: never `none`, never HMAC — an HS256 "key" made
+# from a provider's public key is the classic algorithm-confusion forgery
+# (CVE-2015-9235 class).
+ALLOWED_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+_MIN_SECRET = 32
+
+
+def _as_list(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+def _strong_secrets(values: list[str]) -> list[str]:
+    if not values:
+        raise ValueError("give at least one secret")
+    for value in values:
+        if len(value) < _MIN_SECRET:
+            raise ValueError(
+                f"a secret must be at least {_MIN_SECRET} characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+    return values
+
+
+SecretList = Annotated[list[str], BeforeValidator(_as_list), AfterValidator(_strong_secrets)]
+
+
+class SecretsConfig(Strict):
+    # The first secret signs cookies and encrypts tokens; all of them verify and
+    # decrypt, so a new secret is rolled in by putting it first.
+    cookie_secret: SecretList
+    # A path (not `*_file`: that suffix means "read this secret from a file") to the
+    # PEM bundle of assertion signing keys; created when absent.
+    assertion_keys: str = "authgate-assertion-keys.pem"
+
+
+class StoreConfig(Strict):
+    backend: Literal["memory", "redis"] = "memory"
+    url: str | None = None  # redis://host:port/db or rediss://
+    key_prefix: str = "authgate:"
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(redis|rediss|unix)://", value):
+            raise ValueError("not a Redis URL (redis://, rediss:// or unix://)")
+        return value
+
+
+class SessionsConfig(Strict):
+    idle_timeout: Duration = 8 * 3600.0
+    max_lifetime: Duration = 7 * 86400.0
+    cookie_name: str = Field(default="authgate", pattern=r"^[A-Za-z0-9_-]+$")
+    cookie_domain: str | None = None
+    # Refresh an access token this long before it expires.
+    refresh_before: Duration = 60.0
+    # How long a login may take between leaving for the provider and coming back.
+    login_timeout: Duration = 600.0
+
+
+class ClaimsMapping(Strict):
+    """Dotted paths into the ID token / userinfo claims (`realm_access.roles`)."""
+
+    email: str = "email"
+    name: str = "name"
+    username: str = "preferred_username"
+    groups: str = "groups"
+    roles: str = "roles"
+
+
+def _allowed_algorithms(values: list[str]) -> list[str]:
+    bad = [v for v in values if v not in ALLOWED_ALGORITHMS]
+    if bad:
+        raise ValueError(f"not allowed: {bad} (allowed: {sorted(ALLOWED_ALGORITHMS)})")
+    return values
+
+
+def _default_scopes() -> list[str]:
+    return ["openid", "email", "profile"]
+
+
+def _default_algorithms() -> list[str]:
+    return ["RS256", "PS256", "ES256", "EdDSA"]
+
+
+class ProviderConfig(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    display_name: str | None = None
+    issuer: AnyHttpUrl
+    client_id: str
+    client_secret: str | None = None
+    token_auth_method: Literal["client_secret_basic", "client_secret_post"] = (
+        "client_secret_basic"
+    )
+    scopes: list[str] = Field(default_factory=_default_scopes)
+    claims: ClaimsMapping = Field(default_factory=ClaimsMapping)
+    userinfo: bool = False  # merge the userinfo endpoint's claims at login
+    algorithms: Annotated[list[str], AfterValidator(_allowed_algorithms)] = Field(
+        default_factory=_default_algorithms
+    )
+    leeway: Duration = 60.0  # clock skew tolerated on exp / iat / nbf
+    extra_auth_params: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: list[str]) -> list[str]:
+        if "openid" not in value:
+            raise ValueError("must include 'openid' (an OpenID Connect login needs it)")
+        return value
+
+
+class BearerConfig(Strict):
+    providers: list[str] | None = None  # None: every configured provider
+    audiences: list[str] = Field(min_length=1)
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def _header_names(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"not a header name: {name!r} (letters, digits and '-')")
+    return value
+
+
+HeaderTemplates = Annotated[dict[str, str], AfterValidator(_header_names)]
+Authenticator = Literal["session", "bearer"]
+
+
+def _default_authenticators() -> list[Authenticator]:
+    return ["session"]
+
+
+class RouteAuthFields(Strict):
+    """Login-related keys of a route (mixed into RouteConfig)."""
+
+    providers: list[str] | None = None  # None: every configured provider
+    authenticate: list[Authenticator] = Field(
+        default_factory=_default_authenticators, min_length=1
+    )
+    bearer: BearerConfig | None = None
+    headers: HeaderTemplates = Field(default_factory=dict)
+    pass_access_token: bool = False
+    assertion_ttl: Duration = 60.0

@@ -1,0 +1,43 @@
+"""Shared building blocks of the config schema: the strict base model and durations.
+
+Contract: pure pydantic types with no dependency on the rest of the schema, so every
+schema module can import them without cycles.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _parse_duration(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("not a duration (write e.g. 30s, 5m, 8h)")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        found = _DURATION.match(value)
+        if found is None:
+            raise ValueError(f"not a duration: {value!r} (write e.g. 250ms, 30s, 5m, 8h, 7d)")
+        return float(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+    raise ValueError("not a duration (write e.g. 30s, 5m, 8h)")
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(_parse_duration), AfterValidator(_positive)]
+
+
+class Strict(BaseModel):
+    """Base for every config model: unknown keys are errors, models are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,0 +1,374 @@
+"""One OpenID Provider's HTTP endpoints: discovery, JWKS, token, userinfo, end-session.
+
+Contract: `OIDCClient(config, http)` is created once per provider (in the app's
+cleanup context, which owns and closes `http`). Every call has an explicit timeout and
+fails with `ProviderError`:
+- `provider-timeout`, `provider-unreachable` — the transport;
+- `provider-bad-response` — a status or body we cannot use (the body is never copied
+  into the error: it may hold tokens or markup);
+- `provider-issuer-mismatch` — discovery names another issuer (metadata.py);
+- `token-exchange-failed` — the token endpoint refused (RFC 6749 §5.2), with the
+  sanitized OAuth `error` code in `oauth_error` (`invalid_grant`: the code or refresh
+  token is spent or revoked);
+- `userinfo-failed`, `userinfo-sub-mismatch` — userinfo refused or not about our user.
+Discovery is loaded lazily and cached (`load(refresh=True)` re-reads it); `issuer` is
+the document's exact issuer once loaded, the configured one before.
+Client authentication at the token endpoint (RFC 6749 §2.3.1): `client_secret_basic`
+(id and secret form-urlencoded before base64), `client_secret_post`, or, for a public
+client without a secret, `client_id` in the form only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
+
+import aiohttp
+
+from authgate.config.schema_auth import ProviderConfig
+from authgate.oidc.errors import ProviderError
+from authgate.oidc.flow import sanitize_error_text
+from authgate.oidc.jwks import JwksCache
+from authgate.oidc.metadata import ProviderMetadata, discovery_url, parse_metadata
+from authgate.oidc.tokens import validate_access_token, validate_id_token, validate_logout_token
+
+__all__ = ["OIDCClient", "ProviderError", "TokenResponse", "merge_userinfo"]
+
+# Provider answers are small JSON documents; a cap keeps a broken or hostile endpoint
+# from filling memory.
+_MAX_BODY = 1 << 20
+# Claims only the signed ID token may state (Core §5.3.2: an unsigned userinfo answer
+# cannot change who logged in, how, or when).
+_ID_TOKEN_ONLY = frozenset(
+    {
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "nbf",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "azp",
+        "sid",
+        "at_hash",
+        "c_hash",
+        "jti",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenResponse:
+    """A successful token endpoint answer (RFC 6749 §5.1, OIDC Core §3.1.3.3)."""
+
+    access_token: str
+    id_token: str | None  # always set by exchange_code; optional on refresh (Core §12.2)
+    refresh_token: str | None
+    expires_in: float | None
+    token_type: str
+    scope: str | None
+
+
+class OIDCClient:
+    def __init__(
+        self,
+        config: ProviderConfig,
+        http: aiohttp.ClientSession,
+        *,
+        timeout: float = 10.0,
+        jwks_refetch_interval: float = 60.0,
+    ) -> None:
+        self.config = config
+        self._http = http
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._metadata: ProviderMetadata | None = None
+        self._loading = asyncio.Lock()
+        self._jwks = JwksCache(self._fetch_jwks, min_refetch_interval=jwks_refetch_interval)
+
+    # ------------------------------------------------------------ discovery
+
+    @property
+    def configured_issuer(self) -> str:
+        return str(self.config.issuer)
+
+    @property
+    def issuer(self) -> str:
+        """The issuer tokens must name: the discovery document's exact string."""
+        return self._metadata.issuer if self._metadata else self.configured_issuer
+
+    @property
+    def metadata(self) -> ProviderMetadata | None:
+        """The discovery document, or None before the first successful `load()`."""
+        return self._metadata
+
+    @property
+    def jwks(self) -> JwksCache:
+        return self._jwks
+
+    async def load(self, *, refresh: bool = False) -> ProviderMetadata:
+        if self._metadata is not None and not refresh:
+            return self._metadata
+        async with self._loading:  # concurrent first logins share one discovery call
+            if self._metadata is None or refresh:
+                document = await self._get_json(discovery_url(self.configured_issuer))
+                self._metadata = parse_metadata(document, configured_issuer=self.configured_issuer)
+            return self._metadata
+
+    async def _fetch_jwks(self) -> dict[str, Any]:
+        return await self._get_json((await self.load()).jwks_uri)
+
+    # ------------------------------------------------------------ token validation
+
+    async def validate_id_token(self, token: str, *, nonce: str, now: float) -> dict[str, Any]:
+        """`tokens.validate_id_token` with this provider's settings. Prefer these
+        methods: they load discovery first, so `iss` is compared with the document's
+        exact issuer (before `load()`, `issuer` is only the configured spelling)."""
+        return await validate_id_token(
+            token,
+            self._jwks,
+            issuer=(await self.load()).issuer,
+            client_id=self.config.client_id,
+            nonce=nonce,
+            algorithms=self.config.algorithms,
+            leeway=self.config.leeway,
+            now=now,
+        )
+
+    async def validate_access_token(
+        self, token: str, *, audiences: Collection[str], now: float
+    ) -> dict[str, Any]:
+        return await validate_access_token(
+            token,
+            self._jwks,
+            issuer=(await self.load()).issuer,
+            audiences=audiences,
+            algorithms=self.config.algorithms,
+            leeway=self.config.leeway,
+            now=now,
+        )
+
+    async def validate_logout_token(self, token: str, *, now: float) -> dict[str, Any]:
+        return await validate_logout_token(
+            token,
+            self._jwks,
+            issuer=(await self.load()).issuer,
+            client_id=self.config.client_id,
+            algorithms=self.config.algorithms,
+            leeway=self.config.leeway,
+            now=now,
+        )
+
+    # ------------------------------------------------------------ token endpoint
+
+    async def exchange_code(
+        self, code: str, *, code_verifier: str, redirect_uri: str
+    ) -> TokenResponse:
+        """Authorization code -> tokens (RFC 6749 §4.1.3, RFC 7636 §4.5)."""
+        answer = await self._token_request(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": code_verifier,
+            }
+        )
+        if answer.id_token is None:  # Core §3.1.3.3: an OpenID login returns one
+            raise ProviderError("provider-bad-response", "token response without id_token")
+        return answer
+
+    async def refresh(self, refresh_token: str) -> TokenResponse:
+        """Refresh token -> new tokens (RFC 6749 §6, OIDC Core §12)."""
+        return await self._token_request(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        )
+
+    async def _token_request(self, form: dict[str, str]) -> TokenResponse:
+        endpoint = (await self.load()).token_endpoint
+        headers = {"Accept": "application/json"}
+        self._authenticate(form, headers)
+        # No redirects: a redirected POST would carry the client secret elsewhere.
+        status, body = await self._call("POST", endpoint, data=form, headers=headers)
+        if status != 200:
+            raise _token_error(status, body)
+        return _token_response(_json_object(body))
+
+    def _authenticate(self, form: dict[str, str], headers: dict[str, str]) -> None:
+        secret = self.config.client_secret
+        if secret is None:
+            form["client_id"] = self.config.client_id  # public client (RFC 6749 §3.2.1)
+        elif self.config.token_auth_method == "client_secret_post":
+            form.update(client_id=self.config.client_id, client_secret=secret)
+        else:
+            headers["Authorization"] = basic_authorization(self.config.client_id, secret)
+
+    # ------------------------------------------------------------ userinfo, logout
+
+    async def userinfo(self, access_token: str) -> dict[str, Any]:
+        """The userinfo claims (Core §5.3). Merge them with `merge_userinfo`, which
+        checks that they are about the ID token's user."""
+        endpoint = (await self.load()).userinfo_endpoint
+        if endpoint is None:
+            raise ProviderError("userinfo-failed", "the provider has no userinfo endpoint")
+        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        status, body = await self._call("GET", endpoint, headers=headers)
+        if status != 200:
+            raise ProviderError("userinfo-failed", f"HTTP {status}")
+        # A signed (application/jwt) answer is not supported: it fails as non-JSON.
+        claims = _json_object(body)
+        if not isinstance(claims.get("sub"), str):
+            raise ProviderError("provider-bad-response", "userinfo without sub")
+        return claims
+
+    def end_session_url(
+        self,
+        *,
+        id_token_hint: str | None,
+        post_logout_redirect_uri: str | None,
+        state: str | None = None,
+    ) -> str | None:
+        """RP-Initiated Logout 1.0 §2 request URL, or None when the provider has no
+        end-session endpoint (or discovery is not loaded yet: call `load()` first)."""
+        endpoint = self._metadata.end_session_endpoint if self._metadata else None
+        if endpoint is None:
+            return None
+        params = {
+            "id_token_hint": id_token_hint,
+            "client_id": self.config.client_id,  # lets the OP check the redirect URI
+            "post_logout_redirect_uri": post_logout_redirect_uri,
+            "state": state,
+        }
+        return _with_query(endpoint, {k: v for k, v in params.items() if v is not None})
+
+    # ------------------------------------------------------------ transport
+
+    async def _get_json(self, url: str) -> dict[str, Any]:
+        status, body = await self._call("GET", url, headers={"Accept": "application/json"})
+        if status != 200:
+            raise ProviderError("provider-bad-response", f"HTTP {status} from {url}")
+        return _json_object(body)
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        data: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        try:
+            async with self._http.request(
+                method,
+                url,
+                data=data,
+                headers=dict(headers),
+                timeout=self._timeout,
+                allow_redirects=method == "GET" and "Authorization" not in headers,
+            ) as response:
+                return response.status, await _read_capped(response)
+        except TimeoutError:
+            raise ProviderError("provider-timeout", f"{method} {url}") from None
+        except aiohttp.ClientError as error:
+            detail = f"{method} {url}: {type(error).__name__}"
+            raise ProviderError("provider-unreachable", detail) from None
+
+
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """`Authorization: Basic` for a client. RFC 6749 §2.3.1: id and secret are
+    form-urlencoded first, so secrets with `:` or non-ASCII characters survive
+    (`aiohttp.BasicAuth` is deprecated in aiohttp 3.14; `encode_basic_auth` does
+    not encode the parts itself)."""
+    return aiohttp.encode_basic_auth(quote_plus(client_id), quote_plus(client_secret))
+
+
+def merge_userinfo(id_claims: Mapping[str, Any], userinfo: Mapping[str, Any]) -> dict[str, Any]:
+    """ID token claims plus userinfo claims. Core §5.3.4: the userinfo `sub` MUST equal
+    the ID token's, else the answer is about someone else (token substitution) and
+    must not be used. Userinfo may add or refresh profile claims (email, groups...)
+    but never the ID token's protocol claims (`_ID_TOKEN_ONLY`)."""
+    if userinfo.get("sub") != id_claims.get("sub"):
+        raise ProviderError("userinfo-sub-mismatch")
+    merged = dict(id_claims)
+    merged.update((k, v) for k, v in userinfo.items() if k not in _ID_TOKEN_ONLY)
+    return merged
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > _MAX_BODY:
+            raise ProviderError("provider-bad-response", "answer larger than 1 MiB")
+    return bytes(body)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ProviderError("provider-bad-response", "answer is not JSON") from None
+    if not isinstance(document, dict):
+        raise ProviderError("provider-bad-response", "answer is not a JSON object")
+    return document
+
+
+def _token_error(status: int, body: bytes) -> ProviderError:
+    # RFC 6749 §5.2: a refusal is 400 (401 for client authentication) with an `error`
+    # code. Only that code is kept, sanitized; descriptions may echo our input.
+    if status in (400, 401):
+        try:
+            error = json.loads(body).get("error")
+        except (ValueError, AttributeError, RecursionError):
+            error = None
+        if isinstance(error, str) and error:
+            code = sanitize_error_text(error)[:64] or "unknown_error"
+            return ProviderError("token-exchange-failed", f"HTTP {status}", oauth_error=code)
+    return ProviderError("provider-bad-response", f"token endpoint: HTTP {status}")
+
+
+def _token_response(document: Mapping[str, Any]) -> TokenResponse:
+    access_token = document.get("access_token")
+    token_type = document.get("token_type")
+    if not isinstance(access_token, str) or not access_token:
+        raise ProviderError("provider-bad-response", "token response without access_token")
+    # RFC 6749 §7.1 / RFC 6750: we can only use Bearer tokens (not DPoP-bound ones).
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise ProviderError("provider-bad-response", f"token_type {token_type!r}")
+    return TokenResponse(
+        access_token=access_token,
+        id_token=_optional_str(document, "id_token"),
+        refresh_token=_optional_str(document, "refresh_token"),
+        expires_in=_expires_in(document.get("expires_in")),
+        token_type=token_type,
+        scope=_optional_str(document, "scope"),
+    )
+
+
+def _optional_str(document: Mapping[str, Any], name: str) -> str | None:
+    value = document.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ProviderError("provider-bad-response", f"token response: bad {name}")
+    return value
+
+
+def _expires_in(value: Any) -> float | None:
+    # A number of seconds; some providers (Azure AD v1) send it as a string.
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
+        return None
+    return float(value)
+
+
+def _with_query(endpoint: str, params: Mapping[str, str]) -> str:
+    split = urlsplit(endpoint)
+    query = [(k, v) for k, v in parse_qsl(split.query) if k not in params]
+    return urlunsplit(split._replace(query=urlencode(query + list(params.items()))))

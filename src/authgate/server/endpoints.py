@@ -1,0 +1,87 @@
+"""The gateway's own endpoints under `/.authgate/` on every routed host.
+
+Contract: `serve_endpoint` dispatches by exact path; every endpoint sets the
+exchange's decision (so it is logged like any request) and returns its response.
+Unknown paths under the prefix are 404 — the prefix is reserved and never proxied,
+so an upstream can't be reached through it (and can't shadow the gateway's pages).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from authgate.decision import Decision, Outcome, Reason
+from authgate.server.answers import decision_response
+from authgate.server.auth_state import AUTH
+from authgate.server.exchange import Exchange
+from authgate.server.login import callback, sign_in, start
+from authgate.server.logout import backchannel_logout, logged_out, logout
+from authgate.server.sessions_view import current_identity
+from authgate.server.state import ServerRuntime
+
+PREFIX = "/.authgate/"
+Endpoint = Callable[[web.Request, Exchange, ServerRuntime], Awaitable[web.StreamResponse]]
+
+
+def endpoint_decision(name: str, reason: Reason, outcome: Outcome = Outcome.ALLOW, status: int = 200) -> Decision:
+    return Decision(outcome, (reason,), rule=f"endpoint:{name}", status=status)
+
+
+async def jwks(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
+    keys = request.app[AUTH].assertion_keys
+    exchange.decision = endpoint_decision("jwks.json", Reason.GATEWAY_ENDPOINT)
+    body = keys.jwks() if keys is not None else {"keys": []}
+    return web.json_response(body, headers={"Cache-Control": "public, max-age=300"})
+
+
+async def userinfo(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
+    identity = await current_identity(request, exchange.facts, runtime)
+    exchange.identity = identity
+    if identity is None:
+        exchange.decision = endpoint_decision(
+            "userinfo", Reason.USER_UNAUTHENTICATED, Outcome.LOGIN, 401
+        )
+        response = decision_response(request, exchange.decision, exchange.facts)
+        response.headers["WWW-Authenticate"] = 'Session realm="authgate"'
+        return response
+    exchange.decision = endpoint_decision("userinfo", Reason.GATEWAY_ENDPOINT)
+    body = {
+        "sub": identity.subject,
+        "provider": identity.provider,
+        "user": identity.user,
+        "email": identity.email,
+        "name": identity.name,
+        "groups": list(identity.groups),
+        "roles": list(identity.roles),
+        "acr": identity.acr,
+        "amr": list(identity.amr),
+        "auth_time": identity.auth_time,
+    }
+    return web.Response(
+        text=json.dumps(body), content_type="application/json", headers={"Cache-Control": "no-store"}
+    )
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    PREFIX + "start": start,
+    PREFIX + "sign-in": sign_in,
+    PREFIX + "callback": callback,
+    PREFIX + "logout": logout,
+    PREFIX + "logged-out": logged_out,
+    PREFIX + "backchannel-logout": backchannel_logout,
+    PREFIX + "jwks.json": jwks,
+    PREFIX + "userinfo": userinfo,
+}
+
+
+async def serve_endpoint(
+    request: web.Request, exchange: Exchange, runtime: ServerRuntime
+) -> web.StreamResponse:
+    endpoint = ENDPOINTS.get(exchange.facts.path)
+    if endpoint is None:
+        exchange.decision = endpoint_decision("unknown", Reason.ENDPOINT_NOT_FOUND, Outcome.DENY, 404)
+        return decision_response(request, exchange.decision, exchange.facts)
+    return await endpoint(request, exchange, runtime)

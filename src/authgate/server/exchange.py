@@ -1,0 +1,60 @@
+"""One request's running account: the decision, who, and what the client got.
+
+Contract: an `Exchange` is created per request after the facts, updated by each
+stage, and turned into exactly one `DecisionRecord` at the end. The decision stored
+here is the one that was enforced: stages replace it (never edit it) when an upstream
+fails, so the enforced object and the logged object are the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+from authgate.decision import Decision, Outcome, Reason
+from authgate.decisionlog import DecisionRecord
+from authgate.facts import RequestFacts
+from authgate.identity import Identity
+
+# The refusal every request starts with: default deny until a stage decides.
+_UNDECIDED = Decision(Outcome.ERROR, (Reason.GATEWAY_ERROR,), status=500)
+
+
+@dataclass(slots=True)
+class Exchange:
+    facts: RequestFacts
+    decision: Decision = _UNDECIDED
+    identity: Identity | None = None
+    status: int = 500
+    upstream_status: int | None = None
+    upstream_started: float = 0.0
+    upstream_ended: float = 0.0
+
+    def fail(self, reason: Reason, status: int) -> Decision:
+        """Replace the decision with an error that keeps its route and rule."""
+        self.decision = dataclasses.replace(
+            self.decision, outcome=Outcome.ERROR, reasons=(reason,), status=status
+        )
+        return self.decision
+
+    def record(self) -> DecisionRecord:
+        facts = self.facts
+        durations = [("total", time.monotonic() - facts.started)]
+        if self.upstream_started:
+            durations.append(("upstream", self.upstream_ended - self.upstream_started))
+        identity = self.identity
+        return DecisionRecord.from_decision(
+            self.decision,
+            time=facts.time,
+            request_id=facts.request_id,
+            method=facts.method,
+            host=facts.host,
+            path=facts.path or facts.raw_target,
+            client_ip=facts.client_ip,
+            status=self.status,
+            upstream_status=self.upstream_status,
+            durations=tuple(durations),
+            user=identity.user if identity else None,
+            provider=identity.provider if identity else None,
+        )

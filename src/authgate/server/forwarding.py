@@ -1,0 +1,121 @@
+"""Enforce an `allow`: mutate the headers, then forward upstream (HTTP or WebSocket).
+
+Contract: the mutator runs on every forwarded request, identity or not — incoming
+identity headers are stripped even on public paths, so a client can never present
+its own `X-Authgate-User` to an upstream. Upstream failures replace the exchange's
+decision with an error (502/504) rendered as a page or JSON.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from authgate.facts import RequestFacts
+from authgate.mutate.identity_headers import identity_headers, strip_cookie, strip_identity_headers
+from authgate.proxy.forward import UpstreamError, forward_http, upstream_request_headers
+from authgate.proxy.headers import set_forwarding
+from authgate.proxy.websocket import is_websocket_upgrade, relay_websocket
+from authgate.request_id import HEADER as REQUEST_ID_HEADER
+from authgate.routing import Route
+from authgate.server.answers import decision_response
+from authgate.server.auth_state import AUTH, AuthRuntime
+from authgate.server.authenticate import AuthResult
+from authgate.server.cookies import login_cookie, session_cookie
+from authgate.server.exchange import Exchange
+from authgate.server.state import CLIENT, ServerRuntime, UpstreamTarget
+
+
+async def forward(
+    request: web.Request, exchange: Exchange, auth: AuthResult, runtime: ServerRuntime
+) -> web.StreamResponse:
+    facts = exchange.facts
+    assert exchange.decision.route_id is not None  # an allow always names its route
+    route = runtime.snapshot.routes.by_id(exchange.decision.route_id)
+    target = runtime.upstreams[route.id]
+    headers = _upstream_headers(request, facts, route, auth, request.app[AUTH], runtime)
+    url = _upstream_url(target, facts)
+    extra = {REQUEST_ID_HEADER: facts.request_id}
+    client = request.app[CLIENT]
+    exchange.upstream_started = time.monotonic()
+    relay = relay_websocket if is_websocket_upgrade(request) else forward_http
+    try:
+        response, exchange.upstream_status = await relay(
+            request, client, url, headers, target.timeout, extra
+        )
+        return response
+    except UpstreamError as failure:
+        return decision_response(request, exchange.fail(failure.reason, failure.status), facts)
+    finally:
+        exchange.upstream_ended = time.monotonic()
+
+
+def _upstream_url(target: UpstreamTarget, facts: RequestFacts) -> URL:
+    # The upstream gets the normalized path: the same bytes the policy matched on.
+    return URL.build(
+        scheme=target.scheme,
+        host=target.host,
+        port=target.port,
+        path=target.base_path + facts.path,
+        query_string=facts.query,
+        encoded=True,
+    )
+
+
+def _upstream_headers(
+    request: web.Request,
+    facts: RequestFacts,
+    route: Route,
+    auth: AuthResult,
+    gateway: AuthRuntime,
+    runtime: ServerRuntime,
+) -> CIMultiDict[str]:
+    host_header = request.headers.get("Host") if route.preserve_host else None
+    headers = upstream_request_headers(request, host_header)
+    set_forwarding(
+        headers,
+        request.headers,
+        peer=facts.peer_ip,
+        peer_trusted=facts.peer_trusted,
+        proto=facts.scheme,
+        host=request.headers.get("Host", facts.host),
+    )
+    headers[REQUEST_ID_HEADER] = facts.request_id
+    templates = gateway.templates[route.id]
+    strip_identity_headers(headers, templates.names)
+    sessions = runtime.snapshot.config.sessions
+    secure = facts.scheme == "https"
+    strip_cookie(headers, session_cookie(sessions, secure), login_cookie(sessions, secure))
+    if auth.identity is not None:
+        _add_identity(headers, facts, route, auth, gateway)
+    return headers
+
+
+def _add_identity(
+    headers: CIMultiDict[str],
+    facts: RequestFacts,
+    route: Route,
+    auth: AuthResult,
+    gateway: AuthRuntime,
+) -> None:
+    identity = auth.identity
+    assert identity is not None
+    assertion = None
+    if gateway.signer is not None:
+        assertion = gateway.signer.sign(
+            identity,
+            audience=route.id,
+            now=facts.time,
+            ttl=route.config.assertion_ttl,
+            request_id=facts.request_id,
+        )
+    access_token = None
+    if route.config.pass_access_token and auth.session is not None:
+        access_token = auth.session.tokens.access_token
+    for name, value in identity_headers(
+        identity, gateway.templates[route.id], assertion=assertion, access_token=access_token
+    ):
+        headers[name] = value

@@ -1,0 +1,297 @@
+"""Login endpoints: `start` (leave for the provider), `sign-in` (chooser), `callback`.
+
+Contract: the authorization code flow with PKCE (S256), `state` and `nonce` always
+(OIDC Core §3.1; RFC 7636; RFC 9700 §2.1). The login state lives in the store under
+its `state` for `sessions.login_timeout`, is redeemed at most once, and is bound to
+the browser that started it by a signed login cookie — a callback URL replayed in
+another browser fails (login CSRF, RFC 6749 §10.12). A successful login always
+creates a new session id (no fixation, OWASP ASVS V3.2.1), and the user lands on the
+URL first asked for, only ever on a host this gateway routes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import urlencode, urlsplit
+
+from aiohttp import web
+
+from authgate.facts import RequestFacts
+from authgate.decision import Decision, Outcome, Reason, reason_of
+from authgate.oidc.claims import identity_from_claims
+from authgate.oidc.client import OIDCClient, ProviderError, merge_userinfo
+from authgate.oidc.flow import LoginError, LoginState, authorization_url, check_callback, new_login_state
+from authgate.oidc.tokens import TokenInvalid
+from authgate.redirects import safe_return_url
+from authgate.routing import PathRejected, normalize_path
+from authgate.server.answers import decision_response
+from authgate.server.auth_state import AUTH, AuthRuntime
+from authgate.server.cookies import clear_cookie, login_cookie, session_cookie, set_cookie
+from authgate.server.exchange import Exchange
+from authgate.server.sessions_view import session_id_from_cookie
+from authgate.server.state import ServerRuntime
+from authgate.sessions.keys import new_session_id
+from authgate.sessions.model import Session, Tokens
+from authgate.sessions.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+CALLBACK = "/.authgate/callback"
+
+
+def _decision(name: str, reason: Reason, outcome: Outcome, status: int, route: str | None = None) -> Decision:
+    return Decision(outcome, (reason,), route_id=route, rule=f"endpoint:{name}", status=status)
+
+
+def _return_to(request: web.Request, runtime: ServerRuntime, facts: RequestFacts) -> str:
+    routes = runtime.snapshot.routes
+    return safe_return_url(
+        request.query.get("rd"),
+        scheme=facts.scheme,
+        host=authority(facts, request),
+        serves_host=routes.serves_host,
+    )
+
+
+def authority(facts: RequestFacts, request: web.Request) -> str:
+    """The validated host with the port the client used (never the raw Host header)."""
+    port = request.host.rpartition(":")[2] if not request.host.endswith("]") else ""
+    return f"{facts.host}:{port}" if port.isdigit() else facts.host
+
+
+def _route_for(url: str, runtime: ServerRuntime) -> str | None:
+    """The id of the route that will serve `url` (to know which providers it accepts)."""
+    parts = urlsplit(url)
+    try:
+        path = normalize_path(parts.path or "/")
+    except PathRejected:
+        return None
+    route = runtime.snapshot.routes.match((parts.hostname or "").lower(), path, "GET").route
+    return route.id if route else None
+
+
+def _accepted_providers(route_id: str | None, runtime: ServerRuntime) -> list[str]:
+    config = runtime.snapshot.config
+    every = [p.id for p in config.providers]
+    if route_id is None:
+        return every
+    listed = runtime.snapshot.routes.by_id(route_id).config.providers
+    return every if listed is None else [p for p in every if p in listed]
+
+
+def _redirect(location: str, request_id: str) -> web.Response:
+    return web.Response(
+        status=302,
+        headers={"Location": location, "Cache-Control": "no-store", "X-Request-Id": request_id},
+    )
+
+
+async def start(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
+    facts = exchange.facts
+    return_to = _return_to(request, runtime, facts)
+    route_id = _route_for(return_to, runtime)
+    accepted = _accepted_providers(route_id, runtime)
+    provider_id = request.query.get("provider")
+    if provider_id is None and len(accepted) > 1:
+        exchange.decision = _decision("start", Reason.LOGIN_CHOOSER, Outcome.LOGIN, 302, route_id)
+        return _redirect("/.authgate/sign-in?" + urlencode({"rd": return_to}), facts.request_id)
+    if provider_id is None and accepted:
+        provider_id = accepted[0]
+    auth = request.app[AUTH]
+    if provider_id not in accepted or provider_id not in auth.oidc or auth.keys is None:
+        exchange.decision = _decision("start", Reason.PROVIDER_UNKNOWN, Outcome.DENY, 400, route_id)
+        return decision_response(request, exchange.decision, facts)
+    client = auth.oidc[provider_id]
+    return await _leave_for_provider(request, exchange, client, return_to, route_id, runtime)
+
+
+async def _leave_for_provider(
+    request: web.Request,
+    exchange: Exchange,
+    client: OIDCClient,
+    return_to: str,
+    route_id: str | None,
+    runtime: ServerRuntime,
+) -> web.StreamResponse:
+    facts = exchange.facts
+    auth = request.app[AUTH]
+    sessions = runtime.snapshot.config.sessions
+    try:
+        metadata = await client.load()
+        login = new_login_state(client.config.id, return_to, time.time())
+        await auth.store.put_login_state(login.state, login.to_bytes(), sessions.login_timeout)
+    except ProviderError as error:
+        reason = reason_of(error.reason, Reason.PROVIDER_BAD_RESPONSE)
+        exchange.decision = _decision("start", reason, Outcome.ERROR, 502, route_id)
+        return decision_response(request, exchange.decision, facts)
+    except StoreUnavailable:
+        exchange.decision = _decision("start", Reason.STORE_UNAVAILABLE, Outcome.ERROR, 503, route_id)
+        return decision_response(request, exchange.decision, facts)
+    location = authorization_url(
+        metadata.authorization_endpoint,
+        client_id=client.config.client_id,
+        redirect_uri=f"{facts.scheme}://{authority(facts, request)}{CALLBACK}",
+        scopes=client.config.scopes,
+        login=login,
+        extra_params=client.config.extra_auth_params,
+    )
+    exchange.decision = _decision("start", Reason.LOGIN_STARTED, Outcome.LOGIN, 302, route_id)
+    response = _redirect(location, facts.request_id)
+    assert auth.keys is not None
+    secure = facts.scheme == "https"
+    set_cookie(
+        response,
+        login_cookie(sessions, secure),
+        auth.keys.sign_session_id(login.state),
+        sessions=sessions,
+        secure=secure,
+        max_age=sessions.login_timeout,
+    )
+    return response
+
+
+async def sign_in(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
+    facts = exchange.facts
+    return_to = _return_to(request, runtime, facts)
+    route_id = _route_for(return_to, runtime)
+    names = {p.id: p.display_name or p.id for p in runtime.snapshot.config.providers}
+    choices = [
+        (pid, names[pid], "/.authgate/start?" + urlencode({"provider": pid, "rd": return_to}))
+        for pid in _accepted_providers(route_id, runtime)
+    ]
+    exchange.decision = _decision("sign-in", Reason.LOGIN_CHOOSER, Outcome.LOGIN, 200, route_id)
+    page = runtime.pages.render_chooser(choices, facts.request_id)
+    return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def callback(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
+    facts = exchange.facts
+    auth = request.app[AUTH]
+    sessions = runtime.snapshot.config.sessions
+    secure = facts.scheme == "https"
+    try:
+        login = await _redeem_login_state(request, exchange, auth, runtime)
+        session = await _complete_login(request, exchange, auth, login, runtime)
+    except _LoginFailed as failed:
+        exchange.decision = _decision("callback", failed.reason, failed.outcome, failed.status)
+        log.info("login failed: %s (request %s)", failed.reason.value, facts.request_id)
+        response = decision_response(request, exchange.decision, facts)
+        clear_cookie(response, login_cookie(sessions, secure), sessions=sessions, secure=secure)
+        return response
+    exchange.identity = session.identity
+    route_id = _route_for(login.return_to, runtime)
+    exchange.decision = _decision("callback", Reason.LOGIN_COMPLETED, Outcome.ALLOW, 302, route_id)
+    return _logged_in(exchange, session, login.return_to, runtime, auth)
+
+
+class _LoginFailed(Exception):
+    def __init__(self, reason: Reason, status: int = 400, outcome: Outcome = Outcome.DENY) -> None:
+        super().__init__(reason.value)
+        self.reason, self.status, self.outcome = reason, status, outcome
+
+
+async def _redeem_login_state(
+    request: web.Request, exchange: Exchange, auth: AuthRuntime, runtime: ServerRuntime
+) -> LoginState:
+    facts = exchange.facts
+    sessions = runtime.snapshot.config.sessions
+    state = request.query.get("state", "")
+    cookie = request.cookies.get(login_cookie(sessions, facts.scheme == "https"), "")
+    bound = auth.keys.verify_cookie(cookie) if auth.keys is not None and cookie else None
+    if not state or bound != state:
+        raise _LoginFailed(Reason.LOGIN_STATE_MISMATCH)
+    try:
+        raw = await auth.store.take_login_state(state)
+    except StoreUnavailable:
+        raise _LoginFailed(Reason.STORE_UNAVAILABLE, 503, Outcome.ERROR) from None
+    if raw is None:
+        raise _LoginFailed(Reason.LOGIN_STATE_EXPIRED)
+    try:
+        return LoginState.from_bytes(raw)
+    except LoginError as error:
+        raise _LoginFailed(reason_of(error.reason, Reason.LOGIN_STATE_INVALID)) from None
+
+
+async def _complete_login(
+    request: web.Request, exchange: Exchange, auth: AuthRuntime, login: LoginState, runtime: ServerRuntime
+) -> Session:
+    client = auth.oidc.get(login.provider_id)
+    if client is None:  # the provider was removed by a reload mid-login
+        raise _LoginFailed(Reason.PROVIDER_UNKNOWN)
+    try:
+        return await _exchange_and_store(request, exchange, auth, client, login, runtime)
+    except LoginError as error:
+        raise _LoginFailed(reason_of(error.reason, Reason.LOGIN_FAILED)) from None
+    except TokenInvalid as error:
+        raise _LoginFailed(reason_of(error.reason, Reason.LOGIN_FAILED)) from None
+    except ProviderError as error:
+        raise _LoginFailed(reason_of(error.reason, Reason.PROVIDER_BAD_RESPONSE), 502, Outcome.ERROR) from None
+    except StoreUnavailable:
+        raise _LoginFailed(Reason.STORE_UNAVAILABLE, 503, Outcome.ERROR) from None
+
+
+async def _exchange_and_store(
+    request: web.Request, exchange: Exchange, auth: AuthRuntime, client: OIDCClient, login: LoginState, runtime: ServerRuntime
+) -> Session:
+    facts = exchange.facts
+    config = client.config
+    metadata = await client.load()
+    code = check_callback(
+        dict(request.query),
+        login=login,
+        issuer=metadata.issuer,
+        iss_supported=metadata.authorization_response_iss_parameter_supported,
+    )
+    tokens = await client.exchange_code(
+        code, code_verifier=login.code_verifier, redirect_uri=f"{facts.scheme}://{authority(facts, request)}{CALLBACK}"
+    )
+    now = time.time()
+    if not tokens.id_token:
+        raise _LoginFailed(Reason.TOKEN_MISSING, 502, Outcome.ERROR)
+    claims = await client.validate_id_token(tokens.id_token, nonce=login.nonce, now=now)
+    if config.userinfo and tokens.access_token:
+        claims = merge_userinfo(claims, await client.userinfo(tokens.access_token))
+    session_id = new_session_id()
+    identity = identity_from_claims(
+        claims, provider_id=config.id, mapping=config.claims, credential="session", session_id=session_id
+    )
+    lifetimes = runtime.snapshot.config.sessions
+    session = Session(
+        id=session_id,
+        identity=identity,
+        tokens=Tokens(
+            access_token=tokens.access_token,
+            refresh_token=tokens.refresh_token,
+            id_token=tokens.id_token,
+            access_expires_at=now + tokens.expires_in if tokens.expires_in else None,
+        ),
+        provider_sid=claims.get("sid"),
+        created_at=now,
+        last_seen=now,
+        expires_at=now + lifetimes.max_lifetime,
+    )
+    await auth.store.create(session)
+    previous = session_id_from_cookie(request, facts, runtime)
+    if previous is not None:  # a new login replaces the old session, never reuses its id
+        await auth.store.delete(previous)
+    return session
+
+
+def _logged_in(
+    exchange: Exchange, session: Session, return_to: str, runtime: ServerRuntime, auth: AuthRuntime
+) -> web.StreamResponse:
+    facts = exchange.facts
+    sessions = runtime.snapshot.config.sessions
+    secure = facts.scheme == "https"
+    response = _redirect(return_to, facts.request_id)
+    assert auth.keys is not None
+    set_cookie(
+        response,
+        session_cookie(sessions, secure),
+        auth.keys.sign_session_id(session.id),
+        sessions=sessions,
+        secure=secure,
+        max_age=sessions.max_lifetime,
+    )
+    clear_cookie(response, login_cookie(sessions, secure), sessions=sessions, secure=secure)
+    return response

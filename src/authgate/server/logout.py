@@ -1,0 +1,138 @@
+"""Logout endpoints: RP-initiated `logout`, the `logged-out` page, back-channel logout.
+
+Contract: `logout` ends the gateway session (store and cookie) and then sends the
+browser to the provider's `end_session_endpoint` with `id_token_hint` and a
+`post_logout_redirect_uri` on this host (OIDC RP-Initiated Logout 1.0 §2), or to the
+logged-out page when the provider has none. `backchannel-logout` validates the
+provider's `logout_token` (OIDC Back-Channel Logout 1.0 §2.6), refuses a replayed
+`jti`, and ends every session of that `sid` — or of that `sub` — in the shared store,
+so every replica sees the logout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import jwt
+from aiohttp import web
+
+from authgate.decision import Decision, Outcome, Reason, reason_of
+from authgate.oidc.client import OIDCClient, ProviderError
+from authgate.oidc.metadata import same_issuer
+from authgate.oidc.tokens import TokenInvalid
+from authgate.server.auth_state import AUTH, AuthRuntime
+from authgate.server.cookies import clear_cookie, session_cookie
+from authgate.server.exchange import Exchange
+from authgate.server.login import authority
+from authgate.server.sessions_view import current_session
+from authgate.server.state import ServerRuntime
+from authgate.sessions.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+LOGGED_OUT = "/.authgate/logged-out"
+
+
+def _decision(name: str, reason: Reason, outcome: Outcome = Outcome.ALLOW, status: int = 200) -> Decision:
+    return Decision(outcome, (reason,), rule=f"endpoint:{name}", status=status)
+
+
+async def logout(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
+    facts = exchange.facts
+    auth = request.app[AUTH]
+    session = await current_session(request, facts, runtime)
+    location = LOGGED_OUT
+    if session is not None:
+        exchange.identity = session.identity
+        try:
+            await auth.store.delete(session.id)
+        except StoreUnavailable:
+            log.warning("store unavailable at logout; the cookie is cleared anyway")
+        location = await _end_session_url(auth, session.identity.provider, session.tokens.id_token, facts.scheme, authority(facts, request)) or LOGGED_OUT
+    exchange.decision = _decision("logout", Reason.LOGOUT, status=302)
+    response = web.Response(
+        status=302, headers={"Location": location, "Cache-Control": "no-store", "X-Request-Id": facts.request_id}
+    )
+    sessions = runtime.snapshot.config.sessions
+    secure = facts.scheme == "https"
+    clear_cookie(response, session_cookie(sessions, secure), sessions=sessions, secure=secure)
+    return response
+
+
+async def _end_session_url(
+    auth: AuthRuntime, provider_id: str, id_token: str | None, scheme: str, host: str
+) -> str | None:
+    client = auth.oidc.get(provider_id)
+    if client is None or id_token is None:
+        return None
+    try:
+        await client.load()
+    except ProviderError:
+        return None
+    return client.end_session_url(
+        id_token_hint=id_token, post_logout_redirect_uri=f"{scheme}://{host}{LOGGED_OUT}"
+    )
+
+
+async def logged_out(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
+    exchange.decision = _decision("logged-out", Reason.GATEWAY_ENDPOINT)
+    page = runtime.pages.render_logged_out(exchange.facts.request_id)
+    return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+def _bad_request(exchange: Exchange, reason: Reason, status: int = 400) -> web.Response:
+    # Back-Channel Logout §2.8: an error is a 400 with an OAuth-style JSON body.
+    exchange.decision = _decision("backchannel-logout", reason, Outcome.DENY, status)
+    body = {"error": "invalid_request", "error_description": reason.value, "request_id": exchange.facts.request_id}
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+async def backchannel_logout(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
+    if request.method != "POST":
+        return _bad_request(exchange, Reason.METHOD_NOT_ALLOWED, 405)
+    form = await request.post()
+    token = form.get("logout_token")
+    if not isinstance(token, str) or not token:
+        return _bad_request(exchange, Reason.TOKEN_MISSING)
+    auth = request.app[AUTH]
+    client = _provider_for(token, auth)
+    if client is None:
+        return _bad_request(exchange, Reason.TOKEN_ISSUER_INVALID)
+    try:
+        ended = await _end_sessions(client, token, auth)
+    except TokenInvalid as invalid:
+        return _bad_request(exchange, reason_of(invalid.reason, Reason.TOKEN_MALFORMED))
+    except ProviderError as error:
+        return _bad_request(exchange, reason_of(error.reason, Reason.PROVIDER_UNREACHABLE), 502)
+    except StoreUnavailable:
+        return _bad_request(exchange, Reason.STORE_UNAVAILABLE, 503)
+    if ended is None:
+        return _bad_request(exchange, Reason.TOKEN_REPLAYED)
+    log.info("back-channel logout from %s ended %d session(s)", client.config.id, ended)
+    exchange.decision = _decision("backchannel-logout", Reason.BACKCHANNEL_LOGOUT)
+    return web.Response(status=200, headers={"Cache-Control": "no-store"})
+
+
+def _provider_for(token: str, auth: AuthRuntime) -> OIDCClient | None:
+    """Pick the provider by the token's (unverified) `iss`; validation follows."""
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+    if not isinstance(issuer, str):
+        return None
+    return next((c for c in auth.oidc.values() if same_issuer(issuer, c.issuer)), None)
+
+
+async def _end_sessions(client: OIDCClient, token: str, auth: AuthRuntime) -> int | None:
+    """Sessions ended, or None when this `jti` was already used (a replay)."""
+    config = client.config
+    metadata = await client.load()
+    claims = await client.validate_logout_token(token, now=time.time())
+    # Remember the jti for as long as the token could be accepted (iat + leeway).
+    if not await auth.store.remember_once(f"logout-jti:{metadata.issuer}:{claims['jti']}", 2 * config.leeway + 300):
+        return None
+    if "sid" in claims:
+        return await auth.store.delete_by_provider_sid(config.id, claims["sid"])
+    return await auth.store.delete_by_subject(config.id, claims["sub"])

@@ -1,0 +1,269 @@
+"""The gateway's own HTML pages: error, access denied, provider chooser, signed out.
+
+Contract: `PageRenderer(templates_dir)` loads every page once, at start. A file in the
+operator's `templates_dir` replaces the packaged `authgate/templates/` file of the
+same name, page by page. Loading fails with `TemplateError` naming the file when a
+template cannot be read, is not valid `string.Template` text, lacks a required
+placeholder, or uses one the page does not provide; an unknown `*.html` in the
+operator's folder (a typo such as `denid.html`) is refused the same way. After that,
+rendering cannot fail on a template.
+
+Every value put into a page is HTML-escaped (`html.escape(quote=True)`) in one
+place, `_text`; lists are built here from escaped values. Links must be a path on
+this host (`/x`, never `//x`) or `http(s)://`: anything else (`javascript:`,
+`data:`) raises `ValueError` at render, never reaches the page (CWE-79). Pages carry
+no JavaScript and load no external resources. No I/O after construction, no aiohttp.
+
+Placeholders per page — an override may leave out the optional ones (an operator
+may not want to show the route id), never the required ones:
+
+| file | required | optional |
+|---|---|---|
+| error.html | $title $message $request_id | $status $reason |
+| denied.html | $reasons $request_id | $codes $route $user |
+| chooser.html | $providers $request_id | |
+| logged_out.html | $request_id | |
+
+`$reasons` is a run of `<li>` items; `$providers` a run of `<li><a>` items.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from string import Template
+
+
+class TemplateError(Exception):
+    """A page template that cannot be used; the message starts with its file."""
+
+    def __init__(self, file: str, problem: str) -> None:
+        super().__init__(f"{file}: {problem}")
+        self.file = file
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    required: frozenset[str]
+    optional: frozenset[str] = frozenset()
+
+
+PAGES: Mapping[str, _Page] = {
+    "error.html": _Page(
+        frozenset({"title", "message", "request_id"}), frozenset({"status", "reason"})
+    ),
+    "denied.html": _Page(
+        frozenset({"reasons", "request_id"}), frozenset({"codes", "route", "user"})
+    ),
+    "chooser.html": _Page(frozenset({"providers", "request_id"})),
+    "logged_out.html": _Page(frozenset({"request_id"})),
+}
+
+ERROR_TITLES: dict[int, tuple[str, str]] = {
+    400: ("Bad request", "The gateway could not accept this request."),
+    401: ("Sign-in required", "You need to sign in to see this page."),
+    403: ("Access denied", "You are signed in, but this page is not open to you."),
+    404: ("Not found", "There is no application at this address."),
+    405: ("Method not allowed", "This application does not accept that kind of request here."),
+    429: ("Too many requests", "Please slow down and try again shortly."),
+    500: ("Gateway error", "Something went wrong in the gateway."),
+    502: ("Application unreachable", "The application behind this address is not answering."),
+    503: ("Service unavailable", "The application is busy; please try again shortly."),
+    504: ("Application timed out", "The application behind this address took too long to answer."),
+}
+_UNKNOWN_ERROR = ("Error", "The request could not be completed.")
+
+PLAIN_REASONS: dict[str, str] = {
+    # who you are
+    "user-unauthenticated": "You are not signed in, and this page requires it.",
+    "session-expired": "Your session has ended; sign in again to continue.",
+    "store-unavailable": "The gateway could not reach its session store to check your sign-in.",
+    "provider-not-accepted": "This application does not accept the account you signed in with.",
+    # what you asked for
+    "route-not-found": "No application is configured at this address.",
+    "host-unknown": "The gateway does not serve this host name.",
+    "host-invalid": "The host name in the request is not valid.",
+    "path-invalid": "The address contains characters or segments the gateway does not accept.",
+    "method-not-allowed": "This application does not accept this kind of request here.",
+    "endpoint-not-found": "There is no gateway page at this address.",
+    "rate-limited": "Too many requests arrived in a short time; wait a moment and try again.",
+    # access rules
+    "user-unauthorized": "Your account is not on the list of users allowed here.",
+    "email-unauthorized": "Your email address is not allowed to use this application.",
+    "groups-unauthorized": "You are not in a group that may use this application.",
+    "roles-unauthorized": "You do not have a role that may use this application.",
+    "country-unauthorized": "This application cannot be used from your current location.",
+    # the application behind the gateway
+    "upstream-unreachable": "The application behind the gateway could not be reached.",
+    "upstream-timeout": "The application behind the gateway took too long to answer.",
+    "upstream-failed": "The application behind the gateway did not answer properly.",
+    "gateway-error": "Something went wrong inside the gateway.",
+    # signing in
+    "login-failed": "Signing in did not complete.",
+    "login-state-mismatch": "The sign-in answer does not match a sign-in started in this "
+    "browser. Open the application's address again to start over.",
+    "login-state-expired": "The sign-in took too long and expired. Please try again.",
+    "login-state-invalid": "The sign-in could not be resumed. Please try again.",
+    "provider-issuer-mismatch": "The sign-in service describes itself differently than configured.",
+    "userinfo-failed": "The sign-in service did not return your profile.",
+    "userinfo-sub-mismatch": "The sign-in service returned a profile for another account.",
+    "token-type-invalid": "The token is not of a kind accepted here.",
+    "login-provider-error": "Your identity provider reported an error while signing you in.",
+    "login-code-missing": "The identity provider's answer was incomplete.",
+    "login-iss-mismatch": "The sign-in answer came from a different identity provider than "
+    "the one the sign-in started with.",
+    "provider-unknown": "The requested way of signing in is not configured here.",
+    "provider-unreachable": "Your identity provider could not be reached.",
+    "provider-timeout": "Your identity provider took too long to answer.",
+    "provider-bad-response": "Your identity provider sent an answer the gateway cannot use.",
+    "token-exchange-failed": "The gateway could not finish signing you in with your provider.",
+    # tokens
+    "token-missing": "The request carried no access token.",
+    "token-malformed": "The access token is not well-formed.",
+    "token-alg-not-allowed": "The token is signed with an algorithm this gateway refuses.",
+    "token-signature-invalid": "The token's signature could not be verified.",
+    "token-issuer-invalid": "The token comes from an identity provider this application "
+    "does not trust.",
+    "token-audience-invalid": "The token was issued for a different application.",
+    "token-azp-invalid": "The token was issued to a different client.",
+    "token-expired": "The token has expired.",
+    "token-not-yet-valid": "The token is not valid yet; a clock may be wrong.",
+    "token-iat-invalid": "The token's issue time is not acceptable.",
+    "token-nonce-invalid": "The sign-in answer does not belong to this sign-in attempt.",
+    "token-kid-unknown": "The token is signed with a key the provider has not published.",
+    "token-kid-missing": "The token does not say which key signed it.",
+    "token-claim-missing": "The token lacks information this application requires.",
+    "token-events-invalid": "The logout token is not valid.",
+    "token-nonce-present": "The logout token is not valid.",
+    "token-replayed": "The token has already been used.",
+    "token-subject-mismatch": "The token belongs to a different user than this session.",
+}
+GENERIC_REASON = "The gateway's access rules do not allow this request."
+
+# A path on this host (not `//host`, not `/\host`) or an absolute http(s) URL, in
+# printable ASCII: `javascript:` and `data:` links are script (CWE-79).
+_SAFE_HREF = re.compile(r"(?:/(?![/\\])|https?://)[!-\[\]-~]*")
+
+
+class PageRenderer:
+    """Every page, loaded and checked once; `render_*` only fills in values."""
+
+    def __init__(self, templates_dir: Path | None) -> None:
+        if templates_dir is not None:
+            _check_folder(templates_dir)
+        self._pages = {name: _load(name, page, templates_dir) for name, page in PAGES.items()}
+
+    def render_error(self, status: int, reason: str, request_id: str) -> str:
+        title, message = ERROR_TITLES.get(status, _UNKNOWN_ERROR)
+        return self._render(
+            "error.html",
+            status=_text(status),
+            title=_text(title),
+            message=_text(message),
+            reason=_text(reason),
+            request_id=_text(request_id),
+        )
+
+    def render_denied(
+        self,
+        reason_codes: Sequence[str],
+        request_id: str,
+        route_id: str | None,
+        user: str | None,
+    ) -> str:
+        sentences = dict.fromkeys(plain_reason(code) for code in reason_codes)
+        return self._render(
+            "denied.html",
+            reasons=_items(sentences or [GENERIC_REASON]),
+            codes=_text(", ".join(reason_codes) or "none"),
+            route=_text(route_id or "none matched"),
+            user=_text(user or "not signed in"),
+            request_id=_text(request_id),
+        )
+
+    def render_chooser(
+        self, providers: Sequence[tuple[str, str, str]], request_id: str
+    ) -> str:
+        links = "".join(_provider_link(*provider) for provider in providers)
+        empty = "<li>No way of signing in is configured here; please tell your administrator.</li>"
+        return self._render(
+            "chooser.html", providers=links or empty, request_id=_text(request_id)
+        )
+
+    def render_logged_out(self, request_id: str) -> str:
+        return self._render("logged_out.html", request_id=_text(request_id))
+
+    def _render(self, name: str, **values: str) -> str:
+        return self._pages[name].substitute(values)
+
+
+def plain_reason(code: str) -> str:
+    """The reason code in plain words; unknown codes get a generic sentence."""
+    return PLAIN_REASONS.get(code, GENERIC_REASON)
+
+
+def safe_href(url: str) -> str:
+    """`url`, escaped for an attribute, if it is a link we may render; else ValueError."""
+    if not _SAFE_HREF.fullmatch(url):
+        raise ValueError(f"refusing to render link {url!r}: not a local path or http(s) URL")
+    return _text(url)
+
+
+def _text(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _items(sentences: Iterable[str]) -> str:
+    return "".join(f"<li>{_text(sentence)}</li>" for sentence in sentences)
+
+
+def _provider_link(provider_id: str, display_name: str, start_url: str) -> str:
+    return (
+        f'<li><a class="provider" href="{safe_href(start_url)}" '
+        f'data-provider="{_text(provider_id)}">Continue with {_text(display_name)}</a></li>'
+    )
+
+
+def _check_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        raise TemplateError(str(folder), "templates folder does not exist or is not a folder")
+    for path in sorted(folder.glob("*.html")):
+        if path.name not in PAGES:
+            raise TemplateError(
+                str(path), f"not a page authgate renders (expected one of {', '.join(PAGES)})"
+            )
+
+
+def _load(name: str, page: _Page, templates_dir: Path | None) -> Template:
+    source = _source(name, templates_dir)
+    try:
+        text = source.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise TemplateError(str(source), f"cannot read template: {error}") from None
+    template = Template(text)
+    _check_placeholders(str(source), template, page)
+    return template
+
+
+def _source(name: str, templates_dir: Path | None) -> Traversable:
+    if templates_dir is not None and (templates_dir / name).exists():
+        return templates_dir / name
+    return resources.files("authgate").joinpath("templates", name)
+
+
+def _check_placeholders(file: str, template: Template, page: _Page) -> None:
+    if not template.is_valid():
+        raise TemplateError(file, "invalid '$' placeholder (write '$$' for a dollar sign)")
+    used = set(template.get_identifiers())
+    missing = sorted(page.required - used)
+    if missing:
+        raise TemplateError(file, f"missing placeholder(s): {', '.join('$' + m for m in missing)}")
+    unknown = sorted(used - page.required - page.optional)
+    if unknown:
+        raise TemplateError(file, f"unknown placeholder(s): {', '.join('$' + u for u in unknown)}")
