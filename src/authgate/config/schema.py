@@ -21,6 +21,8 @@ from authgate.config.schema_auth import (
     SessionsConfig,
     StoreConfig,
 )
+from authgate.config.schema_limits import RouteLimitFields
+from authgate.config.schema_policy import RoutePolicyFields
 from authgate.config.schema_types import Duration, Strict
 
 
@@ -177,7 +179,7 @@ class RouteMatch(Strict):
         return [m.upper() for m in value]
 
 
-class RouteConfig(RouteAuthFields):
+class RouteConfig(RouteAuthFields, RoutePolicyFields, RouteLimitFields):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     match: RouteMatch
     upstream: AnyHttpUrl
