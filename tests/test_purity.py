@@ -15,6 +15,15 @@ import pytest
 PURE_MODULES = [
     "authgate.routing",
     "authgate.redirects",
+    # templates and value encoding: config loading and `explain` compile templates
+    "authgate.mutate.templates",
+    "authgate.mutate.encoding",
+    # login bookkeeping, claims mapping, discovery parsing, the error vocabulary
+    "authgate.oidc",
+    "authgate.oidc.errors",
+    "authgate.oidc.flow",
+    "authgate.oidc.claims",
+    "authgate.oidc.metadata",
     "authgate.client_ip",
     "authgate.decision",
     "authgate.decide",
@@ -22,7 +31,7 @@ PURE_MODULES = [
     "authgate.identity",
     "authgate.request_id",
 ]
-IO_LIBRARIES = {"aiohttp", "redis", "authlib", "jwt", "yarl", "multidict"}
+IO_LIBRARIES = {"aiohttp", "redis", "authlib", "jwt", "yarl", "multidict", "cryptography"}
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)

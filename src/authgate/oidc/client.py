@@ -28,12 +28,13 @@ from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import aiohttp
+import jwt
 
 from authgate.config.schema_auth import ProviderConfig
 from authgate.oidc.errors import ProviderError
 from authgate.oidc.flow import sanitize_error_text
 from authgate.oidc.jwks import JwksCache
-from authgate.oidc.metadata import ProviderMetadata, discovery_url, parse_metadata
+from authgate.oidc.metadata import ProviderMetadata, discovery_url, parse_metadata, same_issuer
 from authgate.oidc.tokens import validate_access_token, validate_id_token, validate_logout_token
 
 __all__ = ["OIDCClient", "ProviderError", "TokenResponse", "merge_userinfo"]
@@ -372,3 +373,20 @@ def _with_query(endpoint: str, params: Mapping[str, str]) -> str:
     split = urlsplit(endpoint)
     query = [(k, v) for k, v in parse_qsl(split.query) if k not in params]
     return urlunsplit(split._replace(query=urlencode(query + list(params.items()))))
+
+
+def provider_for_token(
+    token: str, clients: Mapping[str, OIDCClient], allowed: Collection[str] | None = None
+) -> OIDCClient | None:
+    """The provider whose issuer the token names — read unverified, only to choose
+    whose keys validate it; the validation that follows checks `iss` for real."""
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+    if not isinstance(issuer, str):
+        return None
+    for provider_id, client in clients.items():
+        if (allowed is None or provider_id in allowed) and same_issuer(issuer, client.issuer):
+            return client
+    return None

@@ -14,15 +14,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import jwt
 from aiohttp import web
 
 from authgate.config.schema import GatewayConfig
 from authgate.decision import Reason, reason_of
 from authgate.identity import Identity
 from authgate.oidc.claims import identity_from_claims
-from authgate.oidc.client import OIDCClient, ProviderError
-from authgate.oidc.metadata import same_issuer
+from authgate.oidc.client import OIDCClient, ProviderError, provider_for_token
 from authgate.oidc.tokens import TokenInvalid
 from authgate.routing import Route
 from authgate.server.auth_state import AuthRuntime
@@ -117,7 +115,7 @@ async def from_bearer(
         return None
     bearer = route.config.bearer
     assert bearer is not None  # config references: `bearer` in authenticate needs it
-    client = _client_for_issuer(token.strip(), bearer.providers, auth)
+    client = provider_for_token(token.strip(), auth.oidc, bearer.providers)
     if client is None:
         return AuthResult(None, Reason.TOKEN_ISSUER_INVALID)
     try:
@@ -133,22 +131,6 @@ async def from_bearer(
         claims, provider_id=client.config.id, mapping=client.config.claims, credential="bearer"
     )
     return AuthResult(identity)
-
-
-def _client_for_issuer(
-    token: str, allowed: list[str] | None, auth: AuthRuntime
-) -> OIDCClient | None:
-    """The provider whose issuer the token names (unverified: only to pick the keys)."""
-    try:
-        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
-    except jwt.PyJWTError:
-        return None
-    if not isinstance(issuer, str):
-        return None
-    for provider_id, client in auth.oidc.items():
-        if (allowed is None or provider_id in allowed) and same_issuer(issuer, client.issuer):
-            return client
-    return None
 
 
 AUTHENTICATORS: dict[str, Authenticator] = {"session": from_session, "bearer": from_bearer}

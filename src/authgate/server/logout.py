@@ -15,12 +15,10 @@ import json
 import logging
 import time
 
-import jwt
 from aiohttp import web
 
 from authgate.decision import Decision, Outcome, Reason, reason_of
-from authgate.oidc.client import OIDCClient, ProviderError
-from authgate.oidc.metadata import same_issuer
+from authgate.oidc.client import OIDCClient, ProviderError, provider_for_token
 from authgate.oidc.tokens import TokenInvalid
 from authgate.server.auth_state import AUTH, AuthRuntime
 from authgate.server.cookies import clear_cookie, session_cookie
@@ -96,7 +94,7 @@ async def backchannel_logout(request: web.Request, exchange: Exchange, runtime: 
     if not isinstance(token, str) or not token:
         return _bad_request(exchange, Reason.TOKEN_MISSING)
     auth = request.app[AUTH]
-    client = _provider_for(token, auth)
+    client = provider_for_token(token, auth.oidc)
     if client is None:
         return _bad_request(exchange, Reason.TOKEN_ISSUER_INVALID)
     try:
@@ -112,17 +110,6 @@ async def backchannel_logout(request: web.Request, exchange: Exchange, runtime: 
     log.info("back-channel logout from %s ended %d session(s)", client.config.id, ended)
     exchange.decision = _decision("backchannel-logout", Reason.BACKCHANNEL_LOGOUT)
     return web.Response(status=200, headers={"Cache-Control": "no-store"})
-
-
-def _provider_for(token: str, auth: AuthRuntime) -> OIDCClient | None:
-    """Pick the provider by the token's (unverified) `iss`; validation follows."""
-    try:
-        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
-    except jwt.PyJWTError:
-        return None
-    if not isinstance(issuer, str):
-        return None
-    return next((c for c in auth.oidc.values() if same_issuer(issuer, c.issuer)), None)
 
 
 async def _end_sessions(client: OIDCClient, token: str, auth: AuthRuntime) -> int | None:
