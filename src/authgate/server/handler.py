@@ -13,16 +13,15 @@ import logging
 
 from aiohttp import web
 
-from authgate.decide import decide, public_rule, refuse_request
+from authgate.decide import refuse_request
 from authgate.decision import Decision, Outcome, Reason
-from authgate.routing import Route
 from authgate.server.answers import decision_response, login_response
-from authgate.server.auth_state import AUTH
-from authgate.server.authenticate import NOBODY, AuthResult, authenticate
+from authgate.server.authenticate import AuthResult
 from authgate.server.endpoints import PREFIX, serve_endpoint
 from authgate.server.exchange import Exchange
 from authgate.server.facts import gather_facts
 from authgate.server.forwarding import forward
+from authgate.server.pipeline import evaluate
 from authgate.server.state import DECISION_LOG, RUNTIME, ServerRuntime
 
 log = logging.getLogger(__name__)
@@ -59,21 +58,8 @@ async def _serve(
     routes = runtime.snapshot.routes
     if facts.path.startswith(PREFIX) and routes.serves_host(facts.host):
         return await serve_endpoint(request, exchange, runtime)
-    lookup = routes.match(facts.host, facts.path, facts.method)
-    auth = await _authenticate(request, lookup.route, runtime, facts.path, facts.scheme)
-    exchange.identity = auth.identity
-    exchange.decision = decide(facts, lookup, auth.identity, auth.failure)
+    auth = await evaluate(request, exchange, runtime)
     return await _enforce(request, exchange, auth, runtime)
-
-
-async def _authenticate(
-    request: web.Request, route: Route | None, runtime: ServerRuntime, path: str, scheme: str
-) -> AuthResult:
-    # Public paths skip authentication: no store read for anonymous traffic.
-    if route is None or public_rule(route, path) is not None:
-        return NOBODY
-    config = runtime.snapshot.config
-    return await authenticate(request, route, request.app[AUTH], config, scheme == "https")
 
 
 async def _enforce(
