@@ -5,5 +5,9 @@ pytest_plugins = [
     "tests.testbed.gateway",
     "tests.testbed.oidc",
     "tests.testbed.redis",
+    "tests.testbed.redis_cluster",
     "tests.testbed.browser",
+    "tests.testbed.nginx",
+    "tests.testbed.caddy",
+    "tests.testbed.login_gateway",
 ]

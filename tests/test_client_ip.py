@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import subprocess
-import sys
 from collections.abc import Sequence
 
 import pytest

@@ -24,6 +24,19 @@ PURE_MODULES = [
     "authgate.oidc.flow",
     "authgate.oidc.claims",
     "authgate.oidc.metadata",
+    # the adaptive core: signals, score, history model; geo and device facts
+    "authgate.config.schema_adaptive",
+    "authgate.geo.facts",
+    "authgate.geo.records",
+    "authgate.risk.signal",
+    "authgate.risk.model",
+    "authgate.risk.rules",
+    "authgate.risk.signals",
+    "authgate.risk.score",
+    "authgate.risk.assess",
+    "authgate.risk.history",
+    "authgate.risk.history_codec",
+    "authgate.device.facts",
     "authgate.client_ip",
     "authgate.decision",
     "authgate.decide",
@@ -31,7 +44,9 @@ PURE_MODULES = [
     "authgate.identity",
     "authgate.request_id",
 ]
-IO_LIBRARIES = {"aiohttp", "redis", "authlib", "jwt", "yarl", "multidict", "cryptography"}
+IO_LIBRARIES = {
+    "aiohttp", "redis", "authlib", "jwt", "yarl", "multidict", "cryptography", "maxminddb",
+}
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)

@@ -1,4 +1,4 @@
-"""Command-line interface: `serve`, `check-config`, `assertion-key rotate`.
+"""Command-line interface: `serve`, `check-config`, `explain`, `assertion-key rotate`.
 
 Contract: `main(argv)` returns the process exit code; each subcommand lives in its
 own module and this file only parses arguments and dispatches.
@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from authgate.policy.explain_cli import add_explain_arguments
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="authgate", description=__doc__.splitlines()[0])
@@ -18,6 +20,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("-c", "--config", required=True, help="path to the YAML config file")
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config", help="path to the YAML config file")
+    explain = sub.add_parser("explain", help="would this request be allowed, and by which rule?")
+    add_explain_arguments(explain)
     keys = sub.add_parser("assertion-key", help="manage the upstream assertion signing keys")
     keys_sub = keys.add_subparsers(dest="action", required=True)
     rotate = keys_sub.add_parser("rotate", help="add a new signing key, keep the previous one")
@@ -36,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from authgate.server.run import serve
 
         return serve(args.config)
+    if args.command == "explain":
+        from authgate.policy.explain_cli import run_explain
+
+        return run_explain(args, sys.stdout)
     if args.command == "assertion-key":
         from authgate.mutate.assertion import rotate_key_file
 

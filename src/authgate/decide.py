@@ -1,19 +1,27 @@
-"""decide(): facts, the route lookup and the identity become one `Decision`.
+"""decide(): facts, the route lookup, the identity and the signals become one `Decision`.
 
-Contract: pure and synchronous — no I/O, no aiohttp. Default deny: a request is
-allowed only when a route matches and a rule of that route allows it. The rules
-today: a route's `public` paths allow anyone; every other path allows an
-authenticated identity from a provider the route accepts (per-route policies come
-with the policy issue). "Not logged in" is `login` (a redirect or a 401), never a
-403 (STYLE.md lesson 2).
+Contract: pure and synchronous — no I/O, no aiohttp. The ONE function the proxy,
+forward-auth and `authgate explain` call. Default deny: no route is 404 (405 when only
+the method is wrong); a routed request goes through `policy.authorize` (public paths,
+accepted providers, the route's policy — deny wins, nothing allowed is denied —
+step-up and consent). "Not logged in" is `login` (a redirect or a 401), never a 403
+(STYLE.md lesson 2). Before the policy: a session store that could not be read is a
+503 (a request that might have had a session is neither allowed nor sent to log in
+again); after it, the route's risk score may turn an allow into a step-up or a deny.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
 from authgate.decision import Decision, Outcome, Reason
 from authgate.facts import RequestFacts
 from authgate.identity import Identity
-from authgate.routing import Route, RouteLookup
+from authgate.policy.authorize import authorize, policy_input, public_rule
+from authgate.policy.compile import RoutePolicy
+from authgate.routing import RouteLookup
 
 _NOT_FOUND = {
     "host-unknown": Reason.HOST_UNKNOWN,
@@ -21,17 +29,22 @@ _NOT_FOUND = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the adaptive checks found out about the request (all optional)."""
+
+    country: str | None = None
+    device: Mapping[str, Any] | None = None
+    risk: float | None = None
+    risk_outcome: str = "allow"  # allow | step_up | deny, from the route's thresholds
+
+
+NO_CONTEXT = Context()
+
+
 def refuse_request(reason: Reason) -> Decision:
     """A request refused before routing (bad host or path): 400, no route."""
     return Decision(Outcome.DENY, (reason,), status=400)
-
-
-def public_rule(route: Route, path: str) -> str | None:
-    """The rule naming the first public pattern that covers `path`, if any."""
-    for index, pattern in enumerate(route.public):
-        if pattern.matches(path):
-            return f"routes[{route.id}].public[{index}]"
-    return None
 
 
 def decide(
@@ -39,27 +52,36 @@ def decide(
     lookup: RouteLookup,
     identity: Identity | None = None,
     failure: Reason | None = None,
+    policy: RoutePolicy | None = None,
+    context: Context = NO_CONTEXT,
 ) -> Decision:
     route = lookup.route
     if route is None:
         return _no_route(lookup)
-    rule = public_rule(route, facts.path)
-    if rule is not None:
-        return Decision(Outcome.ALLOW, (Reason.ROUTE_PUBLIC,), route_id=route.id, rule=rule)
-    if failure is Reason.STORE_UNAVAILABLE:
+    if failure is Reason.STORE_UNAVAILABLE and public_rule(route, facts.path) is None:
         return Decision(Outcome.ERROR, (failure,), route_id=route.id, status=503)
-    if identity is None:
-        reasons = (Reason.USER_UNAUTHENTICATED,) + ((failure,) if failure else ())
-        return Decision(Outcome.LOGIN, reasons, route_id=route.id, status=401)
-    accepted = route.config.providers
-    if accepted is not None and identity.provider not in accepted:
-        return Decision(Outcome.LOGIN, (Reason.PROVIDER_NOT_ACCEPTED,), route_id=route.id, status=401)
-    return Decision(
-        Outcome.ALLOW,
-        (Reason.USER_AUTHENTICATED,),
-        route_id=route.id,
-        rule=f"routes[{route.id}].authenticated",
+    assert policy is not None  # every routed request is decided with its route's policy
+    inp = policy_input(
+        facts, identity, policy, country=context.country, device=context.device, risk=context.risk
     )
+    decision = authorize(route, policy, inp)
+    if decision.outcome is Outcome.LOGIN and failure is not None:
+        # Say why the credential that was there did not count (token-expired, ...).
+        return replace(decision, reasons=decision.reasons + (failure,))
+    if decision.allowed and decision.reasons != (Reason.ROUTE_PUBLIC,):
+        return _risk_checked(decision, context)
+    return decision
+
+
+def _risk_checked(decision: Decision, context: Context) -> Decision:
+    if context.risk_outcome == "deny":
+        return replace(decision, outcome=Outcome.DENY, reasons=(Reason.RISK_DENY,), status=403)
+    if context.risk_outcome == "step_up":
+        return replace(
+            decision, outcome=Outcome.STEP_UP, reasons=(Reason.RISK_STEP_UP,), status=401,
+            extra=(("max_age", "0"),),
+        )
+    return decision
 
 
 def _no_route(lookup: RouteLookup) -> Decision:

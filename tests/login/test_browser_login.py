@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Page
 
 from authgate.demo.whoami import build_whoami_app
-from tests.login.conftest import login_config
+from tests.testbed.login_gateway import login_config
 from tests.testbed.browser import save_screenshot
 from tests.testbed.gateway import Gateway
 from tests.testbed.oidc import OIDCProvider

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from authgate.config.errors import ConfigProblem
 from authgate.config.schema import GatewayConfig, RouteConfig
+from authgate.config.schema_policy import PolicyEntry
 from authgate.mutate.templates import TemplateError, compile_templates
+from authgate.policy.compile import policy_problems
 
 
 def check_references(config: GatewayConfig) -> list[ConfigProblem]:
@@ -19,13 +21,37 @@ def check_references(config: GatewayConfig) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     for index, route in enumerate(config.routes):
         problems += _route_problems(index, route, known)
-    if config.store.backend == "redis" and config.store.url is None:
-        problems.append(_problem("store.url", "the redis store needs a url (redis://host:6379/0)"))
     if config.providers and config.secrets is None:
         problems.append(
             _problem("secrets.cookie_secret", "login needs a cookie secret (32+ characters)")
         )
+    problems += policy_problems(config)
+    if config.geoip is None or not config.geoip.has_location:
+        problems += _country_without_geo(config)
     return problems
+
+
+def _country_without_geo(config: GatewayConfig) -> list[ConfigProblem]:
+    """A `country` criterion with no database to answer it would fail closed on every
+    request (unknown country never matches): say so at load instead."""
+    found: list[ConfigProblem] = []
+    for index, route in enumerate(config.routes):
+        if route.policy is None:
+            continue
+        for block in ("allow", "deny"):
+            for at, entry in enumerate(getattr(route.policy, block)):
+                for key in _country_keys(entry, f"routes[{index}].policy.{block}[{at}]"):
+                    found.append(_problem(key, "a country criterion needs geoip.city or geoip.country"))
+    return found
+
+
+def _country_keys(entry: PolicyEntry, key: str) -> list[str]:
+    if entry.country is not None:
+        return [key + ".country"]
+    nested = [(f"{key}.{name}[{i}]", e) for name in ("and", "or") for i, e in enumerate(getattr(entry, name + "_") or [])]
+    if entry.not_ is not None:
+        nested.append((key + ".not", entry.not_))
+    return [found for inner_key, inner in nested for found in _country_keys(inner, inner_key)]
 
 
 def _route_problems(index: int, route: RouteConfig, known: set[str]) -> list[ConfigProblem]:

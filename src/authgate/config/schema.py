@@ -14,6 +14,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AnyHttpUrl, Field, field_validator, model_validator
 
+from authgate.config.schema_adaptive import (
+    DevicesConfig,
+    GeoConfig,
+    RiskHistoryConfig,
+    RouteAdaptiveFields,
+)
 from authgate.config.schema_auth import (
     ProviderConfig,
     RouteAuthFields,
@@ -21,7 +27,7 @@ from authgate.config.schema_auth import (
     SessionsConfig,
     StoreConfig,
 )
-from authgate.config.schema_limits import RouteLimitFields
+from authgate.config.schema_limits import LimitsConfig, RouteLimitFields
 from authgate.config.schema_policy import RoutePolicyFields
 from authgate.config.schema_types import Duration, Strict
 
@@ -69,6 +75,14 @@ class ServerConfig(Strict):
     # A folder whose error.html / denied.html / chooser.html / logged_out.html replace
     # the packaged pages, file by file.
     templates_dir: str | None = None
+    # /metrics, /healthz and /readyz on their own address, never on a routed host.
+    # Off unless given: a fixed default port would collide between two gateways on
+    # one host (see docs/operations.md).
+    admin_listen: ListenAddress | None = None
+    # Processes serving `listen` (SO_REUSEPORT). More than one needs the Redis store.
+    workers: int = Field(default=1, ge=1, le=256)
+    # Reload when the file changes (polled every second); SIGHUP always reloads.
+    watch_config: bool = True
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -179,7 +193,7 @@ class RouteMatch(Strict):
         return [m.upper() for m in value]
 
 
-class RouteConfig(RouteAuthFields, RoutePolicyFields, RouteLimitFields):
+class RouteConfig(RouteAuthFields, RoutePolicyFields, RouteLimitFields, RouteAdaptiveFields):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     match: RouteMatch
     upstream: AnyHttpUrl
@@ -203,6 +217,10 @@ class GatewayConfig(Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
     providers: list[ProviderConfig] = Field(default_factory=list)
+    geoip: GeoConfig | None = None
+    devices: DevicesConfig = Field(default_factory=DevicesConfig)
+    risk_history: RiskHistoryConfig = Field(default_factory=RiskHistoryConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     decision_log: DecisionLogConfig = Field(default_factory=DecisionLogConfig)
     routes: list[RouteConfig]
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AnyHttpUrl, BeforeValidator, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BeforeValidator,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from authgate.config.schema_types import Duration, Strict
 
@@ -51,9 +58,42 @@ class SecretsConfig(Strict):
     assertion_keys: str = "authgate-assertion-keys.pem"
 
 
+def _redis_node(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"not a Redis node: {value!r} (write host:port, e.g. 10.0.0.5:6379)")
+    return value
+
+
+RedisNode = Annotated[str, AfterValidator(_redis_node)]
+
+
+class RedisClusterConfig(Strict):
+    """A Redis Cluster: any reachable node finds the others (CLUSTER SLOTS)."""
+
+    nodes: list[RedisNode] = Field(min_length=1)
+    username: str | None = None
+    password: str | None = None
+
+
+class RedisSentinelConfig(Strict):
+    """A master found through Sentinel; `password` is the data nodes' (master, replicas)."""
+
+    nodes: list[RedisNode] = Field(min_length=1)
+    service: str = Field(min_length=1)  # the name in `sentinel monitor <service> ...`
+    username: str | None = None
+    password: str | None = None
+    sentinel_password: str | None = None  # when the sentinels themselves need AUTH
+    db: int = Field(default=0, ge=0)
+
+
 class StoreConfig(Strict):
     backend: Literal["memory", "redis"] = "memory"
+    # Exactly one of url / cluster / sentinel says where a redis store lives. With
+    # backend: memory any of them may stay in the file, unused, to switch back.
     url: str | None = None  # redis://host:port/db or rediss://
+    cluster: RedisClusterConfig | None = None
+    sentinel: RedisSentinelConfig | None = None
     key_prefix: str = "authgate:"
 
     @field_validator("url")
@@ -62,6 +102,31 @@ class StoreConfig(Strict):
         if value is not None and not re.match(r"^(redis|rediss|unix)://", value):
             raise ValueError("not a Redis URL (redis://, rediss:// or unix://)")
         return value
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _no_hash_tag(cls, value: str) -> str:
+        # Redis Cluster hashes the first {...} of a key: braces in the prefix would pin
+        # every key to one slot and void the per-session hash tags.
+        if "{" in value or "}" in value:
+            raise ValueError("must not contain '{' or '}' (Redis Cluster hash tags)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_location(self) -> StoreConfig:
+        if self.backend != "redis":
+            return self
+        given = [k for k in ("url", "cluster", "sentinel") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(
+                f"give one of url, cluster, sentinel for the redis store (got {', '.join(given)})"
+            )
+        if not given:
+            raise ValueError(
+                "the redis store needs one of url (redis://host:6379/0), "
+                "cluster ({nodes: [host:port, ...]}) or sentinel ({nodes: [...], service: NAME})"
+            )
+        return self
 
 
 class SessionsConfig(Strict):

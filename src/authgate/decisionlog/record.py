@@ -67,6 +67,10 @@ class DecisionRecord:
     durations: tuple[tuple[str, float], ...] = ()
     user: str | None = None
     provider: str | None = None
+    country: str | None = None
+    device: str | None = None
+    risk: int | None = None
+    signals: tuple[str, ...] = ()
 
     @classmethod
     def from_decision(
@@ -84,6 +88,10 @@ class DecisionRecord:
         durations: tuple[tuple[str, float], ...] = (),
         user: str | None = None,
         provider: str | None = None,
+        country: str | None = None,
+        device: str | None = None,
+        risk: int | None = None,
+        signals: tuple[str, ...] = (),
     ) -> DecisionRecord:
         """The record of `decision`; `status` is what the client actually received."""
         return cls(
@@ -102,6 +110,10 @@ class DecisionRecord:
             durations=durations,
             user=user,
             provider=provider,
+            country=country,
+            device=device,
+            risk=risk,
+            signals=signals,
         )
 
     def to_json(self) -> str:
@@ -117,9 +129,13 @@ class DecisionRecord:
                 "client_ip": self.client_ip,
                 "user": self.user,
                 "provider": self.provider,
+                "country": self.country,
+                "device": self.device,
                 "decision": self.decision.value,
                 "reason": self.reason,
                 "rule": self.rule,
+                "risk": self.risk,
+                "signals": list(self.signals),
                 "status": self.status,
                 "upstream_status": self.upstream_status,
                 "durations": {f"{stage}_ms": round(s * 1000, 3) for stage, s in self.durations},

@@ -3,7 +3,7 @@
 Contract: `build_whoami_app()` answers every path with a page (or JSON for API
 clients) listing the request line and every header it received, so a person can see
 the forwarding and identity headers the gateway sets. Run it with
-`python -m authgate.demo.whoami PORT`.
+`python -m authgate.demo.whoami PORT [HOST]`.
 """
 
 from __future__ import annotations
@@ -41,4 +41,7 @@ def build_whoami_app() -> web.Application:
 
 
 if __name__ == "__main__":
-    web.run_app(build_whoami_app(), host="127.0.0.1", port=int(sys.argv[1]), access_log=None)
+    # python -m authgate.demo.whoami PORT [HOST] — loopback unless a host is given
+    # (a container binds 0.0.0.0).
+    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    web.run_app(build_whoami_app(), host=host, port=int(sys.argv[1]), access_log=None)

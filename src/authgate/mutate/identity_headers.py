@@ -27,8 +27,17 @@ from multidict import CIMultiDict
 
 from authgate.identity import Identity
 from authgate.mutate.cookies import strip_cookie
-from authgate.mutate.encoding import encode_list, encode_value, is_token_value, normalize_name
-from authgate.mutate.templates import CompiledTemplates, TemplateError, compile_templates
+from authgate.mutate.encoding import (
+    encode_list,
+    encode_value,
+    is_token_value,
+    normalize_name,
+)
+from authgate.mutate.templates import (
+    CompiledTemplates,
+    TemplateError,
+    compile_templates,
+)
 
 __all__ = [
     "ACCESS_TOKEN_HEADER",

@@ -34,8 +34,17 @@ from authgate.config.schema_auth import ProviderConfig
 from authgate.oidc.errors import ProviderError
 from authgate.oidc.flow import sanitize_error_text
 from authgate.oidc.jwks import JwksCache
-from authgate.oidc.metadata import ProviderMetadata, discovery_url, parse_metadata, same_issuer
-from authgate.oidc.tokens import validate_access_token, validate_id_token, validate_logout_token
+from authgate.oidc.metadata import (
+    ProviderMetadata,
+    discovery_url,
+    parse_metadata,
+    same_issuer,
+)
+from authgate.oidc.tokens import (
+    validate_access_token,
+    validate_id_token,
+    validate_logout_token,
+)
 
 __all__ = ["OIDCClient", "ProviderError", "TokenResponse", "merge_userinfo"]
 

@@ -82,6 +82,7 @@ class LoginState:
     acr_values: str | None = None  # step-up: space-separated, OIDC Core §3.1.2.1
     max_age: int | None = None  # step-up: seconds
     prompt: str | None = None  # step-up: usually "login"
+    amr: str | None = None  # step-up: methods the new login must show, space-separated
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
@@ -106,7 +107,7 @@ def _typed_state_fields(raw: dict[str, Any]) -> dict[str, Any]:
     for name in ("provider_id", "state", "nonce", "code_verifier", "return_to"):
         check(isinstance(raw[name], str))
     check(isinstance(raw["created_at"], int | float) and not isinstance(raw["created_at"], bool))
-    for name in ("acr_values", "prompt"):
+    for name in ("acr_values", "prompt", "amr"):
         check(raw[name] is None or isinstance(raw[name], str))
     max_age = raw["max_age"]
     check(max_age is None or (isinstance(max_age, int) and not isinstance(max_age, bool)))
@@ -121,6 +122,7 @@ def new_login_state(
     acr_values: str | None = None,
     max_age: int | None = None,
     prompt: str | None = None,
+    amr: str | None = None,
 ) -> LoginState:
     """Fresh secrets for one login. `secrets.token_urlsafe(32)` gives 43 characters of
     the unreserved set: 256 bits, the RFC 7636 §7.1 recommendation, and a valid
@@ -135,6 +137,7 @@ def new_login_state(
         acr_values=acr_values,
         max_age=max_age,
         prompt=prompt,
+        amr=amr,
     )
 
 

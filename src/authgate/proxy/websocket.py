@@ -3,12 +3,15 @@
 Contract: the upstream handshake happens first, so a refused upstream gets the same
 502/504 answer as plain HTTP; only then is the client upgraded, with the subprotocol
 the upstream chose (RFC 6455 §4.2.2). Messages are relayed in both directions until
-either side closes; the close code is passed on.
+either side closes; the close code is passed on. While relayed, the client connection
+is in the app's `LIVE_WEBSOCKETS` (when there is one), so a graceful drain closes it
+with 1001 "going away" and the upstream gets the same code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import aiohttp
@@ -17,6 +20,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from authgate.decision import Reason
+from authgate.ops.drain import GOING_AWAY, LIVE_WEBSOCKETS, LiveWebSockets
 from authgate.proxy.forward import UpstreamError
 
 log = logging.getLogger(__name__)
@@ -79,13 +83,20 @@ async def relay_websocket(
         max_msg_size=0,
     )
     client.headers.update(response_headers)
+    live = request.app.get(LIVE_WEBSOCKETS)
     async with upstream:
         await client.prepare(request)
-        await _pump_both(client, upstream)
+        # Registered so a graceful drain can close it with 1001 (going away).
+        with live.track(client) if live is not None else contextlib.nullcontext():
+            await _pump_both(client, upstream, live)
     return client, 101
 
 
-async def _pump_both(client: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse) -> None:
+async def _pump_both(
+    client: web.WebSocketResponse,
+    upstream: aiohttp.ClientWebSocketResponse,
+    live: LiveWebSockets | None = None,
+) -> None:
     to_upstream = asyncio.create_task(_pump(client, upstream))
     to_client = asyncio.create_task(_pump(upstream, client))
     done, pending = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
@@ -93,6 +104,10 @@ async def _pump_both(client: web.WebSocketResponse, upstream: aiohttp.ClientWebS
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     code = client.close_code if to_upstream in done else upstream.close_code
+    if live is not None and live.going_away:
+        # Our own close of the client during a drain: its code is known only once the
+        # client answers, so name it here for the upstream.
+        code = GOING_AWAY
     code = code or aiohttp.WSCloseCode.OK
     await upstream.close(code=code)
     await client.close(code=code)

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from authgate.decision import Decision
+from authgate.decision import Decision, Outcome
 from authgate.facts import RequestFacts
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
 from authgate.server.pages import ERROR_TITLES
@@ -79,33 +79,59 @@ def is_browser_navigation(request: web.Request) -> bool:
     return wants_html(request.headers.get("Accept", ""))
 
 
+def original_url(request: web.Request, facts: RequestFacts) -> str:
+    """The URL the client asked for (its host is checked again wherever it is used)."""
+    url = f"{facts.scheme}://{request.host}{facts.path}"
+    return url + "?" + facts.query if facts.query else url
+
+
+def redirect(location: str, facts: RequestFacts) -> web.Response:
+    headers = {"Location": location, "Cache-Control": "no-store", REQUEST_ID_HEADER: facts.request_id}
+    return web.Response(status=302, headers=headers)
+
+
 def login_response(
     request: web.Request, facts: RequestFacts, decision: Decision, methods: Sequence[str]
 ) -> web.Response:
-    """A redirect to sign in for a browser on a session route; a 401 for the rest."""
-    bearer = "bearer" in methods
+    """Sign in (or sign in again, for a step-up): a redirect for a browser on a session
+    route, a 401 for everyone else.
+
+    A step-up carries `acr_values` / `max_age` / `amr` to `start`; leaving them out
+    gains nothing — the policy checks the new login's `acr`, `amr` and `auth_time`
+    on every request, and the callback checks them against what was asked.
+    """
     if "session" in methods and is_browser_navigation(request):
-        original = f"{facts.scheme}://{request.host}{facts.path}"  # checked again at start
-        if facts.query:
-            original += "?" + facts.query
-        location = "/.authgate/start?" + urlencode({"rd": original})
-        return web.Response(
-            status=302,
-            headers={
-                "Location": location,
-                "Cache-Control": "no-store",
-                REQUEST_ID_HEADER: facts.request_id,
-            },
-        )
+        params = {"rd": original_url(request, facts)}
+        if decision.outcome is Outcome.STEP_UP:
+            params.update({"step_up": "1", **dict(decision.extra)})
+        return redirect("/.authgate/start?" + urlencode(params), facts)
     response = decision_response(request, decision, facts)
-    response.headers["WWW-Authenticate"] = _challenge(decision, bearer)
+    response.headers["WWW-Authenticate"] = _challenge(decision, "bearer" in methods)
     return response
 
 
+def consent_response(request: web.Request, facts: RequestFacts, decision: Decision) -> web.Response:
+    """Missing consent: a browser goes to the operator's consent page with a return URL."""
+    consent_url = dict(decision.extra).get("consent_url")
+    if consent_url and is_browser_navigation(request):
+        separator = "&" if "?" in consent_url else "?"
+        return redirect(consent_url + separator + urlencode({"return_to": original_url(request, facts)}), facts)
+    return decision_response(request, decision, facts)
+
+
 def _challenge(decision: Decision, bearer: bool) -> str:
-    """RFC 9110 §11.6.1: a 401 names how to authenticate; RFC 6750 §3 for bearer errors."""
+    """RFC 9110 §11.6.1: a 401 names how to authenticate; RFC 6750 §3 for bearer errors;
+    RFC 9470 §3 for a step-up (`insufficient_user_authentication`, acr_values, max_age)."""
     if not bearer:
         return 'Session realm="authgate", login_uri="/.authgate/start"'
+    if decision.outcome is Outcome.STEP_UP:
+        extra = dict(decision.extra)
+        challenge = 'Bearer realm="authgate", error="insufficient_user_authentication"'
+        if "acr_values" in extra:
+            challenge += f', acr_values="{extra["acr_values"]}"'
+        if "max_age" in extra:
+            challenge += f", max_age={extra['max_age']}"
+        return challenge
     token_reasons = [r for r in decision.reasons if r.value.startswith("token-")]
     if token_reasons:
         return f'Bearer realm="authgate", error="invalid_token", error_description="{token_reasons[0].value}"'

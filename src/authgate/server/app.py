@@ -1,9 +1,19 @@
 """Build the aiohttp application: wiring only, in one documented place.
 
-Contract: `build_app(snapshot)` returns an application whose every client (the
-upstream session, the decision log) is created and closed in its cleanup context
-(STYLE.md lesson 13). There are no middlewares: the handler calls each pipeline
-stage explicitly so each can be timed and recorded.
+Contract: `build_app(snapshot, metrics=...)` returns an application whose every
+client (the upstream session, the decision log, the providers' session for reloads)
+is created and closed in its cleanup context (STYLE.md lesson 13). There are no
+middlewares: the handler calls each pipeline stage explicitly so each can be timed
+and recorded. The one wrapper around it, `InFlight.counted`, counts each request
+under the config generation it started on (hot reload, `ops.inflight`).
+
+State on the app, each behind a typed key: `RUNTIME` (swapped by reloads), `METRICS`,
+`IN_FLIGHT`, `LIVE_WEBSOCKETS` and `DRAIN` (graceful drain), `READINESS` (extra
+`/readyz` checks other parts may add from their cleanup context), `RELOADER`.
+
+Cleanup contexts start in this order and stop in the reverse one: upstream client,
+decision log, auth runtime, reloader, metrics sampling. So at shutdown the decision
+log is flushed after the last request finished and after the auth clients closed.
 """
 
 from __future__ import annotations
@@ -15,19 +25,41 @@ from aiohttp import web
 
 from authgate.config.snapshot import Snapshot
 from authgate.decisionlog import DecisionLog
+from authgate.ops.admin import READINESS, ReadinessChecks, sampling
+from authgate.ops.drain import (
+    DRAIN,
+    LIVE_WEBSOCKETS,
+    DrainState,
+    LiveWebSockets,
+    close_websockets,
+)
+from authgate.ops.inflight import IN_FLIGHT, InFlight
+from authgate.ops.metrics import METRICS, Metrics
+from authgate.ops.reload import IDP_TIMEOUT, Reloader
 from authgate.server.auth_state import auth_context
 from authgate.server.handler import handle
 from authgate.server.state import CLIENT, DECISION_LOG, RUNTIME, ServerRuntime
 
+RELOADER = web.AppKey("reloader", Reloader)
 
-def build_app(snapshot: Snapshot) -> web.Application:
+
+def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Application:
     # client_max_size only bounds request.read()/post(); proxied bodies stream.
     app = web.Application(handler_args={"max_field_size": 16384, "max_line_size": 16384})
     app[RUNTIME] = ServerRuntime.build(snapshot)
+    app[METRICS] = metrics if metrics is not None else Metrics()
+    inflight = InFlight()
+    app[IN_FLIGHT] = inflight
+    app[LIVE_WEBSOCKETS] = LiveWebSockets()
+    app[DRAIN] = DrainState()
+    app[READINESS] = ReadinessChecks()
     app.cleanup_ctx.append(_upstream_client)
     app.cleanup_ctx.append(_decision_log)
     app.cleanup_ctx.append(_auth)
-    app.router.add_route("*", "/{tail:.*}", handle)
+    app.cleanup_ctx.append(_reloader)
+    app.cleanup_ctx.append(sampling)
+    app.on_shutdown.append(close_websockets)
+    app.router.add_route("*", "/{tail:.*}", inflight.counted(handle))
     return app
 
 
@@ -57,10 +89,22 @@ async def _auth(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _reloader(app: web.Application) -> AsyncIterator[None]:
+    # Providers added or changed by a reload get their clients on this session; the
+    # ones kept from the start stay on auth_context's.
+    idp_http = aiohttp.ClientSession(timeout=IDP_TIMEOUT, cookie_jar=aiohttp.DummyCookieJar())
+    reloader = Reloader(app, metrics=app[METRICS], inflight=app[IN_FLIGHT], idp_http=idp_http)
+    app[RELOADER] = reloader
+    yield
+    await reloader.close()
+    await idp_http.close()
+
+
 async def _decision_log(app: web.Application) -> AsyncIterator[None]:
     config = app[RUNTIME].snapshot.config
     decision_log = DecisionLog.from_config(config.decision_log)
     await decision_log.start()
     app[DECISION_LOG] = decision_log
     yield
+    # The value read at start: shutdown_timeout is a restart-only setting (ops.changes).
     await decision_log.close(timeout=config.server.shutdown_timeout)

@@ -19,9 +19,15 @@ import aiohttp
 from aiohttp import web
 
 from authgate.config.schema import GatewayConfig
+from authgate.device.known_device import KnownDeviceCookie
+from authgate.device.posture import PostureVerifier, http_jwks_fetch
+from authgate.geo.databases import GeoDatabases
 from authgate.mutate.assertion import AssertionKeys, AssertionSigner
 from authgate.mutate.identity_headers import CompiledTemplates, compile_templates
 from authgate.oidc.client import OIDCClient
+from authgate.oidc.jwks import JwksCache
+from authgate.risk.history import HistoryStore, build_history_store
+from authgate.server.guards import Guards, build_guards, close_guards
 from authgate.sessions.cipher import TokenCipher
 from authgate.sessions.keys import SessionKeys
 from authgate.sessions.refresh import RefreshCoordinator
@@ -43,6 +49,11 @@ class AuthRuntime:
     assertion_keys: AssertionKeys | None
     signer: AssertionSigner | None
     templates: Mapping[str, CompiledTemplates]
+    geo: GeoDatabases | None
+    history: HistoryStore | None
+    posture: PostureVerifier | None
+    known_devices: KnownDeviceCookie | None
+    guards: Guards
 
 
 AUTH = web.AppKey("auth_runtime", AuthRuntime)
@@ -66,7 +77,33 @@ def build_auth_runtime(config: GatewayConfig, http: aiohttp.ClientSession) -> Au
         assertion_keys=assertion_keys,
         signer=AssertionSigner(assertion_keys) if assertion_keys else None,
         templates={r.id: compile_templates(r.headers) for r in config.routes},
+        geo=GeoDatabases.from_config(config.geoip) if config.geoip is not None else None,
+        history=_history(config),
+        posture=_posture(config, http),
+        known_devices=_known_devices(config),
+        guards=build_guards(config),
     )
+
+
+def _history(config: GatewayConfig) -> HistoryStore | None:
+    """A history store only when some route scores risk: no writes for nothing."""
+    if not any(route.adaptive is not None for route in config.routes):
+        return None
+    return build_history_store(config.store, config.risk_history)
+
+
+def _posture(config: GatewayConfig, http: aiohttp.ClientSession) -> PostureVerifier | None:
+    posture = config.devices.posture
+    if posture is None:
+        return None
+    return PostureVerifier(posture, JwksCache(http_jwks_fetch(http, posture.jwks_uri)))
+
+
+def _known_devices(config: GatewayConfig) -> KnownDeviceCookie | None:
+    cookie = config.devices.known_device_cookie
+    if cookie is None or config.secrets is None:
+        return None
+    return KnownDeviceCookie.from_secrets(config.secrets.cookie_secret, cookie)
 
 
 async def _load_discovery(client: OIDCClient) -> None:
@@ -81,8 +118,15 @@ async def auth_context(app: web.Application, config: GatewayConfig) -> AsyncIter
     runtime = build_auth_runtime(config, http)
     app[AUTH] = runtime
     loading = [asyncio.create_task(_load_discovery(c)) for c in runtime.oidc.values()]
+    if runtime.geo is not None and config.geoip is not None:
+        loading.append(asyncio.create_task(runtime.geo.watch(config.geoip.reload_interval)))
     yield
     for task in loading:
         task.cancel()
     await runtime.store.close()
+    await close_guards(runtime.guards)
+    if runtime.history is not None:
+        await runtime.history.close()
+    if runtime.geo is not None:
+        runtime.geo.close()
     await http.close()

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import jwt
 from aiohttp import web
 
 from authgate.config.schema import GatewayConfig
@@ -23,7 +24,8 @@ from authgate.oidc.claims import identity_from_claims
 from authgate.oidc.client import OIDCClient, ProviderError, provider_for_token
 from authgate.oidc.tokens import TokenInvalid
 from authgate.routing import Route
-from authgate.server.auth_state import AuthRuntime
+from authgate.server.abuse import count_failure, is_banned
+from authgate.server.auth_state import AUTH, AuthRuntime
 from authgate.server.cookies import session_cookie
 from authgate.sessions.model import Session, Tokens
 from authgate.sessions.store import StoreUnavailable
@@ -39,41 +41,64 @@ class AuthResult:
 
 
 NOBODY = AuthResult(None)
-Authenticator = Callable[
-    [web.Request, Route, AuthRuntime, GatewayConfig, bool], Awaitable[AuthResult | None]
-]
+@dataclass(frozen=True, slots=True)
+class AuthContext:
+    """What an authenticator needs besides the request."""
+
+    route: Route
+    auth: AuthRuntime
+    config: GatewayConfig
+    secure: bool
+    route_idle_timeout: float | None  # the route's (audience's) idle limit, if stricter
+    client_ip: str
+
+
+Authenticator = Callable[[web.Request, AuthContext], Awaitable[AuthResult | None]]
 
 
 async def authenticate(
-    request: web.Request, route: Route, auth: AuthRuntime, config: GatewayConfig, secure: bool
+    request: web.Request,
+    route: Route,
+    auth: AuthRuntime,
+    config: GatewayConfig,
+    secure: bool,
+    *,
+    client_ip: str,
+    route_idle_timeout: float | None = None,
 ) -> AuthResult:
+    context = AuthContext(route, auth, config, secure, route_idle_timeout, client_ip)
     for kind in route.config.authenticate:
-        result = await AUTHENTICATORS[kind](request, route, auth, config, secure)
+        result = await AUTHENTICATORS[kind](request, context)
         if result is not None:
             return result
     return NOBODY
 
 
-async def from_session(
-    request: web.Request, route: Route, auth: AuthRuntime, config: GatewayConfig, secure: bool
-) -> AuthResult | None:
-    cookie = request.cookies.get(session_cookie(config.sessions, secure))
+async def from_session(request: web.Request, context: AuthContext) -> AuthResult | None:
+    auth, config = context.auth, context.config
+    cookie = request.cookies.get(session_cookie(config.sessions, context.secure))
     if not cookie or auth.keys is None:
         return None
     session_id = auth.keys.verify_cookie(cookie)
     if session_id is None:
         return None  # forged or from a retired secret: as if absent, the user logs in
     try:
-        return await _live_session(session_id, auth, config)
+        return await _live_session(session_id, auth, context.route_idle_timeout)
     except StoreUnavailable:
         log.warning("session store unavailable")
         return AuthResult(None, Reason.STORE_UNAVAILABLE)
 
 
-async def _live_session(session_id: str, auth: AuthRuntime, config: GatewayConfig) -> AuthResult:
+async def _live_session(
+    session_id: str, auth: AuthRuntime, route_idle_timeout: float | None
+) -> AuthResult:
     now = time.time()
     session = await auth.store.get(session_id, now)
     if session is None:
+        return AuthResult(None, Reason.SESSION_EXPIRED)
+    if route_idle_timeout is not None and session.idle_expired(now, route_idle_timeout):
+        # A stricter route (a workforce audience: 1 h) asks for a new login; the
+        # session itself lives on for routes with the global idle timeout.
         return AuthResult(None, Reason.SESSION_EXPIRED)
     await auth.store.touch(session_id, now)
     client = auth.oidc.get(session.identity.provider)
@@ -106,15 +131,16 @@ async def _refreshed(session: Session, client: OIDCClient, auth: AuthRuntime) ->
         return None
 
 
-async def from_bearer(
-    request: web.Request, route: Route, auth: AuthRuntime, config: GatewayConfig, secure: bool
-) -> AuthResult | None:
+async def from_bearer(request: web.Request, context: AuthContext) -> AuthResult | None:
+    route, auth = context.route, context.auth
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
         return None
     bearer = route.config.bearer
     assert bearer is not None  # config references: `bearer` in authenticate needs it
+    if await is_banned(request, "ip", context.client_ip):
+        return AuthResult(None, Reason.LOGIN_BANNED)
     client = provider_for_token(token.strip(), auth.oidc, bearer.providers)
     if client is None:
         return AuthResult(None, Reason.TOKEN_ISSUER_INVALID)
@@ -123,14 +149,33 @@ async def from_bearer(
             token.strip(), audiences=bearer.audiences, now=time.time()
         )
     except TokenInvalid as invalid:
+        await _count_bad_token(request, token.strip(), invalid.reason, context.client_ip)
         return AuthResult(None, reason_of(invalid.reason, Reason.TOKEN_MALFORMED))
     except ProviderError as error:
         log.warning("bearer check: provider %s unavailable: %s", client.config.id, error)
         return AuthResult(None, reason_of(error.reason, Reason.PROVIDER_UNREACHABLE))
+    if await is_banned(request, "sub", f"{client.config.id}|{claims['sub']}"):
+        return AuthResult(None, Reason.LOGIN_BANNED)
     identity = identity_from_claims(
         claims, provider_id=client.config.id, mapping=client.config.claims, credential="bearer"
     )
     return AuthResult(identity)
+
+
+# Checked only after the signature: a forged token's `sub` is anyone's, and counting
+# it would let an attacker get a victim banned.
+_SIGNED_FAILURES = frozenset(
+    {"token-expired", "token-not-yet-valid", "token-audience-invalid", "token-iat-invalid"}
+)
+
+
+async def _count_bad_token(request: web.Request, token: str, reason: str, client_ip: str) -> None:
+    await count_failure(request, "ip", client_ip)
+    if reason in _SIGNED_FAILURES:
+        subject = jwt.decode(token, options={"verify_signature": False}).get("sub")
+        issuer_client = provider_for_token(token, request.app[AUTH].oidc)
+        if isinstance(subject, str) and issuer_client is not None:
+            await count_failure(request, "sub", f"{issuer_client.config.id}|{subject}")
 
 
 AUTHENTICATORS: dict[str, Authenticator] = {"session": from_session, "bearer": from_bearer}

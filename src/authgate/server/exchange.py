@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from authgate.decision import Decision, Outcome, Reason
 from authgate.decisionlog import DecisionRecord
 from authgate.facts import RequestFacts
 from authgate.identity import Identity
+from authgate.server.adaptive import NOTHING, Adaptive
 
 # The refusal every request starts with: default deny until a stage decides.
 _UNDECIDED = Decision(Outcome.ERROR, (Reason.GATEWAY_ERROR,), status=500)
@@ -30,6 +31,9 @@ class Exchange:
     upstream_status: int | None = None
     upstream_started: float = 0.0
     upstream_ended: float = 0.0
+    adaptive: Adaptive = NOTHING
+    # Added to whatever answer the request gets (RateLimit fields, Retry-After).
+    response_headers: dict[str, str] = field(default_factory=dict)
 
     def fail(self, reason: Reason, status: int) -> Decision:
         """Replace the decision with an error that keeps its route and rule."""
@@ -57,4 +61,8 @@ class Exchange:
             durations=tuple(durations),
             user=identity.user if identity else None,
             provider=identity.provider if identity else None,
+            country=self.adaptive.context.country,
+            device=self.adaptive.device.key if self.adaptive.device else None,
+            risk=self.adaptive.assessment.score if self.adaptive.assessment else None,
+            signals=self.adaptive.assessment.codes if self.adaptive.assessment else (),
         )

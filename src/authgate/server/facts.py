@@ -3,11 +3,17 @@
 Contract: returns the facts and, when the request cannot be routed safely, the reason
 it must be refused (bad Host, a path that cannot be represented safely). Forwarded
 headers are read only from trusted peers (see `authgate.client_ip`).
+`resolve_target(hosts, raw_target)` is the host/path/query half of that work, shared
+with forward-auth (`server/forward_auth.py`), which gets the same three from a
+trusted proxy's headers instead of the request line: both modes normalize exactly
+alike, so a URL is authorized in the form the upstream will see.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from aiohttp import web
 
@@ -27,39 +33,54 @@ from authgate.routing import (
 from authgate.server.state import ServerRuntime
 
 
-def gather_facts(request: web.Request, runtime: ServerRuntime) -> tuple[RequestFacts, Reason | None]:
-    started = time.monotonic()
-    headers = request.headers
-    peer = request.remote or "unknown"
-    trusted = runtime.trusted.contains(peer)
+class Target(NamedTuple):
+    """A request's host, path and query, normalized; `problem` when refused."""
+
+    host: str  # "" when missing or invalid
+    path: str  # "" when refused
+    query: str
+    problem: Reason | None
+
+
+def resolve_target(hosts: Sequence[str], raw_target: str) -> Target:
+    """Normalize the Host values and the origin-form target as routes match them."""
     problem: Reason | None = None
-    host = _host(headers.getall("Host", []))
+    host = _host(hosts)
     if host is None:
         problem, host = Reason.HOST_INVALID, ""
-    raw_path, query = split_target(request.raw_path)
+    raw_path, query = split_target(raw_target)
     try:
         path = normalize_path(raw_path)
         check_query(query)
     except PathRejected:
         problem, path = problem or Reason.PATH_INVALID, ""
+    return Target(host, path, query, problem)
+
+
+def gather_facts(request: web.Request, runtime: ServerRuntime) -> tuple[RequestFacts, Reason | None]:
+    started = time.monotonic()
+    headers = request.headers
+    peer = request.remote or "unknown"
+    trusted = runtime.trusted.contains(peer)
+    target = resolve_target(headers.getall("Host", []), request.raw_path)
     facts = RequestFacts(
         request_id=request_id(headers.get(REQUEST_ID_HEADER), trusted),
         method=request.method,
         scheme=_scheme(request, trusted),
-        host=host,
+        host=target.host,
         raw_target=request.raw_path,
-        path=path,
-        query=query,
+        path=target.path,
+        query=target.query,
         client_ip=client_ip(peer, headers.getall("X-Forwarded-For", ()), runtime.trusted),
         peer_ip=peer,
         peer_trusted=trusted,
         started=started,
         time=time.time(),
     )
-    return facts, problem
+    return facts, target.problem
 
 
-def _host(values: list[str]) -> str | None:
+def _host(values: Sequence[str]) -> str | None:
     # RFC 9112 §3.2: a request with no Host, or more than one, gets a 400.
     if len(values) != 1:
         return None

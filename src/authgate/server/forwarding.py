@@ -14,11 +14,17 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from authgate.decision import Reason
 from authgate.facts import RequestFacts
-from authgate.mutate.identity_headers import identity_headers, strip_cookie, strip_identity_headers
+from authgate.mutate.identity_headers import (
+    identity_headers,
+    strip_cookie,
+    strip_identity_headers,
+)
 from authgate.proxy.forward import UpstreamError, forward_http, upstream_request_headers
 from authgate.proxy.headers import set_forwarding
 from authgate.proxy.websocket import is_websocket_upgrade, relay_websocket
+from authgate.ratelimit.headers import retry_after
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
 from authgate.routing import Route
 from authgate.server.answers import decision_response
@@ -38,10 +44,13 @@ async def forward(
     target = runtime.upstreams[route.id]
     headers = _upstream_headers(request, facts, route, auth, request.app[AUTH], runtime)
     url = _upstream_url(target, facts)
-    extra = {REQUEST_ID_HEADER: facts.request_id}
+    extra = {REQUEST_ID_HEADER: facts.request_id, **exchange.response_headers}
     client = request.app[CLIENT]
-    exchange.upstream_started = time.monotonic()
     relay = relay_websocket if is_websocket_upgrade(request) else forward_http
+    gate = request.app[AUTH].guards.gates.gate(f"{target.host}:{target.port}")
+    if not gate.try_enter():
+        return _shed(request, exchange, runtime)
+    exchange.upstream_started = time.monotonic()
     try:
         response, exchange.upstream_status = await relay(
             request, client, url, headers, target.timeout, extra
@@ -50,7 +59,17 @@ async def forward(
     except UpstreamError as failure:
         return decision_response(request, exchange.fail(failure.reason, failure.status), facts)
     finally:
+        gate.leave()
         exchange.upstream_ended = time.monotonic()
+
+
+def _shed(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.Response:
+    """Past the upstream's in-flight cap: 503 at once, never a queue without bound."""
+    limits = runtime.snapshot.config.limits
+    exchange.response_headers["Retry-After"] = retry_after(limits.shed_retry_after)
+    return decision_response(
+        request, exchange.fail(Reason.UPSTREAM_OVERLOADED, 503), exchange.facts
+    )
 
 
 def _upstream_url(target: UpstreamTarget, facts: RequestFacts) -> URL:

@@ -4,7 +4,8 @@ Contract: every request leaves exactly one decision record, whatever happens —
 refusal, login, upstream failure, client disconnect or a bug (the `finally` below).
 The decision object that is enforced is the one that is logged (`Exchange`). No
 exception text reaches the client: failures render through `answers`. Requests for
-`/.authgate/*` on a routed host go to the gateway's own endpoints.
+`/.authgate/*` on a routed host go to the gateway's own endpoints; `/.authgate/auth`
+on any host is a proxy's forward-auth call (`server/forward_auth.py`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from aiohttp import web
 
 from authgate.decide import refuse_request
 from authgate.decision import Decision, Outcome, Reason
-from authgate.server.answers import decision_response, login_response
+from authgate.server.answers import consent_response, decision_response, login_response
 from authgate.server.authenticate import AuthResult
 from authgate.server.endpoints import PREFIX, serve_endpoint
 from authgate.server.exchange import Exchange
 from authgate.server.facts import gather_facts
+from authgate.server.forward_auth import forward_auth, is_forward_auth
 from authgate.server.forwarding import forward
 from authgate.server.pipeline import evaluate
 from authgate.server.state import DECISION_LOG, RUNTIME, ServerRuntime
@@ -42,6 +44,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
             log.exception("request %s failed inside the gateway", facts.request_id)
             failed = exchange.fail(Reason.GATEWAY_ERROR, 500)
             response = decision_response(request, failed, facts)
+        if not response.prepared:
+            response.headers.update(exchange.response_headers)
         exchange.status = response.status
         return response
     finally:
@@ -52,6 +56,8 @@ async def _serve(
     request: web.Request, exchange: Exchange, problem: Reason | None, runtime: ServerRuntime
 ) -> web.StreamResponse:
     facts = exchange.facts
+    if is_forward_auth(facts):  # before the Host check: proxies call it by any name
+        return await forward_auth(request, exchange, runtime)
     if problem is not None:
         exchange.decision = refuse_request(problem)
         return decision_response(request, exchange.decision, facts)
@@ -68,8 +74,11 @@ async def _enforce(
     decision: Decision = exchange.decision
     if decision.allowed:
         return await forward(request, exchange, auth, runtime)
-    if decision.outcome is Outcome.LOGIN:
+    if decision.outcome in (Outcome.LOGIN, Outcome.STEP_UP):
         assert decision.route_id is not None  # a login decision always names its route
         methods = runtime.snapshot.routes.by_id(decision.route_id).config.authenticate
         return login_response(request, exchange.facts, decision, methods)
-    return decision_response(request, decision, exchange.facts)
+    if Reason.CONSENT_REQUIRED in decision.reasons:
+        return consent_response(request, exchange.facts, decision)
+    identity = exchange.identity
+    return decision_response(request, decision, exchange.facts, identity.user if identity else None)

@@ -12,22 +12,38 @@ URL first asked for, only ever on a host this gateway routes.
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
-from authgate.facts import RequestFacts
 from authgate.decision import Decision, Outcome, Reason, reason_of
+from authgate.facts import RequestFacts
 from authgate.oidc.claims import identity_from_claims
 from authgate.oidc.client import OIDCClient, ProviderError, merge_userinfo
-from authgate.oidc.flow import LoginError, LoginState, authorization_url, check_callback, new_login_state
+from authgate.oidc.flow import (
+    LoginError,
+    LoginState,
+    authorization_url,
+    check_callback,
+    new_login_state,
+)
 from authgate.oidc.tokens import TokenInvalid
+from authgate.policy.stepup import StepUpNeed, check_step_up_result
 from authgate.redirects import safe_return_url
 from authgate.routing import PathRejected, normalize_path
+from authgate.server.abuse import count_failure, guard_login
 from authgate.server.answers import decision_response
 from authgate.server.auth_state import AUTH, AuthRuntime
-from authgate.server.cookies import clear_cookie, login_cookie, session_cookie, set_cookie
+from authgate.server.cookies import (
+    clear_cookie,
+    login_cookie,
+    session_cookie,
+    set_cookie,
+)
 from authgate.server.exchange import Exchange
 from authgate.server.sessions_view import session_id_from_cookie
 from authgate.server.state import ServerRuntime
@@ -79,6 +95,43 @@ def _accepted_providers(route_id: str | None, runtime: ServerRuntime) -> list[st
     return every if listed is None else [p for p in every if p in listed]
 
 
+_STEP_UP_VALUE = re.compile(r"[A-Za-z0-9:._/ -]{1,256}")
+
+
+def _step_up(request: web.Request) -> dict[str, Any]:
+    """The step-up asked for by the decision (`login_response`): a fresh login at the
+    provider (`prompt=login`) with `acr_values` / `max_age`, and the `amr` the new
+    login must show. Malformed values are dropped: the callback and the policy check
+    what the new login brings either way, so a tampered URL gains nothing."""
+    query = request.query
+    if query.get("step_up") != "1":
+        return {}
+    wanted: dict[str, Any] = {"prompt": "login"}
+    for name in ("acr_values", "amr"):
+        value = query.get(name)
+        if value is not None and _STEP_UP_VALUE.fullmatch(value):
+            wanted[name] = value
+    max_age = query.get("max_age", "")
+    if max_age.isdigit():
+        wanted["max_age"] = int(max_age)
+    return wanted
+
+
+def _step_up_failure(login: LoginState, claims: Mapping[str, Any], leeway: float) -> str | None:
+    """After a step-up login, the ID token must show what was asked (acr, amr, a fresh
+    auth_time — OIDC Core §3.1.2.1 `max_age`, §2 `auth_time`)."""
+    if login.prompt != "login":
+        return None
+    need = StepUpNeed(
+        acr=login.acr_values,
+        amr=tuple((login.amr or "").split()),
+        max_age=float(login.max_age) if login.max_age is not None else None,
+        rule="",
+        reason="",
+    )
+    return check_step_up_result(need, claims, login.created_at, leeway)
+
+
 def _redirect(location: str, request_id: str) -> web.Response:
     return web.Response(
         status=302,
@@ -88,6 +141,9 @@ def _redirect(location: str, request_id: str) -> web.Response:
 
 async def start(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
     facts = exchange.facts
+    refused = await guard_login(request, exchange, runtime, "start")
+    if refused is not None:
+        return refused
     return_to = _return_to(request, runtime, facts)
     route_id = _route_for(return_to, runtime)
     accepted = _accepted_providers(route_id, runtime)
@@ -118,7 +174,7 @@ async def _leave_for_provider(
     sessions = runtime.snapshot.config.sessions
     try:
         metadata = await client.load()
-        login = new_login_state(client.config.id, return_to, time.time())
+        login = new_login_state(client.config.id, return_to, time.time(), **_step_up(request))
         await auth.store.put_login_state(login.state, login.to_bytes(), sessions.login_timeout)
     except ProviderError as error:
         reason = reason_of(error.reason, Reason.PROVIDER_BAD_RESPONSE)
@@ -169,12 +225,17 @@ async def callback(request: web.Request, exchange: Exchange, runtime: ServerRunt
     auth = request.app[AUTH]
     sessions = runtime.snapshot.config.sessions
     secure = facts.scheme == "https"
+    refused = await guard_login(request, exchange, runtime, "callback")
+    if refused is not None:
+        return refused
     try:
         login = await _redeem_login_state(request, exchange, auth, runtime)
         session = await _complete_login(request, exchange, auth, login, runtime)
     except _LoginFailed as failed:
         exchange.decision = _decision("callback", failed.reason, failed.outcome, failed.status)
         log.info("login failed: %s (request %s)", failed.reason.value, facts.request_id)
+        if failed.outcome is Outcome.DENY:  # the client's doing, not a provider outage
+            await count_failure(request, "ip", facts.client_ip)
         response = decision_response(request, exchange.decision, facts)
         clear_cookie(response, login_cookie(sessions, secure), sessions=sessions, secure=secure)
         return response
@@ -249,6 +310,8 @@ async def _exchange_and_store(
     if not tokens.id_token:
         raise _LoginFailed(Reason.TOKEN_MISSING, 502, Outcome.ERROR)
     claims = await client.validate_id_token(tokens.id_token, nonce=login.nonce, now=now)
+    if _step_up_failure(login, claims, config.leeway) is not None:
+        raise _LoginFailed(Reason.STEP_UP_FAILED, 403)
     if config.userinfo and tokens.access_token:
         claims = merge_userinfo(claims, await client.userinfo(tokens.access_token))
     session_id = new_session_id()

@@ -80,6 +80,12 @@ ERROR_TITLES: dict[int, tuple[str, str]] = {
 _UNKNOWN_ERROR = ("Error", "The request could not be completed.")
 
 PLAIN_REASONS: dict[str, str] = {
+    "upstream-overloaded": "The application is handling too many requests right now. Please try again shortly.",
+    "login-banned": "Too many failed sign-ins came from your network. Please wait and try again later.",
+    "rate-limit-unavailable": "The rate limit could not be checked, so the request was not served. Please try again shortly.",
+    "rate-limit-unchecked": "The request was served without its rate limit being checked.",
+    "risk-step-up": "This request looks unusual for your account, so please sign in again.",
+    "risk-deny": "This request looks too unusual for your account to be allowed.",
     # who you are
     "user-unauthenticated": "You are not signed in, and this page requires it.",
     "session-expired": "Your session has ended; sign in again to continue.",
@@ -143,6 +149,48 @@ PLAIN_REASONS: dict[str, str] = {
     "token-nonce-present": "The logout token is not valid.",
     "token-replayed": "The token has already been used.",
     "token-subject-mismatch": "The token belongs to a different user than this session.",
+    # route policies (authgate.policy): what decided, in plain words
+    "policy-no-match": "No access rule of this application lets this request in.",
+    "user-ok": "Your account is on the list of users allowed here.",
+    "email-ok": "Your email address is allowed here.",
+    "email-unverified": "Your identity provider has not verified your email address.",
+    "email-malformed": "Your email address, as your identity provider sent it, is not "
+    "one the gateway can check.",
+    "email-domain-ok": "Your email domain is allowed here.",
+    "email-domain-unauthorized": "Accounts with your email domain may not use this application.",
+    "groups-ok": "You are in a group that may use this application.",
+    "roles-ok": "You have a role that may use this application.",
+    "claim-ok": "Your account has the attribute this application requires.",
+    "claim-unauthorized": "Your account lacks an attribute this application requires.",
+    "mfa-ok": "You signed in with more than one factor.",
+    "mfa-required": "This application requires signing in with a second factor.",
+    "acr-ok": "You signed in at the level this application requires.",
+    "acr-insufficient": "This application requires a stronger sign-in than the one you used.",
+    "amr-ok": "You signed in with the method this application requires.",
+    "amr-insufficient": "This application requires a different way of signing in.",
+    "auth-age-ok": "You signed in recently enough.",
+    "auth-age-expired": "This page requires a more recent sign-in; sign in again to continue.",
+    "country-ok": "Your location is allowed here.",
+    "country-unknown": "Your location could not be determined, and this application "
+    "depends on it.",
+    "ip-ok": "Your network is allowed here.",
+    "ip-unauthorized": "This application cannot be used from your network.",
+    "ip-unknown": "Your network address could not be determined.",
+    "device-ok": "Your device meets this application's requirements.",
+    "device-unauthorized": "Your device does not meet this application's requirements.",
+    "device-unknown": "Your device could not be checked, and this application requires it.",
+    "time-ok": "This application is open at this time.",
+    "time-unauthorized": "This application cannot be used at this time.",
+    "method-ok": "This kind of request is allowed here.",
+    "method-unauthorized": "You may not make this kind of request here.",
+    "path-ok": "This address is open to you.",
+    "path-unauthorized": "This part of the application is not open to you.",
+    "risk-ok": "This sign-in looks safe.",
+    "risk-too-high": "This request looks unusual, so it was refused for your protection.",
+    "risk-unknown": "The gateway could not assess this request's risk.",
+    "consent-ok": "You have given the consent this application requires.",
+    "consent-required": "This application needs your consent before you continue.",
+    "step-up-failed": "The stronger sign-in this page requires did not complete.",
 }
 GENERIC_REASON = "The gateway's access rules do not allow this request."
 

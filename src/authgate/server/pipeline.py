@@ -1,8 +1,9 @@
 """The decision pipeline shared by the proxy and forward-auth: identity → decision.
 
 Contract: `evaluate(request, exchange, runtime)` authenticates the request for its
-route (skipped on public paths and when no route matches), decides, and stores the
-identity and the decision on the exchange. It never answers: the caller enforces —
+route (skipped on public paths and when no route matches), gathers the adaptive
+facts (geo, device, risk), decides, and stores identity, facts and decision on the
+exchange; an allowed request updates the user's risk history. It never answers: the caller enforces —
 the proxy forwards or answers, forward-auth answers 200/401/403 for another proxy.
 Only fact extraction differs between the two modes (STYLE.md lesson 8).
 """
@@ -11,28 +12,50 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from authgate.decide import decide, public_rule
+from authgate.decide import decide
+from authgate.facts import RequestFacts
+from authgate.policy.authorize import public_rule
 from authgate.routing import Route
+from authgate.server.adaptive import gather_context, record_allowed
 from authgate.server.auth_state import AUTH
 from authgate.server.authenticate import NOBODY, AuthResult, authenticate
 from authgate.server.exchange import Exchange
+from authgate.server.limit_stage import apply_limits
 from authgate.server.state import ServerRuntime
 
 
 async def evaluate(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> AuthResult:
     facts = exchange.facts
     lookup = runtime.snapshot.routes.match(facts.host, facts.path, facts.method)
-    auth = await _authenticate(request, lookup.route, runtime, facts.path, facts.scheme)
+    auth = await _authenticate(request, lookup.route, runtime, facts)
     exchange.identity = auth.identity
-    exchange.decision = decide(facts, lookup, auth.identity, auth.failure)
+    exchange.adaptive = await gather_context(
+        request, facts, auth.identity, lookup.route, runtime
+    )
+    policy = runtime.policies.get(lookup.route.id) if lookup.route else None
+    exchange.decision = decide(
+        facts, lookup, auth.identity, auth.failure, policy, exchange.adaptive.context
+    )
+    if exchange.decision.allowed and lookup.route is not None:
+        await apply_limits(request, exchange, lookup.route, runtime)
+    if exchange.decision.allowed:
+        await record_allowed(request, exchange.adaptive, facts.time)
     return auth
 
 
 async def _authenticate(
-    request: web.Request, route: Route | None, runtime: ServerRuntime, path: str, scheme: str
+    request: web.Request, route: Route | None, runtime: ServerRuntime, facts: RequestFacts
 ) -> AuthResult:
     # Public paths skip authentication: no store read for anonymous traffic.
-    if route is None or public_rule(route, path) is not None:
+    if route is None or public_rule(route, facts.path) is not None:
         return NOBODY
-    config = runtime.snapshot.config
-    return await authenticate(request, route, request.app[AUTH], config, scheme == "https")
+    idle = runtime.policies[route.id].settings.session_idle_timeout
+    return await authenticate(
+        request,
+        route,
+        request.app[AUTH],
+        runtime.snapshot.config,
+        facts.scheme == "https",
+        client_ip=facts.client_ip,
+        route_idle_timeout=idle,
+    )

@@ -1,13 +1,24 @@
-"""`authgate serve`: load the config, pick the event loop, run until signalled.
+"""`authgate serve`: load the config, start the worker(s), run until signalled.
 
-Contract: returns an exit code. A bad config prints every problem and returns 1
-without binding a port. SIGTERM/SIGINT stop accepting and let in-flight requests
-finish up to `server.shutdown_timeout` (aiohttp's graceful shutdown).
+Contract: `serve(path)` returns an exit code. A bad config prints every problem and
+returns 1 without binding a port; so does a listener that cannot be bound, or keys,
+pages or files that cannot be read. With `server.workers > 1` the process becomes the
+supervisor (`ops.supervisor`) and each worker it forks runs `run_worker`; with one
+worker, this process is the worker.
+
+A worker serves `server.listen` and, when set, `server.admin_listen` (`ops.admin`),
+both with SO_REUSEPORT when it has siblings. Signals:
+
+* SIGTERM / SIGINT: graceful drain (`ops.drain`), then exit 0.
+* SIGHUP: reload the config (`ops.reload`) and reopen the decision-log files (for
+  logrotate). With one worker, a change of the config file reloads it too; with
+  several, the supervisor watches the file and sends each worker SIGHUP.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import ssl
@@ -21,8 +32,16 @@ from authgate.config.errors import ConfigError
 from authgate.config.schema import ServerConfig
 from authgate.config.snapshot import Snapshot, build_snapshot
 from authgate.mutate.assertion import AssertionKeyError
-from authgate.server.app import build_app
+from authgate.ops.admin import build_admin_app
+from authgate.ops.drain import SETTLE_SECONDS, drain
+from authgate.ops.listeners import Listener, open_listeners
+from authgate.ops.metrics import Metrics
+from authgate.ops.reload import watch
+from authgate.ops.supervisor import Supervisor
+from authgate.ops.workers import SINGLE, WorkerSlot, workers_problems
+from authgate.server.app import RELOADER, build_app
 from authgate.server.pages import TemplateError
+from authgate.server.state import DECISION_LOG
 
 log = logging.getLogger("authgate")
 
@@ -32,17 +51,38 @@ class StartupError(Exception):
 
 
 def serve(config_path: str) -> int:
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         snapshot = build_snapshot(config_path)
     except ConfigError as error:
+        _configure_logging(several=False)
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return 1
+    problems = workers_problems(snapshot.config)
+    if problems:
+        for problem in problems:
+            print(dataclasses.replace(problem, file=config_path), file=sys.stderr)
+        return 1
+    several = snapshot.config.server.workers > 1
+    _configure_logging(several=several)
+    if several:
+        return Supervisor(snapshot, run_worker).run()
+    return run_worker(snapshot, SINGLE)
+
+
+def _configure_logging(*, several: bool) -> None:
+    process = " [%(process)d]" if several else ""  # which worker said it
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format=f"%(asctime)s %(levelname)s %(name)s{process}: %(message)s",
+    )
+
+
+def run_worker(snapshot: Snapshot, slot: WorkerSlot) -> int:
+    """One worker: its own event loop, until drained. Returns the exit code."""
     try:
-        _run(_serve(snapshot), snapshot.config.server.event_loop)
+        _run(_serve(snapshot, slot), snapshot.config.server.event_loop)
     except StartupError as error:
         print(f"authgate: cannot start: {error}", file=sys.stderr)
         return 1
@@ -59,33 +99,83 @@ def _run(main: Coroutine[Any, Any, None], event_loop: str) -> None:
         runner.run(main)
 
 
-async def _serve(snapshot: Snapshot) -> None:
+async def _serve(snapshot: Snapshot, slot: WorkerSlot) -> None:
     server = snapshot.config.server
+    app = build_app(snapshot, metrics=Metrics(multiprocess_dir=slot.metrics_dir))
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=server.shutdown_timeout)
+    admin = web.AppRunner(build_admin_app(app), access_log=None, shutdown_timeout=1.0)
     try:
-        runner = web.AppRunner(
-            build_app(snapshot), access_log=None, shutdown_timeout=server.shutdown_timeout
-        )
-        await runner.setup()
-    except (AssertionKeyError, TemplateError, OSError) as error:
-        # Keys, pages and files are read at start: a problem there is the operator's
-        # to fix, said in one line — not a traceback.
-        raise StartupError(str(error)) from error
-    host, port = _split_listen(server.listen)
-    site = web.TCPSite(runner, host or None, port, ssl_context=_ssl_context(server), backlog=1024)
-    await site.start()
-    log.info("authgate listening on %s (%d routes)", server.listen, len(snapshot.config.routes))
+        listeners, admin_listeners = await _start(runner, admin, server, slot)
+    except BaseException:
+        await admin.cleanup()
+        await runner.cleanup()
+        raise
+    log.info("authgate listening on %s (%d routes)%s", server.listen, len(snapshot.config.routes),
+             f", admin on {server.admin_listen}" if server.admin_listen else "")
+    slot.announce_ready()
     stop = asyncio.Event()
+    background: set[asyncio.Task[None]] = set()
+    _handle_signals(app, stop, background)
+    if not slot.shared:  # with siblings, the supervisor watches and signals
+        background.add(asyncio.create_task(watch(app[RELOADER]), name="config-watch"))
+    await stop.wait()
+    log.info("authgate stopping: draining in-flight requests")
+    for task in background:
+        task.cancel()
+    await drain(runner, listeners, settle=min(SETTLE_SECONDS, server.shutdown_timeout))
+    for listener in admin_listeners:
+        await listener.close(admin)
+    await admin.cleanup()
+    log.info("authgate stopped")
+
+
+async def _start(
+    runner: web.AppRunner, admin: web.AppRunner, server: ServerConfig, slot: WorkerSlot
+) -> tuple[list[Listener], list[Listener]]:
+    try:
+        await runner.setup()
+        await admin.setup()
+        listeners = _open(server.listen, slot, _ssl_context(server))
+        try:
+            admin_listeners = _open(server.admin_listen, slot, None) if server.admin_listen else []
+        except OSError:
+            for listener in listeners:
+                listener.sock.close()
+            raise
+    except (AssertionKeyError, TemplateError, OSError, ssl.SSLError) as error:
+        # Keys, pages, files and ports are checked at start: a problem there is the
+        # operator's to fix, said in one line — not a traceback.
+        raise StartupError(str(error)) from error
+    for listener in listeners:
+        await listener.start(runner)
+    for listener in admin_listeners:
+        await listener.start(admin)
+    return listeners, admin_listeners
+
+
+def _open(listen: str, slot: WorkerSlot, context: ssl.SSLContext | None) -> list[Listener]:
+    try:
+        return open_listeners(listen, reuse_port=slot.shared, ssl_context=context)
+    except OSError as error:
+        raise OSError(f"cannot listen on {listen}: {error.strerror or error}") from error
+
+
+def _handle_signals(app: web.Application, stop: asyncio.Event, background: set[asyncio.Task[None]]) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    log.info("authgate stopping: draining in-flight requests")
-    await runner.cleanup()
+
+    def hangup() -> None:
+        task = asyncio.create_task(_on_hangup(app), name="sighup")
+        background.add(task)
+        task.add_done_callback(background.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, hangup)
 
 
-def _split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]"), int(port)
+async def _on_hangup(app: web.Application) -> None:
+    await app[DECISION_LOG].reopen()
+    await app[RELOADER].reload("SIGHUP")
 
 
 def _ssl_context(server: ServerConfig) -> ssl.SSLContext | None:

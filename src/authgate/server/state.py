@@ -18,6 +18,9 @@ from authgate.client_ip import TrustedProxies
 from authgate.config.schema import UpstreamTimeouts
 from authgate.config.snapshot import Snapshot
 from authgate.decisionlog import DecisionLog
+from authgate.policy.compile import RoutePolicy, compile_route_policy
+from authgate.ratelimit.route_limits import RouteLimit, compile_limits
+from authgate.risk.rules import RiskRules, compile_rules
 from authgate.routing import Route
 from authgate.server.pages import PageRenderer
 
@@ -37,6 +40,9 @@ class ServerRuntime:
     trusted: TrustedProxies
     upstreams: dict[str, UpstreamTarget]
     pages: PageRenderer
+    policies: dict[str, RoutePolicy]  # compiled once per snapshot, by route id
+    risk_rules: dict[str, RiskRules]  # routes with an `adaptive:` block only
+    route_limits: dict[str, tuple[RouteLimit, ...]]
 
     @classmethod
     def build(cls, snapshot: Snapshot) -> ServerRuntime:
@@ -50,6 +56,13 @@ class ServerRuntime:
             TrustedProxies.from_networks(server.trusted_proxies),
             upstreams,
             PageRenderer(templates),
+            {route.id: compile_route_policy(route) for route in snapshot.config.routes},
+            {
+                route.id: compile_rules(route.adaptive, route.audience)
+                for route in snapshot.config.routes
+                if route.adaptive is not None
+            },
+            {route.id: compile_limits(route.rate_limit) for route in snapshot.config.routes},
         )
 
 

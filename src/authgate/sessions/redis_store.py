@@ -1,9 +1,10 @@
 """Redis session store, shared by every gateway replica and worker.
 
-Contract: the `SessionStore` contract (see `store.py`) over one Redis (redis-py's
-asyncio client, `decode_responses=False`: every value is bytes, decoded here).
+Contract: the `SessionStore` contract (see `store.py`) over Redis — one server, a
+Sentinel-managed master or a Redis Cluster (redis-py's asyncio clients, built by
+`redis_client.py`, `decode_responses=False`: every value is bytes, decoded here).
 Every redis-py error is raised as `StoreUnavailable`; the client reconnects by
-itself, so a store outlives a Redis restart.
+itself, so a store outlives a Redis restart or a failover.
 
 Key layout (`P` is the configured prefix):
 
@@ -18,9 +19,14 @@ The session hash is keyed by SHA-256 of the session id (`keys.storage_key`), nev
 id. Its hash tag `{...}` pins a session's slot in Redis Cluster, so per-session keys
 added later can share it. An index set and the sessions it lists live in different
 slots, and must: one subject's sessions are spread over many slots. No command here
-touches two keys at once — each is single-key, at most pipelined without MULTI, which
-redis-py splits by slot — so the layout is valid on a cluster as it is. A provider id
-cannot contain `:` (config schema), so index keys cannot collide.
+touches two keys at once — each command and each Lua script names one key (its
+KEYS[1]; the scripts touch nothing else), at most pipelined without MULTI, which
+redis-py splits by slot — so the layout is valid on a cluster as it is. The cluster
+client loads a script on every master (SCRIPT LOAD) and sends EVALSHA to the slot's
+master; a master that lacks it (a promoted replica) answers NOSCRIPT and redis-py
+loads it there. A provider id cannot contain `:` (config schema), and the key
+prefix cannot contain braces, so index keys cannot collide and no key is pinned to
+another's slot.
 
 Expiry is decided from the stored times and the caller's clock; the Redis TTL, set to
 the session's end and pushed on touch, only reclaims memory. Index sets get a TTL of
@@ -40,9 +46,8 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from authgate.sessions.cipher import TokenCipher, TokenDecryptError
 from authgate.sessions.keys import storage_key
@@ -55,6 +60,7 @@ from authgate.sessions.model import (
     identity_from_json,
     to_record,
 )
+from authgate.sessions.redis_client import url_client
 from authgate.sessions.store import TOUCH_INTERVAL, Clock, LockTimeout, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -106,19 +112,26 @@ def _text(value: bytes | str | None) -> str | None:
     return value
 
 
+def _decodes(client: Redis | RedisCluster) -> bool:
+    if isinstance(client, RedisCluster):
+        return bool(client.connection_kwargs.get("decode_responses"))
+    return bool(client.connection_pool.connection_kwargs.get("decode_responses"))
+
+
 @contextmanager
 def _backend_errors() -> Iterator[None]:
     """Raise every Redis failure as `StoreUnavailable` (callers answer 503)."""
     try:
         yield
-    except (RedisError, OSError) as exc:
+    # RedisClusterException (no usable slot map, say) is not a RedisError.
+    except (RedisError, RedisClusterException, OSError) as exc:
         raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
 
 
 class RedisSessionStore:
     def __init__(
         self,
-        client: Redis,
+        client: Redis | RedisCluster,
         *,
         cipher: TokenCipher,
         prefix: str,
@@ -128,7 +141,7 @@ class RedisSessionStore:
         touch_interval: float = TOUCH_INTERVAL,
         owns_client: bool = False,
     ) -> None:
-        if client.connection_pool.connection_kwargs.get("decode_responses"):
+        if _decodes(client):
             raise ValueError("the Redis client must use decode_responses=False")
         self._client = client
         self._cipher = cipher
@@ -158,16 +171,7 @@ class RedisSessionStore:
         timeout: float = 2.0,
     ) -> RedisSessionStore:
         """A store with its own client and pool, closed by `close()`. No I/O here."""
-        client = Redis.from_url(
-            url,
-            decode_responses=False,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            # A couple of quick retries ride over a dropped connection; an outage
-            # must surface fast as StoreUnavailable, not after seconds of backoff.
-            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), retries=2),
-            health_check_interval=30,
-        )
+        client = url_client(url, timeout=timeout)
         return cls(
             client, cipher=cipher, prefix=prefix, idle_timeout=idle_timeout,
             max_lifetime=max_lifetime, clock=clock, owns_client=True,

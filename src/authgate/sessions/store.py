@@ -98,16 +98,18 @@ def build_store(
         )
 
         return MemorySessionStore(idle_timeout=sessions.idle_timeout, clock=clock)
-    if config.url is None or cipher is None:
-        raise ValueError("a redis store needs store.url and secrets.cookie_secret")
+    if cipher is None:
+        raise ValueError("a redis store needs secrets.cookie_secret")
     # Imported here so a memory-only gateway never loads the Redis client.
+    from authgate.sessions.redis_client import redis_client
     from authgate.sessions.redis_store import RedisSessionStore
 
-    return RedisSessionStore.from_url(
-        config.url,
+    return RedisSessionStore(
+        redis_client(config),  # store.url, store.cluster or store.sentinel
         prefix=config.key_prefix,
         cipher=cipher,
         idle_timeout=sessions.idle_timeout,
         max_lifetime=sessions.max_lifetime,
         clock=clock,
+        owns_client=True,
     )

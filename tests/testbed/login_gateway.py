@@ -1,4 +1,4 @@
-"""Fixtures for login tests: a gateway wired to the real OpenID Provider."""
+"""Login gateway fixture: a gateway wired to the real OpenID Provider and the echo upstream."""
 
 from __future__ import annotations
 

@@ -1,0 +1,161 @@
+"""Redis rate limiter: one atomic round trip per check, shared by every replica.
+
+Contract: the `RateLimiter` contract (see `limiter.py`) over one Redis, a
+Sentinel-managed master or a Redis Cluster (redis-py's asyncio clients: pass the
+gateway's shared client, or let `from_url` build one). Every redis-py error is
+raised as `LimiterUnavailable`; the client reconnects by itself and the script is
+loaded again after a restart (EVALSHA, then SCRIPT LOAD on NOSCRIPT: redis-py's
+`Script`), so a limiter outlives a Redis restart.
+
+Key layout (`P` is the configured prefix, `K` the logical key from `keys.py`):
+
+    P rl:{K}        string: the key's TAT (`%.17g` seconds); PX until the TAT + 1 s
+
+The whole logical key is the hash tag, and the script touches that one key only, so
+it runs unchanged on Redis Cluster. The Lua script is `gcra.gcra_check` line for
+line: it reads the TAT, decides, and writes the new TAT only when the request
+passes (refusals cost nothing; a read-only check, cost 0, writes nothing). It
+answers the stored TAT and the `now` it used, and the result's numbers are computed
+here by the same pure function, so memory and Redis answers are identical.
+
+The TTL only reclaims memory: a passed TAT means the same as no key. Its second of
+grace keeps a bucket whose TAT still lies ahead on the caller's clock from
+vanishing while that clock stalls (a test's fake clock, a paused process).
+
+Which clock: by default `now` is the caller's clock, sent as an argument. That lets
+the contract suite advance a fake clock instead of sleeping, and replicas run on
+NTP-synchronized wall clocks anyway: a skew of s seconds can let a key gain about
+s * rate requests when its traffic moves from the slower replica to the faster.
+`server_time=True` reads Redis's own `TIME` inside the script instead, for
+deployments that cannot trust their clocks; the injected clock is then unused.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisClusterException, RedisError
+
+from authgate.ratelimit.gcra import EPSILON, GcraResult, Limit, check_cost, gcra_check
+from authgate.ratelimit.limiter import Clock, LimiterUnavailable
+
+log = logging.getLogger(__name__)
+
+Client = Redis | RedisCluster
+
+# KEYS[1] the key's TAT.  ARGV: now ('' = the server's TIME), T, burst*T, cost, epsilon.
+# Answers {allowed 0|1, the stored TAT or '', now}. Numbers go back as %.17g text:
+# Lua's tostring keeps 14 digits, and Redis truncates a Lua number reply to an integer.
+_GCRA = """
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local interval, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+local cost, epsilon = tonumber(ARGV[4]), tonumber(ARGV[5])
+local stored = redis.call('GET', KEYS[1])
+local base = now
+if stored then base = math.max(tonumber(stored), now) end
+local new_tat = base + interval * cost
+local allowed = 0
+if now - (new_tat - window) >= -epsilon then
+  allowed = 1
+  if cost > 0 then
+    local ttl = math.ceil((new_tat - now) * 1000) + 1000
+    redis.call('SET', KEYS[1], string.format('%.17g', new_tat), 'PX', ttl)
+  end
+end
+return {allowed, stored or '', string.format('%.17g', now)}
+"""
+
+
+@contextmanager
+def backend_errors() -> Iterator[None]:
+    """Raise every Redis failure as `LimiterUnavailable` (callers apply on_store_error)."""
+    try:
+        yield
+    # RedisClusterException (no usable slot map, say) is not a RedisError.
+    except (RedisError, RedisClusterException, OSError) as exc:
+        raise LimiterUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
+
+
+def limiter_client(url: str, timeout: float) -> Redis:
+    """A client that fails fast: a check sits on every request's path."""
+    return Redis.from_url(
+        url,
+        decode_responses=False,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        # A couple of quick retries ride over a dropped connection; an outage must
+        # surface within a request's patience, not after seconds of backoff.
+        retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), retries=2),
+        health_check_interval=30,
+    )
+
+
+class RedisRateLimiter:
+    def __init__(
+        self,
+        client: Client,
+        prefix: str,
+        *,
+        clock: Clock = time.time,
+        server_time: bool = False,
+        owns_client: bool = False,
+    ) -> None:
+        self._client = client
+        self._prefix = f"{prefix}rl:"
+        self._clock = clock
+        self._server_time = server_time
+        self._owns_client = owns_client
+        self._gcra = client.register_script(_GCRA)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        prefix: str,
+        *,
+        clock: Clock = time.time,
+        server_time: bool = False,
+        timeout: float = 0.5,
+    ) -> RedisRateLimiter:
+        """A limiter with its own client and pool, closed by `close()`. No I/O here."""
+        client = limiter_client(url, timeout)
+        return cls(client, prefix, clock=clock, server_time=server_time, owns_client=True)
+
+    def store_key(self, key: str) -> str:
+        """The Redis key holding `key`'s TAT."""
+        return f"{self._prefix}{{{key}}}"
+
+    async def check(self, key: str, limit: Limit, cost: int = 1) -> GcraResult:
+        check_cost(cost, limit)  # before the script: a negative cost would refund
+        now = "" if self._server_time else repr(self._clock())
+        interval, window = repr(limit.emission_interval), repr(limit.window)
+        args: list[str | int] = [now, interval, window, cost, repr(EPSILON)]
+        with backend_errors():
+            reply = await self._gcra(keys=[self.store_key(key)], args=args)
+        return self._result(reply, limit, cost)
+
+    def _result(self, reply: list[Any], limit: Limit, cost: int) -> GcraResult:
+        allowed, stored, now = reply
+        result = gcra_check(float(stored) if stored else None, float(now), limit, cost)
+        if result.allowed != bool(allowed):
+            # Cannot happen while the script mirrors gcra_check; if it ever does,
+            # the script's verdict is what the store now holds, so it wins.
+            log.error("rate limit script and gcra_check disagree on %r", reply)
+            result = result._replace(allowed=bool(allowed))
+        return result
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()

@@ -1,0 +1,340 @@
+"""Forward-auth: `/.authgate/auth` answers "may this request pass?" for another proxy.
+
+Contract (nginx `auth_request`, Traefik ForwardAuth, Caddy `forward_auth`;
+recipes in docs/forward-auth.md):
+
+* It is the request whose raw target is exactly `/.authgate/auth` (any query, any
+  Host: proxies call the gateway by their own name for it). Only a peer in
+  `server.trusted_proxies` may ask; anyone else gets 403 and a warning in the log.
+  The headers below name the URL being authorized: a client that could set them
+  would get an "allow" for a public URL while the proxy serves it a private one —
+  oauth2-proxy's GHSA-7x63-xv5r-3p2x (CVE-2026-40575), and its issue #3506 where
+  the trusted set defaulted to everyone. An empty `trusted_proxies` trusts no one.
+* The request being authorized is read from ONE of two header dialects:
+  - `forward` (Traefik, Caddy): X-Forwarded-Method, -Proto, -Host and -Uri;
+  - `nginx`: X-Original-URL (`scheme://host[:port]/path?query`), X-Original-Method.
+  `?mode=nginx` or `?mode=forward` pins the dialect, and the recipes pin it. Without
+  it the dialect is the one whose URL header is present, and a request carrying both
+  URL headers is refused: a proxy sets one set and passes the other through from the
+  client untouched, so reading "whichever is there" would let the client choose.
+  Each header must appear exactly once. Host and target are normalized exactly like a
+  proxied request's (`server.facts.resolve_target`); the client IP and request id are
+  the auth request's own (X-Forwarded-For walked through trusted proxies).
+* Those facts go through the same pipeline as proxied requests (`evaluate`; STYLE.md
+  lesson 8), and the answer is the decision, with `Cache-Control: no-store`:
+  - allow -> 200, empty body, with the identity headers the upstream should get (the
+    proxy mode's set, signed assertion included) and X-Request-Id, for the proxy to
+    copy (`auth_request_set`, `copy_headers`, `authResponseHeaders`);
+  - login or step-up -> a browser navigation on a session route goes to
+    `<proto>://<host>/.authgate/start?rd=<url>` (plus the step-up parameters, as in
+    `answers.login_response`): a 302 in the forward dialect; in the nginx dialect a
+    401 carrying that URL in `Location` (auth_request turns anything but 2xx/401/403
+    into a 500; the recipe redirects with `error_page 401`). Anything else gets 401
+    with WWW-Authenticate. A refusal that names a `consent_url` sends a browser
+    navigation there the same way;
+  - deny -> 403, whatever the proxy mode would answer (404, 405): the gateway is asked
+    whether the request may pass, not whether the resource exists;
+  - unreadable forwarded headers or an unsafe path -> 400; errors keep their 5xx.
+  In the nginx dialect every refusal below 500 other than 401 is a 403.
+* The exchange's facts become the authorized request's, so its one decision record
+  names that request's method, host and path, like any proxied request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from aiohttp import web
+from multidict import CIMultiDict, MultiMapping
+
+from authgate.decision import Decision, Outcome, Reason
+from authgate.facts import RequestFacts
+from authgate.request_id import HEADER as REQUEST_ID_HEADER
+from authgate.server.answers import _challenge, decision_response, is_browser_navigation
+from authgate.server.auth_state import AUTH
+from authgate.server.authenticate import AuthResult
+from authgate.server.exchange import Exchange
+from authgate.server.facts import resolve_target
+from authgate.server.forwarding import _add_identity
+from authgate.server.pipeline import evaluate
+from authgate.server.state import ServerRuntime
+
+log = logging.getLogger(__name__)
+
+AUTH_PATH = "/.authgate/auth"
+START_PATH = "/.authgate/start"
+ORIGINAL_URL = "X-Original-URL"
+ORIGINAL_METHOD = "X-Original-Method"
+FORWARDED_METHOD = "X-Forwarded-Method"
+FORWARDED_PROTO = "X-Forwarded-Proto"
+FORWARDED_HOST = "X-Forwarded-Host"
+FORWARDED_URI = "X-Forwarded-Uri"
+# RFC 9110 §9.1: a method is a token; the bound keeps junk out of the decision log.
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
+_SCHEMES = ("http", "https")
+_NO_STORE = "no-store"
+
+
+class Dialect(enum.Enum):
+    """Which headers name the request being authorized, and how login is answered."""
+
+    NGINX = "nginx"
+    FORWARD = "forward"
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """The request being authorized, as the proxy described it (not yet normalized)."""
+
+    dialect: Dialect
+    method: str
+    scheme: str
+    authority: str  # host[:port] as the client sent it
+    raw_target: str  # origin-form: /path?query
+
+
+class ForwardedRejected(ValueError):
+    """Forwarded headers that do not name one request unambiguously."""
+
+    def __init__(self, reason: Reason, detail: str, dialect: Dialect | None) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.dialect = dialect
+
+
+def is_forward_auth(facts: RequestFacts) -> bool:
+    """Whether this is a proxy's auth call: the exact raw path, not a spelling of it.
+
+    Exact, so that `/.authgate//auth` or `/.authgate/%61uth` sent through a proxy's
+    pass-through of `/.authgate/` can't sidestep a proxy rule that hides the endpoint.
+    """
+    path, _, _ = facts.raw_target.partition("?")
+    return path == AUTH_PATH
+
+
+def read_forwarded(headers: MultiMapping[str], mode: str | None) -> Forwarded:
+    """The request a trusted proxy asks about; raises `ForwardedRejected`."""
+    dialect = _dialect(headers, mode)
+    if dialect is Dialect.NGINX:
+        return _from_original(headers)
+    return _from_forwarded(headers)
+
+
+def _dialect(headers: MultiMapping[str], mode: str | None) -> Dialect:
+    if mode is not None:
+        try:
+            return Dialect(mode)
+        except ValueError:
+            raise ForwardedRejected(Reason.PATH_INVALID, f"unknown mode {mode!r}", None) from None
+    original, forwarded = ORIGINAL_URL in headers, FORWARDED_URI in headers
+    if original and forwarded:
+        detail = f"both {ORIGINAL_URL} and {FORWARDED_URI}: pin the dialect with ?mode="
+        raise ForwardedRejected(Reason.PATH_INVALID, detail, None)
+    if original:
+        return Dialect.NGINX
+    if forwarded:
+        return Dialect.FORWARD
+    raise ForwardedRejected(Reason.PATH_INVALID, f"no {ORIGINAL_URL} or {FORWARDED_URI}", None)
+
+
+def _one(
+    headers: MultiMapping[str], name: str, dialect: Dialect, reason: Reason = Reason.PATH_INVALID
+) -> str:
+    values = headers.getall(name, [])
+    if len(values) != 1 or not values[0]:
+        raise ForwardedRejected(reason, f"{name}: expected exactly one value", dialect)
+    return values[0]
+
+
+def _method(headers: MultiMapping[str], name: str, dialect: Dialect) -> str:
+    method = _one(headers, name, dialect)
+    if not _METHOD.fullmatch(method):
+        raise ForwardedRejected(Reason.PATH_INVALID, f"{name}: not a method", dialect)
+    return method
+
+
+def _from_original(headers: MultiMapping[str]) -> Forwarded:
+    dialect = Dialect.NGINX
+    url = _one(headers, ORIGINAL_URL, dialect)
+    scheme, sep, rest = url.partition("://")
+    authority, slash, target = rest.partition("/")
+    if not sep or scheme.lower() not in _SCHEMES or not slash:
+        detail = f"{ORIGINAL_URL}: not an http(s) URL with a path"
+        raise ForwardedRejected(Reason.PATH_INVALID, detail, dialect)
+    method = _method(headers, ORIGINAL_METHOD, dialect)
+    return Forwarded(dialect, method, scheme.lower(), authority, "/" + target)
+
+
+def _from_forwarded(headers: MultiMapping[str]) -> Forwarded:
+    dialect = Dialect.FORWARD
+    scheme = _one(headers, FORWARDED_PROTO, dialect).lower()
+    if scheme not in _SCHEMES:
+        raise ForwardedRejected(Reason.PATH_INVALID, f"{FORWARDED_PROTO}: not http(s)", dialect)
+    authority = _one(headers, FORWARDED_HOST, dialect, Reason.HOST_INVALID)
+    target = _one(headers, FORWARDED_URI, dialect)
+    method = _method(headers, FORWARDED_METHOD, dialect)
+    return Forwarded(dialect, method, scheme, authority, target)
+
+
+def forwarded_facts(base: RequestFacts, forwarded: Forwarded) -> tuple[RequestFacts, Reason | None]:
+    """The auth request's facts, retargeted at the request being authorized."""
+    target = resolve_target([forwarded.authority], forwarded.raw_target)
+    facts = dataclasses.replace(
+        base,
+        method=forwarded.method,
+        scheme=forwarded.scheme,
+        host=target.host,
+        raw_target=forwarded.raw_target,
+        path=target.path,
+        query=target.query,
+    )
+    return facts, target.problem
+
+
+async def forward_auth(
+    request: web.Request, exchange: Exchange, runtime: ServerRuntime
+) -> web.StreamResponse:
+    base = exchange.facts
+    if not base.peer_trusted:
+        log.warning(
+            "forward-auth call from untrusted peer %s refused (request %s)",
+            base.peer_ip,
+            base.request_id,
+        )
+        return _refuse(request, exchange, Reason.GATEWAY_ENDPOINT, 403, "untrusted-peer")
+    try:
+        forwarded = read_forwarded(request.headers, request.query.get("mode"))
+    except ForwardedRejected as bad:
+        # The proxy's configuration, or a client header it passed through: either way
+        # the operator wants to see it (the decision record has the request id).
+        log.info("forward-auth request %s refused: %s", base.request_id, bad.detail)
+        status = 403 if bad.dialect is Dialect.NGINX else 400
+        return _refuse(request, exchange, bad.reason, status, "headers")
+    exchange.facts, problem = forwarded_facts(base, forwarded)
+    if problem is not None:
+        status = 403 if forwarded.dialect is Dialect.NGINX else 400
+        return _refuse(request, exchange, problem, status, "target")
+    auth = await evaluate(request, exchange, runtime)
+    return _answer(request, exchange, auth, runtime, forwarded)
+
+
+def _refuse(
+    request: web.Request, exchange: Exchange, reason: Reason, status: int, what: str
+) -> web.Response:
+    rule = f"forward-auth:{what}"
+    exchange.decision = Decision(Outcome.DENY, (reason,), rule=rule, status=status)
+    return decision_response(request, exchange.decision, exchange.facts)
+
+
+def _answer(
+    request: web.Request,
+    exchange: Exchange,
+    auth: AuthResult,
+    runtime: ServerRuntime,
+    forwarded: Forwarded,
+) -> web.Response:
+    decision, facts = exchange.decision, exchange.facts
+    if decision.allowed:
+        return _allowed(request, facts, decision, auth, runtime)
+    if decision.outcome in (Outcome.LOGIN, Outcome.STEP_UP):
+        return _login(request, facts, decision, runtime, forwarded)
+    status = _refusal_status(decision, forwarded.dialect)
+    if status != decision.status:
+        exchange.decision = decision = dataclasses.replace(decision, status=status)
+    consent_url = dict(decision.extra).get("consent_url")
+    if consent_url and _navigation(request, facts):
+        separator = "&" if "?" in consent_url else "?"
+        query = urlencode({"return_to": _original_url(facts, forwarded)})
+        return _send_to(consent_url + separator + query, facts, forwarded, None)
+    user = exchange.identity.user if exchange.identity else None
+    return decision_response(request, decision, facts, user)
+
+
+def _refusal_status(decision: Decision, dialect: Dialect) -> int:
+    if decision.outcome is Outcome.DENY:
+        return 403
+    if dialect is Dialect.NGINX and decision.status < 500 and decision.status not in (401, 403):
+        return 403  # e.g. 429: nginx would answer 500 for it
+    return decision.status
+
+
+def _allowed(
+    request: web.Request,
+    facts: RequestFacts,
+    decision: Decision,
+    auth: AuthResult,
+    runtime: ServerRuntime,
+) -> web.Response:
+    headers: CIMultiDict[str] = CIMultiDict()
+    if auth.identity is not None:
+        assert decision.route_id is not None  # an allow always names its route
+        route = runtime.snapshot.routes.by_id(decision.route_id)
+        # The very mutator the proxy mode runs: same headers, same assertion.
+        _add_identity(headers, facts, route, auth, request.app[AUTH])
+    headers[REQUEST_ID_HEADER] = facts.request_id
+    headers["Cache-Control"] = _NO_STORE
+    return web.Response(status=200, headers=headers)
+
+
+def _login(
+    request: web.Request,
+    facts: RequestFacts,
+    decision: Decision,
+    runtime: ServerRuntime,
+    forwarded: Forwarded,
+) -> web.Response:
+    """As `answers.login_response`, on the authorized request's URL and method."""
+    assert decision.route_id is not None  # a login decision always names its route
+    methods = runtime.snapshot.routes.by_id(decision.route_id).config.authenticate
+    challenge = _challenge(decision, "bearer" in methods)
+    if "session" in methods and _navigation(request, facts):
+        params = {"rd": _original_url(facts, forwarded)}  # checked again at start
+        if decision.outcome is Outcome.STEP_UP:
+            params.update({"step_up": "1", **dict(decision.extra)})
+        origin = _origin(facts, forwarded)
+        return _send_to(f"{origin}{START_PATH}?{urlencode(params)}", facts, forwarded, challenge)
+    response = decision_response(request, decision, facts)
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+def _navigation(request: web.Request, facts: RequestFacts) -> bool:
+    # The auth call's own method is GET for Traefik and Caddy: the navigation test
+    # must look at the method of the request being authorized.
+    return facts.method in ("GET", "HEAD") and is_browser_navigation(request)
+
+
+def _send_to(
+    location: str, facts: RequestFacts, forwarded: Forwarded, challenge: str | None
+) -> web.Response:
+    headers = {
+        "Location": location,
+        "Cache-Control": _NO_STORE,
+        REQUEST_ID_HEADER: facts.request_id,
+    }
+    if forwarded.dialect is Dialect.FORWARD:
+        return web.Response(status=302, headers=headers)
+    # auth_request can't pass a 302 on: the recipe's error_page 401 reads Location.
+    headers["WWW-Authenticate"] = challenge or 'Session realm="authgate"'
+    return web.Response(status=401, headers=headers)
+
+
+def _origin(facts: RequestFacts, forwarded: Forwarded) -> str:
+    return f"{facts.scheme}://{_authority(facts.host, forwarded.authority)}"
+
+
+def _original_url(facts: RequestFacts, forwarded: Forwarded) -> str:
+    url = _origin(facts, forwarded) + facts.path
+    return f"{url}?{facts.query}" if facts.query else url
+
+
+def _authority(host: str, raw: str) -> str:
+    """The normalized host with the port the client used (validated with the host)."""
+    port = "" if raw.endswith("]") or ":" not in raw else raw.rpartition(":")[2]
+    return f"{host}:{port}" if port else host

@@ -1,0 +1,75 @@
+"""The limit stage: a route's rate limits, after the decision allowed a request.
+
+Contract: `apply_limits(request, exchange, runtime)` checks every limit of the route
+(one atomic round trip each on Redis). Over a limit, the exchange's decision becomes
+`rate_limited` (429) naming the limit, with `Retry-After`; every answer gets the IETF
+`RateLimit-Policy` / `RateLimit` fields of the limits that advertise them. When the
+limiter's store is down the route's `on_store_error` decides: `open` serves and
+records `rate-limit-unchecked`, `closed` answers 503 — either way it is logged, and
+the next request simply tries the store again (recovery needs no restart).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from aiohttp import web
+
+from authgate.decision import Decision, Outcome, Reason
+from authgate.ratelimit.headers import rate_limit_headers, retry_after
+from authgate.ratelimit.limiter import LimiterUnavailable
+from authgate.ratelimit.route_limits import check_limits, refusal
+from authgate.routing import Route
+from authgate.server.auth_state import AUTH
+from authgate.server.exchange import Exchange
+from authgate.server.state import ServerRuntime
+
+log = logging.getLogger(__name__)
+
+
+async def apply_limits(
+    request: web.Request, exchange: Exchange, route: Route, runtime: ServerRuntime
+) -> None:
+    limits = runtime.route_limits.get(route.id)
+    if not limits:
+        return
+    identity = exchange.identity
+    try:
+        statuses = await check_limits(
+            request.app[AUTH].guards.limiter,
+            limits,
+            route_id=route.id,
+            client_ip=exchange.facts.client_ip,
+            # provider|subject: two providers' users with the same `sub` are two people
+            user=f"{identity.provider}|{identity.subject}" if identity else None,
+            session_id=identity.session_id if identity else None,
+            headers=request.headers,
+        )
+    except LimiterUnavailable as error:
+        _store_down(exchange, route, error)
+        return
+    exchange.response_headers.update(rate_limit_headers(statuses))
+    refused = refusal(statuses)
+    if refused is not None:
+        exchange.decision = Decision(
+            Outcome.RATE_LIMITED,
+            (Reason.RATE_LIMITED,),
+            route_id=route.id,
+            rule=f"routes[{route.id}].rate_limit[{refused.name}]",
+            status=429,
+        )
+        exchange.response_headers["Retry-After"] = retry_after(refused.result.retry_after)
+
+
+def _store_down(exchange: Exchange, route: Route, error: Exception) -> None:
+    policy = route.config.on_store_error
+    log.warning("rate limit of route %s not checked (%s): failing %s", route.id, error, policy)
+    decision = exchange.decision
+    if policy == "closed":
+        exchange.decision = dataclasses.replace(
+            decision, outcome=Outcome.ERROR, reasons=(Reason.RATE_LIMIT_UNAVAILABLE,), status=503
+        )
+    else:
+        reasons = decision.reasons + (Reason.RATE_LIMIT_UNCHECKED,)
+        exchange.decision = dataclasses.replace(decision, reasons=reasons)

@@ -1,0 +1,133 @@
+"""`Reloader` in process: what a reload swaps, what it keeps, and when it closes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from authgate.config.snapshot import build_snapshot
+from authgate.ops.inflight import IN_FLIGHT
+from authgate.server.app import RELOADER, build_app
+from authgate.server.auth_state import AUTH
+from authgate.server.state import RUNTIME
+
+AppClient = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
+
+
+def write(path: Path, config: dict[str, Any]) -> None:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "secrets": {
+            "cookie_secret": ["test-cookie-secret-0123456789abcdefghijklmnop"],
+            "assertion_keys": str(tmp_path / "keys.pem"),
+        },
+        "providers": [
+            {"id": "corp", "issuer": "http://127.0.0.1:9/corp", "client_id": "a", "client_secret": "s"},
+            {"id": "shop", "issuer": "http://127.0.0.1:9/shop", "client_id": "b", "client_secret": "s"},
+        ],
+        "decision_log": {"sinks": [{"file": str(tmp_path / "decisions.jsonl")}]},
+        "routes": [
+            {"id": "a", "match": {"host": "a.test"}, "upstream": "http://127.0.0.1:9", "public": ["/**"]},
+        ],
+    }
+
+
+@pytest.fixture
+async def started(
+    tmp_path: Path, config: dict[str, Any], aiohttp_client: AppClient
+) -> tuple[web.Application, Path]:
+    path = tmp_path / "authgate.yaml"
+    write(path, config)
+    app = build_app(build_snapshot(path))
+    await aiohttp_client(app)
+    return app, path
+
+
+async def test_routes_change_keeps_store_and_unchanged_providers(
+    started: tuple[web.Application, Path], config: dict[str, Any]
+) -> None:
+    app, path = started
+    before, runtime = app[AUTH], app[RUNTIME]
+    config["routes"].append({**config["routes"][0], "id": "b", "match": {"host": "b.test"}})
+    config["providers"][1]["client_id"] = "changed"
+    write(path, config)
+    assert await app[RELOADER].reload("test")
+    after = app[AUTH]
+    assert app[RUNTIME] is not runtime and app[RUNTIME].snapshot.routes.by_id("b")
+    assert after is not before
+    assert after.store is before.store and after.refresher is before.refresher
+    assert after.oidc["corp"] is before.oidc["corp"]  # keeps its discovery and JWKS
+    assert after.oidc["shop"] is not before.oidc["shop"]
+    assert set(after.templates) == {"a", "b"}
+
+
+async def test_an_unchanged_auth_config_keeps_the_auth_runtime(
+    started: tuple[web.Application, Path], config: dict[str, Any]
+) -> None:
+    app, path = started
+    before = app[AUTH]
+    config["server"] = {"trusted_proxies": ["10.0.0.0/8"]}
+    write(path, config)
+    assert await app[RELOADER].reload("test")
+    assert app[AUTH] is before
+
+
+async def test_a_replaced_store_is_closed_after_its_last_request(
+    started: tuple[web.Application, Path],
+    config: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, path = started
+    old_store = app[AUTH].store
+    closed = asyncio.Event()
+
+    async def close() -> None:
+        closed.set()
+
+    monkeypatch.setattr(old_store, "close", close)
+    inflight = app[IN_FLIGHT]
+    generation = inflight.enter()  # a request that started on the old config
+    config["sessions"] = {"idle_timeout": "1h"}
+    write(path, config)
+    assert await app[RELOADER].reload("test")
+    assert app[AUTH].store is not old_store
+    await asyncio.sleep(0.05)
+    assert not closed.is_set()  # still in use by that request
+    inflight.leave(generation)
+    await asyncio.wait_for(closed.wait(), 2)
+
+
+async def test_a_rejected_reload_changes_nothing(
+    started: tuple[web.Application, Path], config: dict[str, Any]
+) -> None:
+    app, path = started
+    before, runtime, generation = app[AUTH], app[RUNTIME], app[IN_FLIGHT].generation
+    config["routes"][0]["upstream"] = "nope"
+    write(path, config)
+    assert not await app[RELOADER].reload("test")
+    assert (app[AUTH], app[RUNTIME], app[IN_FLIGHT].generation) == (before, runtime, generation)
+
+
+async def test_removed_route_keeps_its_templates_for_requests_in_flight(
+    started: tuple[web.Application, Path], config: dict[str, Any]
+) -> None:
+    app, path = started
+    config["routes"][0] = {**config["routes"][0], "id": "z"}
+    write(path, config)
+    assert await app[RELOADER].reload("test")
+    assert set(app[AUTH].templates) == {"a", "z"}
+    config["providers"].pop()
+    write(path, config)
+    assert await app[RELOADER].reload("test")
+    assert set(app[AUTH].templates) == {"z"}  # only for one reload

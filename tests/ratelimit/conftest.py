@@ -1,0 +1,75 @@
+"""Fixtures of the rate-limit tests: a fake clock, and the contract suites' subjects.
+
+`limiter` and `regulator` are each parametrized over the memory implementation and
+the Redis one on the session's real `redis_server`, every Redis test under a key
+prefix of its own. All take the fake clock, so tests advance time instead of
+sleeping; only Redis-side TTLs are real time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from authgate.config.schema_limits import RegulationConfig
+from authgate.ratelimit.limiter import MemoryRateLimiter, RateLimiter
+from authgate.ratelimit.redis_limiter import RedisRateLimiter
+from authgate.ratelimit.redis_regulation import RedisRegulator
+from authgate.ratelimit.regulation import MemoryRegulator, Regulator
+
+START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: wall-clock magnitudes, as in production
+REGULATION = RegulationConfig(max_failures=5, find_time=600.0, ban_time=900.0)
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test:{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def limiter(
+    request: pytest.FixtureRequest, clock: FakeClock, prefix: str
+) -> AsyncIterator[RateLimiter]:
+    built: RateLimiter
+    if request.param == "memory":
+        built = MemoryRateLimiter(clock=clock)
+    else:
+        server = request.getfixturevalue("redis_server")
+        built = RedisRateLimiter.from_url(server.url, prefix, clock=clock)
+    yield built
+    await built.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def regulator(
+    request: pytest.FixtureRequest, clock: FakeClock, prefix: str
+) -> AsyncIterator[Regulator]:
+    built: Regulator
+    if request.param == "memory":
+        built = MemoryRegulator(REGULATION, clock=clock)
+    else:
+        server = request.getfixturevalue("redis_server")
+        built = RedisRegulator.from_url(server.url, prefix, REGULATION, clock=clock)
+    yield built
+    await built.close()
