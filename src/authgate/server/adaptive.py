@@ -29,6 +29,7 @@ from authgate.risk.model import History, Location
 from authgate.routing import Route
 from authgate.server.auth_state import AUTH, AuthRuntime
 from authgate.server.state import ServerRuntime
+from authgate.sessions.model import Session
 from authgate.sessions.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -129,3 +130,21 @@ async def record_allowed(request: web.Request, adaptive: Adaptive, now: float) -
         await auth.history.record_allowed(key, location, device_id, now)
     except StoreUnavailable:
         log.warning("risk history unavailable: this request is not remembered")
+
+
+async def acknowledge_step_up(
+    request: web.Request, facts: RequestFacts, session: Session, route: Route, runtime: ServerRuntime
+) -> None:
+    """A successful step-up clears the signals that asked for it, for this session
+    (until it ends): the user proved it is them from this device, network and place."""
+    auth: AuthRuntime = request.app[AUTH]
+    adaptive = await gather_context(request, facts, session.identity, route, runtime)
+    if auth.history is None or adaptive.assessment is None or adaptive.history_key is None:
+        return
+    try:
+        await auth.history.acknowledge(
+            adaptive.history_key, session.id, adaptive.assessment.signals, facts.time, session.expires_at
+        )
+        await record_allowed(request, adaptive, facts.time)
+    except StoreUnavailable:
+        log.warning("risk history unavailable: the step-up is not remembered")

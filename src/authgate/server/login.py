@@ -36,6 +36,7 @@ from authgate.policy.stepup import StepUpNeed, check_step_up_result
 from authgate.redirects import safe_return_url
 from authgate.routing import PathRejected, normalize_path
 from authgate.server.abuse import count_failure, guard_login
+from authgate.server.adaptive import acknowledge_step_up
 from authgate.server.answers import decision_response
 from authgate.server.auth_state import AUTH, AuthRuntime
 from authgate.server.cookies import (
@@ -241,6 +242,8 @@ async def callback(request: web.Request, exchange: Exchange, runtime: ServerRunt
         return response
     exchange.identity = session.identity
     route_id = _route_for(login.return_to, runtime)
+    if login.prompt == "login" and route_id is not None:
+        await acknowledge_step_up(request, facts, session, runtime.snapshot.routes.by_id(route_id), runtime)
     exchange.decision = _decision("callback", Reason.LOGIN_COMPLETED, Outcome.ALLOW, 302, route_id)
     return _logged_in(exchange, session, login.return_to, runtime, auth)
 
