@@ -28,8 +28,8 @@ from authgate.decisionlog import writer as writer_module
 T0 = datetime(2026, 11, 29, 10, 0, 0, 123000, tzinfo=UTC).timestamp()
 KEYS = [
     "time", "request_id", "route", "method", "host", "path", "client_ip", "user", "provider",
-    "decision",
-    "reason", "rule", "status", "upstream_status", "durations",
+    "country", "device", "decision",
+    "reason", "rule", "risk", "signals", "status", "upstream_status", "durations",
 ]  # fmt: skip
 
 
@@ -101,9 +101,13 @@ def test_record_is_one_json_line_with_every_field_in_order() -> None:
         "client_ip": "203.0.113.7",
         "user": None,
         "provider": None,
+        "country": None,
+        "device": None,
         "decision": "deny",
         "reason": "method-not-allowed,path-invalid",
         "rule": "allow[0]",
+        "risk": None,
+        "signals": [],
         "status": 403,
         "upstream_status": None,
         "durations": {"total_ms": 1.235, "upstream_ms": 0.9},

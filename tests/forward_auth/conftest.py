@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.testbed.login_gateway import login_config
 from tests.testbed.caddy import Caddy
 from tests.testbed.gateway import Gateway, start_gateway
+from tests.testbed.login_gateway import login_config
 from tests.testbed.nginx import Nginx
 from tests.testbed.oidc import OIDCProvider
 from tests.testbed.ports import free_port

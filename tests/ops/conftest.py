@@ -17,7 +17,13 @@ from tests.testbed.ports import free_port, wait_for_port
 
 def route(route_id: str, host: str, upstream: str, **extra: Any) -> dict[str, Any]:
     """A public route (no login) to `upstream`."""
-    return {"id": route_id, "match": {"host": host}, "upstream": upstream, "public": ["/**"], **extra}
+    return {
+        "id": route_id,
+        "match": {"host": host},
+        "upstream": upstream,
+        "public": ["/**"],
+        **extra,
+    }
 
 
 def admin_url(gateway: Gateway) -> str:

@@ -28,11 +28,13 @@ async def get_json(url: str) -> tuple[int, dict[str, Any]]:
 
 
 async def scrape(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    async with aiohttp.ClientSession() as client:
-        async with client.get(f"{admin_url(gateway)}/metrics") as response:
-            assert response.status == 200
-            assert response.headers["Content-Type"].startswith("text/plain")
-            text = await response.text()
+    async with (
+        aiohttp.ClientSession() as client,
+        client.get(f"{admin_url(gateway)}/metrics") as response,
+    ):
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = await response.text()
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
@@ -61,11 +63,15 @@ async def test_healthz_and_readyz_on_the_memory_store(ops_gateway: Callable[...,
     assert (status, body) == (200, {"ready": True, "failed": [], "checks": {"store": "ok"}})
 
 
-async def test_admin_paths_are_not_on_the_main_listener(ops_gateway: Callable[..., Gateway]) -> None:
+async def test_admin_paths_are_not_on_the_main_listener(
+    ops_gateway: Callable[..., Gateway],
+) -> None:
     gateway = ops_gateway()
-    async with aiohttp.ClientSession() as client:
-        async with client.get(f"{gateway.url}/metrics", headers={"Host": "nowhere.test"}) as r:
-            assert r.status == 404  # route-not-found, from the gateway's own pipeline
+    async with (
+        aiohttp.ClientSession() as client,
+        client.get(f"{gateway.url}/metrics", headers={"Host": "nowhere.test"}) as response,
+    ):
+        assert response.status == 404  # route-not-found, from the gateway's own pipeline
 
 
 async def test_readiness_follows_redis_down_and_up(
@@ -148,6 +154,11 @@ async def test_requests_are_counted_by_route_decision_and_reason(
     seen = await scrape(gateway)
     allowed = (("decision", "allow"), ("reason", "route-public"), ("route", "echo"))
     assert seen[("authgate_requests_total", allowed)] == 2
-    assert seen[("authgate_request_duration_seconds_count", (("route", "echo"), ("stage", "upstream")))] == 2
+    assert (
+        seen[
+            ("authgate_request_duration_seconds_count", (("route", "echo"), ("stage", "upstream")))
+        ]
+        == 2
+    )
     unrouted = [k for k in seen if k[0] == "authgate_requests_total" and ("route", "") in k[1]]
     assert len(unrouted) == 1

@@ -21,7 +21,9 @@ def test_routes_added_removed_and_changed_by_id() -> None:
     new = config(route("a"), route("c", upstream="http://10.0.0.2:8000"), route("d"))
     changes = describe_changes(old, new)
     assert (changes.routes_added, changes.routes_removed, changes.routes_changed) == (
-        ("d",), ("b",), ("c",),
+        ("d",),
+        ("b",),
+        ("c",),
     )
     assert str(changes) == "routes added ['d']; routes removed ['b']; routes changed ['c']"
 
@@ -33,7 +35,9 @@ def test_nothing_changed() -> None:
 
 def test_other_sections_are_named() -> None:
     old = config(route("a"))
-    new = config(route("a"), sessions={"idle_timeout": "1h"}, server={"trusted_proxies": ["10.0.0.0/8"]})
+    new = config(
+        route("a"), sessions={"idle_timeout": "1h"}, server={"trusted_proxies": ["10.0.0.0/8"]}
+    )
     assert describe_changes(old, new).sections == ("server.trusted_proxies", "sessions")
 
 
@@ -46,7 +50,10 @@ def test_settings_read_once_at_start_are_reported_as_needing_a_restart() -> None
     )
     changes = describe_changes(old, new)
     assert changes.restart_needed == (
-        "server.listen", "server.admin_listen", "server.workers", "decision_log",
+        "server.listen",
+        "server.admin_listen",
+        "server.workers",
+        "decision_log",
     )
     assert changes.sections == ()
     assert "not applied until restart" in str(changes)

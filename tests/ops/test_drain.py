@@ -42,11 +42,15 @@ async def one_request(port: int, path: str) -> Outcome:
     except ConnectionRefusedError:
         return Outcome("refused")
     try:
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: echo.test\r\nConnection: close\r\n\r\n".encode())
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: echo.test\r\nConnection: close\r\n\r\n".encode()
+        )
         await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
         lines = head.decode("latin-1").split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)
+        }
         await asyncio.wait_for(reader.readexactly(int(headers["content-length"])), 30)
         return Outcome("ok", int(lines[0].split()[1]), headers["x-request-id"])
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as error:
@@ -70,7 +74,9 @@ async def test_sigterm_under_load_loses_no_accepted_request(
 ) -> None:
     gateway = ops_gateway(server={"shutdown_timeout": "10s"})
     rng = random.Random(7)
-    load = [asyncio.create_task(client_task(gateway.port, REQUESTS // TASKS, rng)) for _ in range(TASKS)]
+    load = [
+        asyncio.create_task(client_task(gateway.port, REQUESTS // TASKS, rng)) for _ in range(TASKS)
+    ]
     await asyncio.sleep(SPREAD / 2)
     gateway.signal(signal.SIGTERM)
     outcomes = [o for batch in await asyncio.gather(*load) for o in batch]
@@ -109,14 +115,16 @@ async def test_websocket_open_at_sigterm_is_closed_with_1001(
         gateway = ops_gateway(
             routes=[route("echo", "echo.test", str(upstream.make_url("/")).rstrip("/"))]
         )
-        async with aiohttp.ClientSession() as client:
-            async with client.ws_connect(f"{gateway.url}/ws", headers={"Host": "echo.test"}) as ws:
-                await ws.send_str("hello")
-                assert await ws.receive_str(timeout=5) == "hello"
-                gateway.signal(signal.SIGTERM)
-                message = await ws.receive(timeout=10)
-                assert message.type is aiohttp.WSMsgType.CLOSE
-                assert message.data == aiohttp.WSCloseCode.GOING_AWAY
+        async with (
+            aiohttp.ClientSession() as client,
+            client.ws_connect(f"{gateway.url}/ws", headers={"Host": "echo.test"}) as ws,
+        ):
+            await ws.send_str("hello")
+            assert await ws.receive_str(timeout=5) == "hello"
+            gateway.signal(signal.SIGTERM)
+            message = await ws.receive(timeout=10)
+            assert message.type is aiohttp.WSMsgType.CLOSE
+            assert message.data == aiohttp.WSCloseCode.GOING_AWAY
         assert await asyncio.wait_for(upstream_codes.get(), 10) == aiohttp.WSCloseCode.GOING_AWAY
         assert await asyncio.to_thread(gateway.wait, 20) == 0
     finally:

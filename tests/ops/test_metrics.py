@@ -38,8 +38,14 @@ def test_requests_are_counted_by_route_decision_and_reason() -> None:
     metrics = Metrics()
     metrics.observe(record())
     metrics.observe(record())
-    metrics.observe(record(route=None, decision=Outcome.DENY, reason="route-not-found",
-                           durations=(("total", 0.0001),)))
+    metrics.observe(
+        record(
+            route=None,
+            decision=Outcome.DENY,
+            reason="route-not-found",
+            durations=(("total", 0.0001),),
+        )
+    )
     seen = samples(metrics)
     allowed = (("decision", "allow"), ("reason", "route-public"), ("route", "hr"))
     unrouted = (("decision", "deny"), ("reason", "route-not-found"), ("route", ""))
@@ -65,7 +71,9 @@ def test_upstream_failures_are_counted_apart() -> None:
     metrics.observe(record(decision=Outcome.ERROR, reason="gateway-error"))
     seen = samples(metrics)
     errors = {k: v for k, v in seen.items() if k[0] == "authgate_upstream_errors_total"}
-    assert errors == {("authgate_upstream_errors_total", (("reason", "upstream-timeout"), ("route", "hr"))): 1}
+    assert errors == {
+        ("authgate_upstream_errors_total", (("reason", "upstream-timeout"), ("route", "hr"))): 1
+    }
 
 
 def test_sampling_turns_totals_into_increments() -> None:
@@ -110,7 +118,15 @@ def test_nothing_is_exposed_before_a_flush_and_everything_after() -> None:
     assert 'authgate_requests_total{decision="allow"' not in text
     metrics.flush()
     metrics.flush()  # a second flush adds nothing
-    assert samples(metrics)[("authgate_requests_total", (("decision", "allow"), ("reason", "route-public"), ("route", "hr")))] == 1
+    assert (
+        samples(metrics)[
+            (
+                "authgate_requests_total",
+                (("decision", "allow"), ("reason", "route-public"), ("route", "hr")),
+            )
+        ]
+        == 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -125,8 +141,11 @@ def test_batched_histogram_matches_prometheus_observe(observed: list[float]) -> 
     # Histogram.observe itself would have exposed, bucket edges included.
     registry = CollectorRegistry()
     reference = Histogram(
-        "authgate_request_duration_seconds", "x", ["route", "stage"],
-        buckets=LATENCY_BUCKETS, registry=registry,
+        "authgate_request_duration_seconds",
+        "x",
+        ["route", "stage"],
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
     ).labels("hr", "total")
     metrics = Metrics()
     for seconds in observed:

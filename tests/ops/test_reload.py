@@ -17,10 +17,12 @@ from tests.testbed.gateway import Gateway
 
 
 async def status_for(gateway: Gateway, host: str, path: str = "/x") -> int:
-    async with aiohttp.ClientSession() as client:
-        async with client.get(f"{gateway.url}{path}", headers={"Host": host}) as response:
-            await response.read()
-            return response.status
+    async with (
+        aiohttp.ClientSession() as client,
+        client.get(f"{gateway.url}{path}", headers={"Host": host}) as response,
+    ):
+        await response.read()
+        return response.status
 
 
 async def wait_for_log(gateway: Gateway, text: str, timeout: float = 10.0) -> str:
@@ -84,7 +86,10 @@ async def test_an_invalid_file_is_refused_and_every_problem_logged(
     seen = await scrape(gateway)
     assert seen[("authgate_config_reloads_total", (("result", "rejected"),))] == 1
     # Fixing the file applies it.
-    config["routes"] = [route("echo", "echo.test", upstream_url), route("ok", "ok.test", upstream_url)]
+    config["routes"] = [
+        route("echo", "echo.test", upstream_url),
+        route("ok", "ok.test", upstream_url),
+    ]
     write_config(gateway.config_path, yaml.safe_dump(config, sort_keys=False))
     await wait_for_log(gateway, "config reload (file changed) applied")
     assert await status_for(gateway, "ok.test") == 200
@@ -99,7 +104,9 @@ async def test_a_request_in_flight_finishes_on_the_route_a_reload_removed(
             client.get(f"{gateway.url}/__slow?seconds=2", headers={"Host": "echo.test"})
         )
         await asyncio.sleep(0.5)  # the request is at the upstream now
-        edit_config(gateway, lambda c: c.update(routes=[route("other", "other.test", upstream_url)]))
+        edit_config(
+            gateway, lambda c: c.update(routes=[route("other", "other.test", upstream_url)])
+        )
         gateway.signal(signal.SIGHUP)
         log = await wait_for_log(gateway, "config reload (SIGHUP) applied")
         assert "routes removed ['echo']" in log and not slow.done()

@@ -33,12 +33,27 @@ def config(tmp_path: Path) -> dict[str, Any]:
             "assertion_keys": str(tmp_path / "keys.pem"),
         },
         "providers": [
-            {"id": "corp", "issuer": "http://127.0.0.1:9/corp", "client_id": "a", "client_secret": "s"},
-            {"id": "shop", "issuer": "http://127.0.0.1:9/shop", "client_id": "b", "client_secret": "s"},
+            {
+                "id": "corp",
+                "issuer": "http://127.0.0.1:9/corp",
+                "client_id": "a",
+                "client_secret": "s",
+            },
+            {
+                "id": "shop",
+                "issuer": "http://127.0.0.1:9/shop",
+                "client_id": "b",
+                "client_secret": "s",
+            },
         ],
         "decision_log": {"sinks": [{"file": str(tmp_path / "decisions.jsonl")}]},
         "routes": [
-            {"id": "a", "match": {"host": "a.test"}, "upstream": "http://127.0.0.1:9", "public": ["/**"]},
+            {
+                "id": "a",
+                "match": {"host": "a.test"},
+                "upstream": "http://127.0.0.1:9",
+                "public": ["/**"],
+            },
         ],
     }
 

@@ -108,7 +108,9 @@ async def test_sigterm_to_the_supervisor_drains_every_worker(workers_gateway: Ga
     pids = workers(gateway)
     gateway.signal(signal.SIGTERM)
     assert await asyncio.to_thread(gateway.wait, 30) == 0
-    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids)
+    assert not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids
+    )
     assert gateway.stderr().count("authgate stopped") == 2
     assert not port_is_open("127.0.0.1", gateway.port)
 
@@ -136,14 +138,20 @@ def test_a_worker_that_cannot_start_stops_the_gateway(
         config = {
             "server": {"workers": 2, "listen": f"127.0.0.1:{taken.getsockname()[1]}"},
             "store": {"backend": "redis", "url": redis_server_factory().url},
-            "secrets": {"cookie_secret": [COOKIE_SECRET], "assertion_keys": str(tmp_path / "k.pem")},
+            "secrets": {
+                "cookie_secret": [COOKIE_SECRET],
+                "assertion_keys": str(tmp_path / "k.pem"),
+            },
             "routes": [{"id": "a", "match": {"host": "a.test"}, "upstream": "http://127.0.0.1:9"}],
         }
         path = tmp_path / "authgate.yaml"
         path.write_text(yaml.safe_dump(config))
         done = subprocess.run(
             [sys.executable, "-m", "authgate", "serve", "-c", str(path)],
-            capture_output=True, text=True, timeout=60,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     finally:
         taken.close()

@@ -16,7 +16,11 @@ REDIS = {"backend": "redis", "url": "redis://127.0.0.1:6379/0"}
 
 
 def config(workers: int, store: dict[str, str] | None = None) -> GatewayConfig:
-    data = {"server": {"workers": workers}, "routes": ROUTES, "store": store or {"backend": "memory"}}
+    data = {
+        "server": {"workers": workers},
+        "routes": ROUTES,
+        "store": store or {"backend": "memory"},
+    }
     return GatewayConfig.model_validate(data)
 
 
@@ -33,10 +37,15 @@ def test_one_worker_or_a_shared_store_is_fine() -> None:
 
 def test_serve_refuses_to_start_and_says_why(tmp_path: Path) -> None:
     path = tmp_path / "authgate.yaml"
-    path.write_text(yaml.safe_dump({"server": {"workers": 2, "listen": "127.0.0.1:1"}, "routes": ROUTES}))
+    path.write_text(
+        yaml.safe_dump({"server": {"workers": 2, "listen": "127.0.0.1:1"}, "routes": ROUTES})
+    )
     done = subprocess.run(
         [sys.executable, "-m", "authgate", "serve", "-c", str(path)],
-        capture_output=True, text=True, timeout=60,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 1
     assert f"{path} server.workers: 2 workers need a shared session store" in done.stderr

@@ -73,7 +73,7 @@ def _use_multiprocess_values(directory: str) -> None:
 class _Timings:
     """Observations of one (route, stage) since the last flush, bucketed."""
 
-    __slots__ = ("child", "counts", "total", "seen")
+    __slots__ = ("child", "counts", "seen", "total")
 
     def __init__(self, child: Histogram) -> None:
         self.child = child
@@ -147,7 +147,9 @@ class Metrics:
         self._dropped_seen = 0
 
     @staticmethod
-    def _exposition_registry(registry: CollectorRegistry, directory: str | None) -> CollectorRegistry:
+    def _exposition_registry(
+        registry: CollectorRegistry, directory: str | None
+    ) -> CollectorRegistry:
         if directory is None:
             ProcessCollector(registry=registry)
             return registry

@@ -187,7 +187,9 @@ class Reloader:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _retire(self, generation: int, stores: list[SessionStore], old: GatewayConfig) -> None:
+    async def _retire(
+        self, generation: int, stores: list[SessionStore], old: GatewayConfig
+    ) -> None:
         # The store made at start is closed here too, so that it lets go of its
         # connections now; auth_context closes it again at shutdown (close is idempotent).
         mine = list(stores)
@@ -241,7 +243,9 @@ async def _load_discovery(client: OIDCClient) -> None:
 # --- watching the file --------------------------------------------------------------
 
 
-async def watch(reloader: Reloader, *, poll: float = POLL_SECONDS, settle: float = SETTLE_SECONDS) -> None:
+async def watch(
+    reloader: Reloader, *, poll: float = POLL_SECONDS, settle: float = SETTLE_SECONDS
+) -> None:
     """Reload whenever the config file changes; runs until cancelled."""
     detector = reloader.detector
     while True:

@@ -83,7 +83,11 @@ def _exit_text(code: int) -> str:
 
 class Supervisor:
     def __init__(
-        self, snapshot: Snapshot, run_worker: RunWorker, *, clock: Callable[[], float] = time.monotonic
+        self,
+        snapshot: Snapshot,
+        run_worker: RunWorker,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._snapshot = snapshot
         self._generation = 0

@@ -106,7 +106,7 @@ def login_response(
             params.update({"step_up": "1", **dict(decision.extra)})
         return redirect("/.authgate/start?" + urlencode(params), facts)
     response = decision_response(request, decision, facts)
-    response.headers["WWW-Authenticate"] = _challenge(decision, "bearer" in methods)
+    response.headers["WWW-Authenticate"] = auth_challenge(decision, "bearer" in methods)
     return response
 
 
@@ -119,7 +119,7 @@ def consent_response(request: web.Request, facts: RequestFacts, decision: Decisi
     return decision_response(request, decision, facts)
 
 
-def _challenge(decision: Decision, bearer: bool) -> str:
+def auth_challenge(decision: Decision, bearer: bool) -> str:
     """RFC 9110 §11.6.1: a 401 names how to authenticate; RFC 6750 §3 for bearer errors;
     RFC 9470 §3 for a step-up (`insufficient_user_authentication`, acr_values, max_age)."""
     if not bearer:

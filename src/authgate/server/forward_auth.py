@@ -55,12 +55,16 @@ from multidict import CIMultiDict, MultiMapping
 from authgate.decision import Decision, Outcome, Reason
 from authgate.facts import RequestFacts
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
-from authgate.server.answers import _challenge, decision_response, is_browser_navigation
+from authgate.server.answers import (
+    auth_challenge,
+    decision_response,
+    is_browser_navigation,
+)
 from authgate.server.auth_state import AUTH
 from authgate.server.authenticate import AuthResult
 from authgate.server.exchange import Exchange
 from authgate.server.facts import resolve_target
-from authgate.server.forwarding import _add_identity
+from authgate.server.forwarding import add_identity
 from authgate.server.pipeline import evaluate
 from authgate.server.state import ServerRuntime
 
@@ -200,6 +204,7 @@ def forwarded_facts(base: RequestFacts, forwarded: Forwarded) -> tuple[RequestFa
 async def forward_auth(
     request: web.Request, exchange: Exchange, runtime: ServerRuntime
 ) -> web.StreamResponse:
+    """Answer a proxy's auth call; the exchange ends up with the decision to record."""
     base = exchange.facts
     if not base.peer_trusted:
         log.warning(
@@ -276,7 +281,7 @@ def _allowed(
         assert decision.route_id is not None  # an allow always names its route
         route = runtime.snapshot.routes.by_id(decision.route_id)
         # The very mutator the proxy mode runs: same headers, same assertion.
-        _add_identity(headers, facts, route, auth, request.app[AUTH])
+        add_identity(headers, facts, route, auth, request.app[AUTH])
     headers[REQUEST_ID_HEADER] = facts.request_id
     headers["Cache-Control"] = _NO_STORE
     return web.Response(status=200, headers=headers)
@@ -292,7 +297,7 @@ def _login(
     """As `answers.login_response`, on the authorized request's URL and method."""
     assert decision.route_id is not None  # a login decision always names its route
     methods = runtime.snapshot.routes.by_id(decision.route_id).config.authenticate
-    challenge = _challenge(decision, "bearer" in methods)
+    challenge = auth_challenge(decision, "bearer" in methods)
     if "session" in methods and _navigation(request, facts):
         params = {"rd": _original_url(facts, forwarded)}  # checked again at start
         if decision.outcome is Outcome.STEP_UP:

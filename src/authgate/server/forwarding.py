@@ -109,11 +109,11 @@ def _upstream_headers(
     secure = facts.scheme == "https"
     strip_cookie(headers, session_cookie(sessions, secure), login_cookie(sessions, secure))
     if auth.identity is not None:
-        _add_identity(headers, facts, route, auth, gateway)
+        add_identity(headers, facts, route, auth, gateway)
     return headers
 
 
-def _add_identity(
+def add_identity(
     headers: CIMultiDict[str],
     facts: RequestFacts,
     route: Route,

@@ -160,7 +160,9 @@ def _open(listen: str, slot: WorkerSlot, context: ssl.SSLContext | None) -> list
         raise OSError(f"cannot listen on {listen}: {error.strerror or error}") from error
 
 
-def _handle_signals(app: web.Application, stop: asyncio.Event, background: set[asyncio.Task[None]]) -> None:
+def _handle_signals(
+    app: web.Application, stop: asyncio.Event, background: set[asyncio.Task[None]]
+) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
