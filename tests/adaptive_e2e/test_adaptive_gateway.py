@@ -89,3 +89,24 @@ async def test_a_successful_step_up_clears_the_signals_for_that_session(
             assert r.status == 200
     last = gateway.decisions(6)[-1]
     assert (last["decision"], last["signals"]) == ("allow", [])
+
+
+async def test_login_issues_a_known_device_cookie_that_counts_as_the_device(
+    oidc_provider: OIDCProvider,
+    echo_upstream: TestServer,
+    gateway_factory: Callable[..., Gateway],
+    tmp_path: Path,
+) -> None:
+    upstream = str(echo_upstream.make_url("/")).rstrip("/")
+    config = adaptive_config(oidc_provider, upstream, tmp_path, trusted=False)
+    config["devices"] = {"known_device_cookie": {"name": "authgate-device", "max_age": "30d"}}
+    gateway = gateway_factory(config)
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as client:
+        await signed_in(client, gateway)
+        device = {c.key: c for c in jar}.get("authgate-device")
+        assert device is not None and device["httponly"]
+        async with client.get(f"{gateway.url}/app", headers={"Accept": "application/json"}) as r:
+            assert r.status == 200
+    record = gateway.decisions(4)[-1]
+    assert record["device"] is not None and record["device"].startswith("cookie:")

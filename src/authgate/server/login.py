@@ -245,7 +245,7 @@ async def callback(request: web.Request, exchange: Exchange, runtime: ServerRunt
     if login.prompt == "login" and route_id is not None:
         await acknowledge_step_up(request, facts, session, runtime.snapshot.routes.by_id(route_id), runtime)
     exchange.decision = _decision("callback", Reason.LOGIN_COMPLETED, Outcome.ALLOW, 302, route_id)
-    return _logged_in(exchange, session, login.return_to, runtime, auth)
+    return _logged_in(request, exchange, session, login.return_to, runtime, auth)
 
 
 class _LoginFailed(Exception):
@@ -344,7 +344,12 @@ async def _exchange_and_store(
 
 
 def _logged_in(
-    exchange: Exchange, session: Session, return_to: str, runtime: ServerRuntime, auth: AuthRuntime
+    request: web.Request,
+    exchange: Exchange,
+    session: Session,
+    return_to: str,
+    runtime: ServerRuntime,
+    auth: AuthRuntime,
 ) -> web.StreamResponse:
     facts = exchange.facts
     sessions = runtime.snapshot.config.sessions
@@ -360,4 +365,33 @@ def _logged_in(
         max_age=sessions.max_lifetime,
     )
     clear_cookie(response, login_cookie(sessions, secure), sessions=sessions, secure=secure)
+    _remember_device(request, exchange, response, auth, runtime)
     return response
+
+
+def _remember_device(
+    request: web.Request,
+    exchange: Exchange,
+    response: web.StreamResponse,
+    auth: AuthRuntime,
+    runtime: ServerRuntime,
+) -> None:
+    """Issue (or renew) the known-device cookie at login: the moment the browser has
+    just proved who uses it. Its id is what the risk history calls this device."""
+    devices = auth.known_devices
+    if devices is None:
+        return
+    now = exchange.facts.time
+    value = request.cookies.get(devices.name)
+    known = devices.verify(value, now) if value else None
+    if known is not None and not known.needs_reissue(now):
+        return
+    device_id = known.facts.device_id if known is not None else None
+    set_cookie(
+        response,
+        devices.name,
+        devices.issue(now, device_id),
+        sessions=runtime.snapshot.config.sessions,
+        secure=exchange.facts.scheme == "https",
+        max_age=devices.max_age,
+    )
