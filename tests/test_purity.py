@@ -7,10 +7,13 @@ because this test process has aiohttp loaded by other tests.
 
 from __future__ import annotations
 
+import pkgutil
 import subprocess
 import sys
 
 import pytest
+
+import authgate.policy
 
 PURE_MODULES = [
     "authgate.routing",
@@ -37,6 +40,23 @@ PURE_MODULES = [
     "authgate.risk.history",
     "authgate.risk.history_codec",
     "authgate.device.facts",
+    # rate limits: the algorithm, keys, headers, memory limiter and regulator
+    "authgate.ratelimit",
+    "authgate.ratelimit.gcra",
+    "authgate.ratelimit.keys",
+    "authgate.ratelimit.headers",
+    "authgate.ratelimit.limiter",
+    "authgate.ratelimit.regulation",
+    "authgate.ratelimit.shedding",
+    "authgate.ratelimit.route_limits",
+    "authgate.config.schema_limits",
+    "authgate.config.schema_policy",
+    # the whole policy package: compile, evaluate, criteria, explain
+    *sorted(
+        info.name
+        for info in pkgutil.walk_packages(authgate.policy.__path__, "authgate.policy.")
+    ),
+    "authgate.policy",
     "authgate.client_ip",
     "authgate.decision",
     "authgate.decide",

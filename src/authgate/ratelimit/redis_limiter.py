@@ -34,18 +34,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisClusterException, RedisError
 
 from authgate.ratelimit.gcra import EPSILON, GcraResult, Limit, check_cost, gcra_check
 from authgate.ratelimit.limiter import Clock, LimiterUnavailable
+from authgate.sessions.redis_client import redis_errors_as
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +77,9 @@ return {allowed, stored or '', string.format('%.17g', now)}
 """
 
 
-@contextmanager
-def backend_errors() -> Iterator[None]:
+def backend_errors() -> AbstractContextManager[None]:
     """Raise every Redis failure as `LimiterUnavailable` (callers apply on_store_error)."""
-    try:
-        yield
-    # RedisClusterException (no usable slot map, say) is not a RedisError.
-    except (RedisError, RedisClusterException, OSError) as exc:
-        raise LimiterUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
+    return redis_errors_as(LimiterUnavailable)
 
 
 def limiter_client(url: str, timeout: float) -> Redis:

@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
 
 from authgate.config.schema_adaptive import RiskHistoryConfig
 from authgate.risk.history import ip_key
@@ -42,7 +40,11 @@ from authgate.risk.history_codec import (
 )
 from authgate.risk.model import History, Location
 from authgate.risk.signal import Signal
-from authgate.sessions.redis_client import url_client
+from authgate.sessions.redis_client import (
+    decodes_responses,
+    redis_errors_as,
+    url_client,
+)
 from authgate.sessions.store import StoreUnavailable
 
 # KEYS[1] user hash. ARGV: now, ttl (s), ttl (ms), max devices, max countries, max acks,
@@ -109,19 +111,8 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _decodes(client: Redis | RedisCluster) -> bool:
-    if isinstance(client, RedisCluster):
-        return bool(client.connection_kwargs.get("decode_responses"))
-    return bool(client.connection_pool.connection_kwargs.get("decode_responses"))
 
 
-@contextmanager
-def _backend_errors() -> Iterator[None]:
-    """Raise every Redis failure as `StoreUnavailable`."""
-    try:
-        yield
-    except (RedisError, OSError) as exc:
-        raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
 
 
 class RedisHistoryStore:
@@ -136,7 +127,7 @@ class RedisHistoryStore:
         failed_login_window: float = 900.0,
         owns_client: bool = False,
     ) -> None:
-        if _decodes(client):
+        if decodes_responses(client):
             raise ValueError("the Redis client must use decode_responses=False")
         self._client = client
         self._prefix = prefix
@@ -179,7 +170,7 @@ class RedisHistoryStore:
         client_ip: str | None = None,
     ) -> History:
         failure_keys = [user_key] + ([ip_key(client_ip)] if client_ip is not None else [])
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.hgetall(self._user(user_key))
                 for key in failure_keys:
@@ -213,22 +204,22 @@ class RedisHistoryStore:
             limits.max_devices, limits.max_countries, limits.max_acknowledgements,
         ]  # fmt: skip
         args += [item for pair in changes.items() for item in pair]
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             await self._write_script(keys=[self._user(user_key)], args=args)
 
     async def record_failed_login(self, key: str, now: float) -> int:
         args: list[str | int] = [repr(now), repr(self._window), _ms(self._window)]
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             count = await self._fail_script(keys=[self._failures(key)], args=args)
         return int(count)
 
     async def failed_logins(self, key: str, now: float) -> int:
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             row = await self._client.hmget(self._failures(key), ["n", "since"])
         return self._count(row, now)
 
     async def ping(self) -> None:
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             await self._client.ping()
 
     async def close(self) -> None:

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
@@ -43,7 +44,13 @@ from redis.asyncio.sentinel import (
     SentinelManagedConnection,
 )
 from redis.backoff import ExponentialBackoff, NoBackoff
-from redis.exceptions import ClusterDownError, ConnectionError, TimeoutError
+from redis.exceptions import (
+    ClusterDownError,
+    ConnectionError,
+    RedisClusterException,
+    RedisError,
+    TimeoutError,
+)
 
 from authgate.config.schema_auth import (
     RedisClusterConfig,
@@ -253,3 +260,22 @@ def sentinel_client(config: RedisSentinelConfig, *, timeout: float = TIMEOUT) ->
 
 def _addresses(nodes: Sequence[str]) -> list[tuple[str, int]]:
     return [_address(node) for node in nodes]
+
+
+def decodes_responses(client: Redis | RedisCluster) -> bool:
+    """Whether `client` decodes replies to str (every store here expects bytes)."""
+    if isinstance(client, RedisCluster):
+        return bool(client.connection_kwargs.get("decode_responses"))
+    return bool(client.connection_pool.connection_kwargs.get("decode_responses"))
+
+
+@contextmanager
+def redis_errors_as(error: Callable[[str], Exception]) -> Iterator[None]:
+    """Raise every Redis failure as `error(message)` — the caller's own vocabulary
+    (`StoreUnavailable` → 503, `LimiterUnavailable` → the route's on_store_error),
+    so no redis-py exception type leaks past the store layer."""
+    try:
+        yield
+    # RedisClusterException (no usable slot map, say) is not a RedisError.
+    except (RedisError, RedisClusterException, OSError) as exc:
+        raise error(f"redis: {type(exc).__name__}: {exc}") from exc

@@ -41,13 +41,12 @@ import math
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisClusterException, RedisError
 
 from authgate.sessions.cipher import TokenCipher, TokenDecryptError
 from authgate.sessions.keys import storage_key
@@ -60,7 +59,11 @@ from authgate.sessions.model import (
     identity_from_json,
     to_record,
 )
-from authgate.sessions.redis_client import url_client
+from authgate.sessions.redis_client import (
+    decodes_responses,
+    redis_errors_as,
+    url_client,
+)
 from authgate.sessions.store import TOUCH_INTERVAL, Clock, LockTimeout, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -112,20 +115,8 @@ def _text(value: bytes | str | None) -> str | None:
     return value
 
 
-def _decodes(client: Redis | RedisCluster) -> bool:
-    if isinstance(client, RedisCluster):
-        return bool(client.connection_kwargs.get("decode_responses"))
-    return bool(client.connection_pool.connection_kwargs.get("decode_responses"))
 
 
-@contextmanager
-def _backend_errors() -> Iterator[None]:
-    """Raise every Redis failure as `StoreUnavailable` (callers answer 503)."""
-    try:
-        yield
-    # RedisClusterException (no usable slot map, say) is not a RedisError.
-    except (RedisError, RedisClusterException, OSError) as exc:
-        raise StoreUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
 
 
 class RedisSessionStore:
@@ -141,7 +132,7 @@ class RedisSessionStore:
         touch_interval: float = TOUCH_INTERVAL,
         owns_client: bool = False,
     ) -> None:
-        if _decodes(client):
+        if decodes_responses(client):
             raise ValueError("the Redis client must use decode_responses=False")
         self._client = client
         self._cipher = cipher
@@ -211,7 +202,7 @@ class RedisSessionStore:
         # so this TTL outlives all of them (and a longer-lived one, after a config change).
         index_ttl = _ms(max(self._max_lifetime, session.expires_at - now))
         indexes = self._index_keys(identity.provider, identity.subject, session.provider_sid)
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.eval(_CREATE, 1, self._session_key(skey), ttl, *fields)
                 for index in indexes:
@@ -221,7 +212,7 @@ class RedisSessionStore:
 
     async def get(self, session_id: str, now: float) -> Session | None:
         skey = storage_key(session_id)
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             raw = await self._client.hgetall(self._session_key(skey))
         if not raw:
             return None
@@ -256,7 +247,7 @@ class RedisSessionStore:
         seen = self._recent.pop(skey, None)
         if seen is not None and now - seen < self._touch_interval:
             return
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             await self._touch(
                 keys=[self._session_key(skey)], args=[repr(now), self._idle, self._touch_interval]
             )
@@ -264,7 +255,7 @@ class RedisSessionStore:
     async def replace_tokens(self, session_id: str, tokens: Tokens) -> None:
         skey = storage_key(session_id)
         blob = encrypt_tokens(tokens, self._cipher, skey)
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             await self._replace_tokens(keys=[self._session_key(skey)], args=[blob])
 
     async def delete(self, session_id: str) -> None:
@@ -277,7 +268,7 @@ class RedisSessionStore:
         return await self._end_indexed(self._index_key("sub", provider, subject))
 
     async def _end_indexed(self, index: str) -> int:
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             members = await self._client.smembers(index)
         return await self._end(sorted(str(_text(m)) for m in members), self._clock(), index)
 
@@ -287,7 +278,7 @@ class RedisSessionStore:
             return 0
         for skey in skeys:
             self._recent.pop(skey, None)
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             heads = await self._heads(skeys)
             async with self._client.pipeline(transaction=False) as pipe:
                 for skey in skeys:  # DELs first: their results are counted below
@@ -316,18 +307,18 @@ class RedisSessionStore:
     # -- login state, one-time keys, locks ---------------------------------------
 
     async def put_login_state(self, key: str, data: bytes, ttl: float) -> None:
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             await self._client.set(f"{self._prefix}login:{key}", data, px=_ms(ttl))
 
     async def take_login_state(self, key: str) -> bytes | None:
         # GETDEL is one atomic step: two callbacks racing with the same state cannot
         # both get it (RFC 6749 §10.12; RFC 9700 §4.7).
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             value = await self._client.getdel(f"{self._prefix}login:{key}")
         return value.encode() if isinstance(value, str) else value
 
     async def remember_once(self, key: str, ttl: float) -> bool:
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             first = await self._client.set(f"{self._prefix}once:{key}", b"1", nx=True, px=_ms(ttl))
         return bool(first)
 
@@ -345,7 +336,7 @@ class RedisSessionStore:
     async def _acquire(self, key: str, token: str, ttl: float, wait: float) -> None:
         deadline, delay = time.monotonic() + wait, 0.005
         while True:
-            with _backend_errors():
+            with redis_errors_as(StoreUnavailable):
                 if await self._client.set(key, token, nx=True, px=_ms(ttl)):
                     return
             left = deadline - time.monotonic()
@@ -357,7 +348,7 @@ class RedisSessionStore:
 
     async def _unlock(self, key: str, token: str) -> None:
         try:
-            with _backend_errors():
+            with redis_errors_as(StoreUnavailable):
                 await self._release(keys=[key], args=[token])
         except StoreUnavailable as error:
             # Not raised over the body's own outcome: the TTL frees the lock anyway.
@@ -366,7 +357,7 @@ class RedisSessionStore:
     # -- health, shutdown ---------------------------------------------------------
 
     async def ping(self) -> None:
-        with _backend_errors():
+        with redis_errors_as(StoreUnavailable):
             await self._client.ping()
 
     async def close(self) -> None:
