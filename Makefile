@@ -9,8 +9,9 @@ VENV_STAMP := $(VENV)/.authgate-installed
 OIDC_DIR := testbed/oidc
 OIDC_STAMP := $(OIDC_DIR)/node_modules/.authgate-installed
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: all venv testbed check-system test demo lint clean-testbed help
+.PHONY: all venv testbed check-system test demo lint bench clean-testbed help
 
 all: test
 
@@ -21,6 +22,8 @@ help:
 	@echo "make test          all of the above, then .venv/bin/pytest \$$PYTEST_ARGS"
 	@echo "make demo          run the gateway with config/demo.yaml"
 	@echo "make lint          mypy (strict, settings in pyproject.toml)"
+	@echo "make bench         wrk: authgate vs upstream, nginx, Caddy, bare aiohttp (~6 min);"
+	@echo "                   writes docs/performance.md (BENCH_ARGS=\"--repeat 5 --only caddy\")"
 
 venv: $(VENV_STAMP)
 
@@ -47,6 +50,11 @@ demo: venv testbed
 
 lint: venv
 	$(VENV)/bin/mypy
+
+# Needs wrk (apt-get install -y wrk), nginx and redis-server; Caddy comes with the venv.
+bench: venv testbed
+	@command -v wrk >/dev/null || { echo "wrk not found: sudo apt-get install -y wrk" >&2; exit 1; }
+	AUTHGATE_BENCH_VIA_MAKE=1 $(PY) bench/http_bench.py $(BENCH_ARGS)
 
 clean-testbed:
 	rm -rf $(OIDC_DIR)/node_modules test-artifacts

@@ -1,7 +1,7 @@
 """HTTP throughput and latency of authgate's authenticated path against its baselines.
 
 Usage:  .venv/bin/python bench/http_bench.py [--duration 10] [--connections 64]
-            [--repeat 3] [--only NAME[,NAME]] [--rate 1000] [--rate-seconds 6]
+            [--repeat 3] [--only NAME[,NAME]] [--rate 1000,200] [--rate-seconds 5]
             [--profile SECONDS] [--no-write]
         make bench                     (the same with the defaults)
 
@@ -33,8 +33,8 @@ Rounds: each of --repeat rounds runs every configuration once for --duration sec
 shared machine hits all rows alike; a row reports the median of its rounds, and a
 ratio is the median over rounds of the two rows' ratio within the round.
 
-Fixed rate: wrk has no fixed-rate mode (wrk2 is not packaged), so latency at
---rate req/s is measured with bench/_fixedrate.py (an open-loop asyncio client,
+Fixed rate: wrk has no fixed-rate mode (wrk2 is not packaged), so latency at each
+of --rate req/s (1000 and 200) is measured with bench/_fixedrate.py (an open-loop asyncio client,
 service time from write to last byte), for --rate-seconds per row after a 1 s
 warm-up; "added" is the row's percentile minus the direct upstream's.
 
@@ -167,7 +167,9 @@ class Target:
     requests_sent: int = 0
     last_records: list[dict[str, Any]] = field(default_factory=list)
     redis_calls: collections.Counter[str] = field(default_factory=collections.Counter)
-    fixed: dict[str, Any] | None = None
+    fixed: dict[float, dict[str, Any]] = field(default_factory=dict)  # rate -> result
+    tally: collections.Counter[tuple[Any, ...]] = field(default_factory=collections.Counter)
+    last_allow: dict[str, Any] | None = None
     checks: list[str] = field(default_factory=list)
 
 
@@ -340,16 +342,37 @@ def measure(targets: dict[str, Target], names: list[str], args: argparse.Namespa
 def measure_fixed_rate(targets: dict[str, Target], names: list[str], args: argparse.Namespace) -> None:
     if args.rate_seconds <= 0:
         return
-    for name in names:
-        target = targets[name]
-        headers = {"Cookie": f"authgate={target.cookie}"} if target.cookie else {}
-        target.fixed = _fixedrate.measure(
-            "127.0.0.1", target.server.port, "/bench",
-            rate=args.rate, seconds=args.rate_seconds, headers=headers,
-        )
-        lat = sorted(target.fixed["latencies"])
-        print(f"  fixed {args.rate:g}/s {name:<18} p50 {pct(lat, 50):.3f} ms  p99 {pct(lat, 99):.3f} ms"
-              f"  statuses {target.fixed['statuses']}", flush=True)
+    for rate in args.rates:
+        for name in names:
+            target = targets[name]
+            headers = {"Cookie": f"authgate={target.cookie}"} if target.cookie else {}
+            result = _fixedrate.measure(
+                "127.0.0.1", target.server.port, "/bench",
+                rate=rate, seconds=args.rate_seconds, headers=headers,
+            )
+            target.fixed[rate] = result
+            lat = sorted(result["latencies"])
+            print(f"  fixed {rate:g}/s {name:<18} p50 {pct(lat, 50):.3f} ms  p99 {pct(lat, 99):.3f} ms"
+                  f"  statuses {result['statuses']}", flush=True)
+
+
+def tally_decisions(target: Target) -> None:
+    """Every record of the gateway's decision log by (decision, reason, status, user, rule)."""
+    import json
+
+    path = target.server.workdir / "decisions.jsonl"  # type: ignore[operator]
+    if not path.exists():
+        return
+    with open(path, "rb") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            key = (record.get("decision"), record.get("reason"), record.get("status"),
+                   record.get("user"), record.get("rule"))
+            target.tally[key] += 1
+            if record.get("decision") == "allow":
+                target.last_allow = record
 
 
 def pct(sorted_seconds: list[float], p: float) -> float:
@@ -494,26 +517,40 @@ def report(targets: dict[str, Target], names: list[str], args: argparse.Namespac
             goal = "–" if target is None else f"≥ {target:.1f}"
             rounds = " / ".join(f"{x:.2f}" for x in per_round)
             out.append(f"| {what} (`{a}` / `{b}`) | {value:.2f} | {rounds} | {goal} | {met} |")
-    fixed = [n for n in names if targets[n].fixed]
-    if fixed:
+    for rate in args.rates if args.rate_seconds > 0 else []:
+        fixed = [n for n in names if rate in targets[n].fixed]
+        if not fixed:
+            continue
         direct = targets.get("direct")
-        base = sorted(direct.fixed["latencies"]) if direct and direct.fixed else None
+        base = sorted(direct.fixed[rate]["latencies"]) if direct and rate in direct.fixed else None
         out.append("")
-        out.append(f"### Latency at a fixed {args.rate:g} req/s (bench/_fixedrate.py, open loop, "
-                   f"{args.rate_seconds:g} s after 1 s warm-up; not wrk)")
+        out.append(f"### Latency at a fixed {rate:g} req/s (bench/_fixedrate.py, open loop, "
+                   f"{args.rate_seconds:g} s after a 1 s warm-up; not wrk)")
         out.append("")
-        out.append("| configuration | requests | p50 ms | p99 ms | p99.9 ms | added p50 ms | added p99 ms | statuses |")
+        out.append("| configuration | requests | p50 ms | p99 ms | p99.9 ms | added p50 ms | "
+                   "added p99 ms | statuses (with warm-up) |")
         out.append("|---|---:|---:|---:|---:|---:|---:|---|")
+        saturated = []
         for name in fixed:
-            f = targets[name].fixed
+            f = targets[name].fixed[rate]
             lat = sorted(f["latencies"])
             added50 = f"{pct(lat, 50) - pct(base, 50):.3f}" if base and name != "direct" else "–"
             added99 = f"{pct(lat, 99) - pct(base, 99):.3f}" if base and name != "direct" else "–"
             statuses = ", ".join(f"{k}: {v}" for k, v in sorted(f["statuses"].items()))
             if f["errors"]:
                 statuses += f", errors: {f['errors']}"
-            out.append(f"| {name} | {len(lat)} | {pct(lat, 50):.3f} | {pct(lat, 99):.3f} | "
+            capacity = median([r.rps for r in targets[name].runs])
+            mark = ""
+            if capacity < 1.5 * rate:
+                mark = " ‡"
+                saturated.append(name)
+            out.append(f"| {name}{mark} | {len(lat)} | {pct(lat, 50):.3f} | {pct(lat, 99):.3f} | "
                        f"{pct(lat, 99.9):.3f} | {added50} | {added99} | {statuses} |")
+        if saturated:
+            out.append("")
+            out.append(f"‡ its wrk throughput in this run was under 1.5 × {rate:g} req/s: at this "
+                       "rate it runs near or past its capacity, so these latencies are mostly "
+                       "queueing, not the cost of one request.")
     gateways = [n for n in names if n in AUTHGATE]
     if gateways:
         out.append("")
@@ -522,17 +559,23 @@ def report(targets: dict[str, Target], names: list[str], args: argparse.Namespac
         for name in gateways:
             t = targets[name]
             per_request = t.decisions / t.requests_sent if t.requests_sent else float("nan")
-            last = t.last_records[-1] if t.last_records else {}
+            last = t.last_allow or {}
             shown = {k: last.get(k) for k in ("decision", "user", "rule", "reason", "route", "status")}
-            out.append(f"- `{name}`: before wrk, {'; '.join(t.checks)}. During the runs: "
+            out.append(f"- `{name}`: before wrk, {'; '.join(t.checks)}. During the wrk runs: "
                        f"{t.decisions} decision records for {t.requests_sent} requests wrk counted "
-                       f"({per_request:.3f} per request); the last record: `{shown}`.")
+                       f"({per_request:.3f} per request). The last `allow`: `{shown}`. "
+                       "All records of the run (wrk, fixed rate, checks), by decision, reason, "
+                       "status, user, rule:")
+            for key, count in t.tally.most_common(8):
+                out.append(f"  - {count} × `{' / '.join(str(k) for k in key)}`")
             if t.redis_calls:
                 wrk_requests = t.redis_calls.pop("_wrk_requests", 0) or 1
                 calls = {k: v for k, v in t.redis_calls.most_common() if v}
                 total = sum(calls.values())
                 detail = ", ".join(f"{k} {v / wrk_requests:.2f}" for k, v in calls.items())
-                out.append(f"  Redis commands per request: {total / wrk_requests:.2f} ({detail}).")
+                out.append(f"  - Redis commands per request during wrk: {total / wrk_requests:.2f} "
+                           f"({detail}; Redis counts the commands a script runs too: the rate "
+                           "limit's GET and SET run inside its EVALSHA).")
     out.append("")
     out.append("Load average before each round: " + "; ".join(
         line.split(": load average ")[1] for line in log) + ".")
@@ -563,9 +606,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds, round 1 (2)")
     parser.add_argument("--only", action="append", metavar="NAME[,NAME]",
                         help=f"run only these: {', '.join(CONFIGS)}")
-    parser.add_argument("--rate", type=float, default=1000.0, help="fixed rate, req/s (1000)")
-    parser.add_argument("--rate-seconds", type=float, default=6.0,
-                        help="seconds per fixed-rate row (6; 0 skips them)")
+    parser.add_argument("--rate", default="1000,200",
+                        help="fixed rates in req/s, comma-separated (1000,200)")
+    parser.add_argument("--rate-seconds", type=float, default=5.0,
+                        help="seconds per fixed-rate row (5; 0 skips them)")
     parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
                         help="then record --profile-target with py-spy under wrk for SECONDS")
     parser.add_argument("--profile-target", default="authgate-mem-1w", choices=list(CONFIGS)[1:],
@@ -576,7 +620,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "measure a candidate change; noted in the report")
     parser.add_argument("--no-write", action="store_true", help=f"do not update {DOC.relative_to(ROOT)}")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.rates = [float(r) for r in str(args.rate).split(",") if r.strip()]
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -594,9 +640,11 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="authgate-bench-"))
     stack = sv.Stack()
     log: list[str] = []
-    command = "make bench" if os.environ.get("AUTHGATE_BENCH_VIA_MAKE") else (
-        ".venv/bin/python bench/http_bench.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    ).strip()
+    given = shlex.join(argv if argv is not None else sys.argv[1:])
+    if os.environ.get("AUTHGATE_BENCH_VIA_MAKE"):
+        command = f"make bench BENCH_ARGS={shlex.quote(given)}" if given else "make bench"
+    else:
+        command = f".venv/bin/python bench/http_bench.py {given}".strip()
     try:
         with contextlib.ExitStack() as exits:
             t0 = time.monotonic()
@@ -604,6 +652,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"started {len(stack.servers)} servers in {time.monotonic() - t0:.1f} s", flush=True)
             measure(targets, names, args, log)
             measure_fixed_rate(targets, names, args)
+            for name in names:
+                if name in AUTHGATE:
+                    tally_decisions(targets[name])
             profile_text = ""
             if args.profile:
                 profile_text = profile(targets[args.profile_target], args, workdir)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
@@ -137,11 +136,6 @@ async def test_metrics_are_scraped(ops_gateway: Callable[..., Gateway]) -> None:
     assert seen[("authgate_sessions_active", ())] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs `request.app[METRICS].observe(record)` in server/handler.py (lead); "
-    "remove this marker when the call is in",
-)
 async def test_requests_are_counted_by_route_decision_and_reason(
     ops_gateway: Callable[..., Gateway],
 ) -> None:

@@ -26,6 +26,7 @@ def check_references(config: GatewayConfig) -> list[ConfigProblem]:
             _problem("secrets.cookie_secret", "login needs a cookie secret (32+ characters)")
         )
     problems += policy_problems(config)
+    problems += workers_problems(config)
     if config.geoip is None or not config.geoip.has_location:
         problems += _country_without_geo(config)
     return problems
@@ -78,3 +79,19 @@ def _route_problems(index: int, route: RouteConfig, known: set[str]) -> list[Con
 
 def _problem(key: str, message: str) -> ConfigProblem:
     return ConfigProblem("", None, key, message)
+
+
+def workers_problems(config: GatewayConfig) -> list[ConfigProblem]:
+    workers = config.server.workers
+    if workers > 1 and config.store.backend == "memory":
+        return [
+            ConfigProblem(
+                "",
+                None,
+                "server.workers",
+                f"{workers} workers need a shared session store: the memory store lives "
+                "inside one process, so a session made by one worker would be unknown to "
+                "the others. Set store.backend: redis, or workers: 1",
+            )
+        ]
+    return []

@@ -16,25 +16,9 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from authgate.config.errors import ConfigError, ConfigProblem
-from authgate.config.schema import GatewayConfig
+from authgate.config.errors import ConfigError
+from authgate.config.references import workers_problems
 from authgate.config.snapshot import Snapshot, build_snapshot
-
-
-def workers_problems(config: GatewayConfig) -> list[ConfigProblem]:
-    workers = config.server.workers
-    if workers > 1 and config.store.backend == "memory":
-        return [
-            ConfigProblem(
-                "",
-                None,
-                "server.workers",
-                f"{workers} workers need a shared session store: the memory store lives "
-                "inside one process, so a session made by one worker would be unknown to "
-                "the others. Set store.backend: redis, or workers: 1",
-            )
-        ]
-    return []
 
 
 def build_checked_snapshot(path: str) -> Snapshot:

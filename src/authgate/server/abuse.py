@@ -20,7 +20,7 @@ from authgate.ratelimit.headers import retry_after
 from authgate.ratelimit.limiter import LimiterUnavailable
 from authgate.ratelimit.route_limits import login_key, login_limit
 from authgate.server.answers import decision_response
-from authgate.server.auth_state import AUTH
+from authgate.server.auth_state import auth_of
 from authgate.server.exchange import Exchange
 from authgate.server.state import ServerRuntime
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 async def guard_login(
     request: web.Request, exchange: Exchange, runtime: ServerRuntime, endpoint: str
 ) -> web.Response | None:
-    guards = request.app[AUTH].guards
+    guards = auth_of(request).guards
     client_ip = exchange.facts.client_ip
     try:
         wait = await _banned(request, "ip", client_ip)
@@ -54,7 +54,7 @@ async def guard_login(
 
 
 async def _banned(request: web.Request, kind: str, value: str) -> float | None:
-    regulator = request.app[AUTH].guards.regulator
+    regulator = auth_of(request).guards.regulator
     return await regulator.is_banned(kind, value) if regulator is not None else None
 
 
@@ -66,7 +66,7 @@ async def is_banned(request: web.Request, kind: str, value: str) -> bool:
 
 
 async def count_failure(request: web.Request, kind: str, value: str) -> None:
-    regulator = request.app[AUTH].guards.regulator
+    regulator = auth_of(request).guards.regulator
     if regulator is None:
         return
     try:

@@ -27,7 +27,7 @@ from authgate.risk.assess import Assessment, assess
 from authgate.risk.history import user_key, worth_recording
 from authgate.risk.model import History, Location
 from authgate.routing import Route
-from authgate.server.auth_state import AUTH, AuthRuntime
+from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.state import ServerRuntime
 from authgate.sessions.model import Session
 from authgate.sessions.store import StoreUnavailable
@@ -55,7 +55,7 @@ async def gather_context(
     route: Route | None,
     runtime: ServerRuntime,
 ) -> Adaptive:
-    auth: AuthRuntime = request.app[AUTH]
+    auth: AuthRuntime = auth_of(request)
     geo = auth.geo.lookup(facts.client_ip) if auth.geo is not None else None
     device = await _device(request, auth, facts.time)
     rules = runtime.risk_rules.get(route.id) if route is not None else None
@@ -118,7 +118,7 @@ def _device_view(device: DeviceFacts | None) -> dict[str, object] | None:
 
 
 async def record_allowed(request: web.Request, adaptive: Adaptive, now: float) -> None:
-    auth: AuthRuntime = request.app[AUTH]
+    auth: AuthRuntime = auth_of(request)
     key, history = adaptive.history_key, adaptive.history
     if auth.history is None or key is None or history is None:
         return
@@ -137,7 +137,7 @@ async def acknowledge_step_up(
 ) -> None:
     """A successful step-up clears the signals that asked for it, for this session
     (until it ends): the user proved it is them from this device, network and place."""
-    auth: AuthRuntime = request.app[AUTH]
+    auth: AuthRuntime = auth_of(request)
     adaptive = await gather_context(request, facts, session.identity, route, runtime)
     if auth.history is None or adaptive.assessment is None or adaptive.history_key is None:
         return

@@ -57,6 +57,14 @@ class AuthRuntime:
 
 
 AUTH = web.AppKey("auth_runtime", AuthRuntime)
+# The AuthRuntime a request started with: read once, at the same moment as the
+# ServerRuntime, so a hot reload never mixes two configs within one request.
+REQUEST_AUTH = web.RequestKey("auth_runtime", AuthRuntime)
+
+
+def auth_of(request: web.Request) -> AuthRuntime:
+    pinned = request.get(REQUEST_AUTH)
+    return pinned if pinned is not None else request.app[AUTH]
 
 
 def build_auth_runtime(config: GatewayConfig, http: aiohttp.ClientSession) -> AuthRuntime:
@@ -123,10 +131,12 @@ async def auth_context(app: web.Application, config: GatewayConfig) -> AsyncIter
     yield
     for task in loading:
         task.cancel()
-    await runtime.store.close()
-    await close_guards(runtime.guards)
-    if runtime.history is not None:
-        await runtime.history.close()
-    if runtime.geo is not None:
-        runtime.geo.close()
+    # Close what serves now: a hot reload may have replaced (and closed) the first one.
+    current = app[AUTH]
+    await current.store.close()
+    await close_guards(current.guards)
+    if current.history is not None:
+        await current.history.close()
+    if current.geo is not None:
+        current.geo.close()
     await http.close()

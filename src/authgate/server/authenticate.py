@@ -25,7 +25,7 @@ from authgate.oidc.client import OIDCClient, ProviderError, provider_for_token
 from authgate.oidc.tokens import TokenInvalid
 from authgate.routing import Route
 from authgate.server.abuse import count_failure, is_banned
-from authgate.server.auth_state import AUTH, AuthRuntime
+from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.cookies import session_cookie
 from authgate.sessions.model import Session, Tokens
 from authgate.sessions.store import StoreUnavailable
@@ -173,7 +173,7 @@ async def _count_bad_token(request: web.Request, token: str, reason: str, client
     await count_failure(request, "ip", client_ip)
     if reason in _SIGNED_FAILURES:
         subject = jwt.decode(token, options={"verify_signature": False}).get("sub")
-        issuer_client = provider_for_token(token, request.app[AUTH].oidc)
+        issuer_client = provider_for_token(token, auth_of(request).oidc)
         if isinstance(subject, str) and issuer_client is not None:
             await count_failure(request, "sub", f"{issuer_client.config.id}|{subject}")
 

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from authgate.decision import Decision, Outcome, Reason
 from authgate.server.answers import decision_response
-from authgate.server.auth_state import AUTH
+from authgate.server.auth_state import auth_of
 from authgate.server.exchange import Exchange
 from authgate.server.login import callback, sign_in, start
 from authgate.server.logout import backchannel_logout, logged_out, logout
@@ -31,7 +31,7 @@ def endpoint_decision(name: str, reason: Reason, outcome: Outcome = Outcome.ALLO
 
 
 async def jwks(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
-    keys = request.app[AUTH].assertion_keys
+    keys = auth_of(request).assertion_keys
     exchange.decision = endpoint_decision("jwks.json", Reason.GATEWAY_ENDPOINT)
     body = keys.jwks() if keys is not None else {"keys": []}
     return web.json_response(body, headers={"Cache-Control": "public, max-age=300"})

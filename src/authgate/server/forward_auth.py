@@ -60,7 +60,7 @@ from authgate.server.answers import (
     decision_response,
     is_browser_navigation,
 )
-from authgate.server.auth_state import AUTH
+from authgate.server.auth_state import auth_of
 from authgate.server.authenticate import AuthResult
 from authgate.server.exchange import Exchange
 from authgate.server.facts import resolve_target
@@ -281,7 +281,7 @@ def _allowed(
         assert decision.route_id is not None  # an allow always names its route
         route = runtime.snapshot.routes.by_id(decision.route_id)
         # The very mutator the proxy mode runs: same headers, same assertion.
-        add_identity(headers, facts, route, auth, request.app[AUTH])
+        add_identity(headers, facts, route, auth, auth_of(request))
     headers[REQUEST_ID_HEADER] = facts.request_id
     headers["Cache-Control"] = _NO_STORE
     return web.Response(status=200, headers=headers)

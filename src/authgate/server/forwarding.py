@@ -28,7 +28,7 @@ from authgate.ratelimit.headers import retry_after
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
 from authgate.routing import Route
 from authgate.server.answers import decision_response
-from authgate.server.auth_state import AUTH, AuthRuntime
+from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.authenticate import AuthResult
 from authgate.server.cookies import login_cookie, session_cookie
 from authgate.server.exchange import Exchange
@@ -42,12 +42,12 @@ async def forward(
     assert exchange.decision.route_id is not None  # an allow always names its route
     route = runtime.snapshot.routes.by_id(exchange.decision.route_id)
     target = runtime.upstreams[route.id]
-    headers = _upstream_headers(request, facts, route, auth, request.app[AUTH], runtime)
+    headers = _upstream_headers(request, facts, route, auth, auth_of(request), runtime)
     url = _upstream_url(target, facts)
     extra = {REQUEST_ID_HEADER: facts.request_id, **exchange.response_headers}
     client = request.app[CLIENT]
     relay = relay_websocket if is_websocket_upgrade(request) else forward_http
-    gate = request.app[AUTH].guards.gates.gate(f"{target.host}:{target.port}")
+    gate = auth_of(request).guards.gates.gate(f"{target.host}:{target.port}")
     if not gate.try_enter():
         return _shed(request, exchange, runtime)
     exchange.upstream_started = time.monotonic()

@@ -16,7 +16,9 @@ from aiohttp import web
 
 from authgate.decide import refuse_request
 from authgate.decision import Decision, Outcome, Reason
+from authgate.ops.metrics import METRICS
 from authgate.server.answers import consent_response, decision_response, login_response
+from authgate.server.auth_state import AUTH, REQUEST_AUTH
 from authgate.server.authenticate import AuthResult
 from authgate.server.endpoints import PREFIX, serve_endpoint
 from authgate.server.exchange import Exchange
@@ -32,6 +34,7 @@ CLIENT_CLOSED = 499
 
 async def handle(request: web.Request) -> web.StreamResponse:
     runtime = request.app[RUNTIME]  # read once: the whole request uses this snapshot
+    request[REQUEST_AUTH] = request.app[AUTH]  # ... and the auth runtime built with it
     facts, problem = gather_facts(request, runtime)
     exchange = Exchange(facts)
     # 499 (nginx's "client closed request") stays only if the client went away
@@ -49,7 +52,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         exchange.status = response.status
         return response
     finally:
-        request.app[DECISION_LOG].submit(exchange.record())
+        record = exchange.record()
+        request.app[DECISION_LOG].submit(record)
+        request.app[METRICS].observe(record)
 
 
 async def _serve(

@@ -21,7 +21,7 @@ from authgate.ratelimit.headers import rate_limit_headers, retry_after
 from authgate.ratelimit.limiter import LimiterUnavailable
 from authgate.ratelimit.route_limits import check_limits, refusal
 from authgate.routing import Route
-from authgate.server.auth_state import AUTH
+from authgate.server.auth_state import auth_of
 from authgate.server.exchange import Exchange
 from authgate.server.state import ServerRuntime
 
@@ -37,7 +37,7 @@ async def apply_limits(
     identity = exchange.identity
     try:
         statuses = await check_limits(
-            request.app[AUTH].guards.limiter,
+            auth_of(request).guards.limiter,
             limits,
             route_id=route.id,
             client_ip=exchange.facts.client_ip,

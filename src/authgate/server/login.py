@@ -38,7 +38,7 @@ from authgate.routing import PathRejected, normalize_path
 from authgate.server.abuse import count_failure, guard_login
 from authgate.server.adaptive import acknowledge_step_up
 from authgate.server.answers import decision_response
-from authgate.server.auth_state import AUTH, AuthRuntime
+from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.cookies import (
     clear_cookie,
     login_cookie,
@@ -154,7 +154,7 @@ async def start(request: web.Request, exchange: Exchange, runtime: ServerRuntime
         return _redirect("/.authgate/sign-in?" + urlencode({"rd": return_to}), facts.request_id)
     if provider_id is None and accepted:
         provider_id = accepted[0]
-    auth = request.app[AUTH]
+    auth = auth_of(request)
     if provider_id not in accepted or provider_id not in auth.oidc or auth.keys is None:
         exchange.decision = _decision("start", Reason.PROVIDER_UNKNOWN, Outcome.DENY, 400, route_id)
         return decision_response(request, exchange.decision, facts)
@@ -171,7 +171,7 @@ async def _leave_for_provider(
     runtime: ServerRuntime,
 ) -> web.StreamResponse:
     facts = exchange.facts
-    auth = request.app[AUTH]
+    auth = auth_of(request)
     sessions = runtime.snapshot.config.sessions
     try:
         metadata = await client.load()
@@ -223,7 +223,7 @@ async def sign_in(request: web.Request, exchange: Exchange, runtime: ServerRunti
 
 async def callback(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
     facts = exchange.facts
-    auth = request.app[AUTH]
+    auth = auth_of(request)
     sessions = runtime.snapshot.config.sessions
     secure = facts.scheme == "https"
     refused = await guard_login(request, exchange, runtime, "callback")

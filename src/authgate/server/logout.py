@@ -20,7 +20,7 @@ from aiohttp import web
 from authgate.decision import Decision, Outcome, Reason, reason_of
 from authgate.oidc.client import OIDCClient, ProviderError, provider_for_token
 from authgate.oidc.tokens import TokenInvalid
-from authgate.server.auth_state import AUTH, AuthRuntime
+from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.cookies import clear_cookie, session_cookie
 from authgate.server.exchange import Exchange
 from authgate.server.login import authority
@@ -38,7 +38,7 @@ def _decision(name: str, reason: Reason, outcome: Outcome = Outcome.ALLOW, statu
 
 async def logout(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
     facts = exchange.facts
-    auth = request.app[AUTH]
+    auth = auth_of(request)
     session = await current_session(request, facts, runtime)
     location = LOGGED_OUT
     if session is not None:
@@ -93,7 +93,7 @@ async def backchannel_logout(request: web.Request, exchange: Exchange, runtime: 
     token = form.get("logout_token")
     if not isinstance(token, str) or not token:
         return _bad_request(exchange, Reason.TOKEN_MISSING)
-    auth = request.app[AUTH]
+    auth = auth_of(request)
     client = provider_for_token(token, auth.oidc)
     if client is None:
         return _bad_request(exchange, Reason.TOKEN_ISSUER_INVALID)

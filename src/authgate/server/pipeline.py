@@ -17,7 +17,7 @@ from authgate.facts import RequestFacts
 from authgate.policy.authorize import public_rule
 from authgate.routing import Route
 from authgate.server.adaptive import gather_context, record_allowed
-from authgate.server.auth_state import AUTH
+from authgate.server.auth_state import auth_of
 from authgate.server.authenticate import NOBODY, AuthResult, authenticate
 from authgate.server.exchange import Exchange
 from authgate.server.limit_stage import apply_limits
@@ -53,7 +53,7 @@ async def _authenticate(
     return await authenticate(
         request,
         route,
-        request.app[AUTH],
+        auth_of(request),
         runtime.snapshot.config,
         facts.scheme == "https",
         client_ip=facts.client_ip,

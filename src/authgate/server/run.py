@@ -29,6 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from authgate.config.errors import ConfigError
+from authgate.config.references import workers_problems
 from authgate.config.schema import ServerConfig
 from authgate.config.snapshot import Snapshot, build_snapshot
 from authgate.mutate.assertion import AssertionKeyError
@@ -38,7 +39,7 @@ from authgate.ops.listeners import Listener, open_listeners
 from authgate.ops.metrics import Metrics
 from authgate.ops.reload import watch
 from authgate.ops.supervisor import Supervisor
-from authgate.ops.workers import SINGLE, WorkerSlot, workers_problems
+from authgate.ops.workers import SINGLE, WorkerSlot
 from authgate.server.app import RELOADER, build_app
 from authgate.server.pages import TemplateError
 from authgate.server.state import DECISION_LOG

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from authgate.facts import RequestFacts
 from authgate.identity import Identity
-from authgate.server.auth_state import AUTH
+from authgate.server.auth_state import auth_of
 from authgate.server.cookies import session_cookie
 from authgate.server.state import ServerRuntime
 from authgate.sessions.model import Session
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def session_id_from_cookie(request: web.Request, facts: RequestFacts, runtime: ServerRuntime) -> str | None:
-    auth = request.app[AUTH]
+    auth = auth_of(request)
     name = session_cookie(runtime.snapshot.config.sessions, facts.scheme == "https")
     cookie = request.cookies.get(name)
     if not cookie or auth.keys is None:
@@ -39,7 +39,7 @@ async def current_session(
     if session_id is None:
         return None
     try:
-        return await request.app[AUTH].store.get(session_id, time.time())
+        return await auth_of(request).store.get(session_id, time.time())
     except StoreUnavailable:
         log.warning("session store unavailable while reading a session")
         return None
