@@ -110,3 +110,46 @@ async def test_login_issues_a_known_device_cookie_that_counts_as_the_device(
             assert r.status == 200
     record = gateway.decisions(4)[-1]
     assert record["device"] is not None and record["device"].startswith("cookie:")
+
+
+async def test_mtls_device_on_the_gateway_listener(
+    echo_upstream: TestServer, gateway_factory: Callable[..., Gateway], tmp_path: Path
+) -> None:
+    import ssl
+
+    import trustme
+
+    server_ca, device_ca, other_ca = trustme.CA(), trustme.CA(), trustme.CA()
+    server_cert = server_ca.issue_cert("127.0.0.1")
+    server_cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "tls.crt"))
+    server_cert.private_key_pem.write_to_path(str(tmp_path / "tls.key"))
+    device_ca.cert_pem.write_to_path(str(tmp_path / "devices-ca.pem"))
+    upstream = str(echo_upstream.make_url("/")).rstrip("/")
+    gateway = gateway_factory(
+        {
+            "server": {"tls": {"cert": str(tmp_path / "tls.crt"), "key": str(tmp_path / "tls.key")}},
+            "devices": {"mtls": {"client_ca": str(tmp_path / "devices-ca.pem"), "mode": "optional"}},
+            "routes": [{"id": "app", "match": {"host": "127.0.0.1"}, "upstream": upstream, "public": ["/**"]}],
+        }
+    )
+
+    def context(issuer: trustme.CA | None) -> ssl.SSLContext:
+        ctx = ssl.create_default_context()
+        server_ca.configure_trust(ctx)
+        if issuer is not None:
+            issuer.issue_cert("laptop-42.devices.example").configure_cert(ctx)
+        return ctx
+
+    url = f"https://127.0.0.1:{gateway.port}/x"
+    async with aiohttp.ClientSession() as client:
+        async with client.get(url, ssl=context(device_ca)) as r:
+            assert r.status == 200
+        async with client.get(url, ssl=context(None)) as r:
+            assert r.status == 200  # optional: no certificate, no device
+        try:
+            async with client.get(url, ssl=context(other_ca)) as r:
+                raise AssertionError(f"a certificate from another CA was accepted: {r.status}")
+        except aiohttp.ClientError:
+            pass
+    devices = [r["device"] for r in gateway.decisions(2)]
+    assert devices[0] is not None and devices[0].startswith("mtls:") and devices[1] is None

@@ -27,6 +27,8 @@ def check_references(config: GatewayConfig) -> list[ConfigProblem]:
         )
     problems += policy_problems(config)
     problems += workers_problems(config)
+    if config.devices.mtls is not None and config.server.tls is None:
+        problems.append(_problem("devices.mtls", "client certificates need TLS on the listener: set server.tls"))
     if config.geoip is None or not config.geoip.has_location:
         problems += _country_without_geo(config)
     return problems

@@ -30,8 +30,10 @@ from aiohttp import web
 
 from authgate.config.errors import ConfigError
 from authgate.config.references import workers_problems
-from authgate.config.schema import ServerConfig
+from authgate.config.schema import GatewayConfig, ServerConfig
+from authgate.config.schema_adaptive import MtlsConfig
 from authgate.config.snapshot import Snapshot, build_snapshot
+from authgate.device.cert import server_ssl_context
 from authgate.mutate.assertion import AssertionKeyError
 from authgate.ops.admin import build_admin_app
 from authgate.ops.drain import SETTLE_SECONDS, drain
@@ -106,7 +108,7 @@ async def _serve(snapshot: Snapshot, slot: WorkerSlot) -> None:
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=server.shutdown_timeout)
     admin = web.AppRunner(build_admin_app(app), access_log=None, shutdown_timeout=1.0)
     try:
-        listeners, admin_listeners = await _start(runner, admin, server, slot)
+        listeners, admin_listeners = await _start(runner, admin, snapshot.config, slot)
     except BaseException:
         await admin.cleanup()
         await runner.cleanup()
@@ -131,19 +133,20 @@ async def _serve(snapshot: Snapshot, slot: WorkerSlot) -> None:
 
 
 async def _start(
-    runner: web.AppRunner, admin: web.AppRunner, server: ServerConfig, slot: WorkerSlot
+    runner: web.AppRunner, admin: web.AppRunner, config: GatewayConfig, slot: WorkerSlot
 ) -> tuple[list[Listener], list[Listener]]:
+    server = config.server
     try:
         await runner.setup()
         await admin.setup()
-        listeners = _open(server.listen, slot, _ssl_context(server))
+        listeners = _open(server.listen, slot, _ssl_context(server, config.devices.mtls))
         try:
             admin_listeners = _open(server.admin_listen, slot, None) if server.admin_listen else []
         except OSError:
             for listener in listeners:
                 listener.sock.close()
             raise
-    except (AssertionKeyError, TemplateError, OSError, ssl.SSLError) as error:
+    except (AssertionKeyError, TemplateError, OSError, ssl.SSLError, ValueError) as error:
         # Keys, pages, files and ports are checked at start: a problem there is the
         # operator's to fix, said in one line — not a traceback.
         raise StartupError(str(error)) from error
@@ -181,9 +184,11 @@ async def _on_hangup(app: web.Application) -> None:
     await app[RELOADER].reload("SIGHUP")
 
 
-def _ssl_context(server: ServerConfig) -> ssl.SSLContext | None:
+def _ssl_context(server: ServerConfig, mtls: MtlsConfig | None) -> ssl.SSLContext | None:
+    """TLS on the listener; with `devices.mtls`, client certificates are asked for
+    (optional) or required, and verified against the device CA."""
     if server.tls is None:
         return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(server.tls.cert, server.tls.key)
-    return context
+    if mtls is None:
+        return server_ssl_context(server.tls.cert, server.tls.key)
+    return server_ssl_context(server.tls.cert, server.tls.key, mtls.client_ca, mtls.mode)
