@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from authgate.config.schema import DecisionLogConfig, FileSink as FileSinkConfig
+from authgate.config.schema import DecisionLogConfig, SinkEntry as FileSinkConfig
 from authgate.decision import Decision, Outcome, Reason
 from authgate.decisionlog import (
     DecisionLog,

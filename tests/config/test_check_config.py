@@ -50,7 +50,7 @@ def test_bad_file_prints_every_problem_and_fails(command: tuple[str, ...]) -> No
     result = run(*command, "check-config", bad)
     assert (result.returncode, result.stderr) == (1, "")
     assert [line.split(" ", 1)[0] for line in result.stdout.splitlines()] == [
-        f"{bad}:2", f"{bad}:3", f"{bad}:5", f"{bad}:5", f"{bad}:9", f"{bad}:10"
+        f"{bad}:2", f"{bad}:3", f"{bad}:5", f"{bad}:9", f"{bad}:10"
     ]
 
 

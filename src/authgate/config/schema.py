@@ -93,11 +93,34 @@ class ServerConfig(Strict):
         return value
 
 
-class FileSink(Strict):
-    file: str
+# Record fields a sink may pseudonymize with a keyed hash (GDPR art. 4(5)): the
+# client's address and the user (an email or a username).
+Pseudonymized = Literal["client_ip", "user"]
 
 
-Sink = Literal["stdout"] | FileSink
+class RedisStreamConfig(Strict):
+    url: str = Field(pattern=r"^(redis|rediss|unix)://")
+    key: str = "authgate:decisions"
+    maxlen: int = Field(default=100_000, ge=1)  # entries kept, the oldest evicted first
+
+
+class SinkEntry(Strict):
+    """A sink with options: exactly one of `stdout: true`, `file:`, `redis_stream:`."""
+
+    stdout: Literal[True] | None = None
+    file: str | None = None
+    redis_stream: RedisStreamConfig | None = None
+    pseudonymize: list[Pseudonymized] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SinkEntry:
+        given = [k for k in ("stdout", "file", "redis_stream") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of stdout, file, redis_stream (got {given or 'none'})")
+        return self
+
+
+Sink = Literal["stdout"] | SinkEntry
 
 
 def _default_sinks() -> list[Sink]:
@@ -107,6 +130,16 @@ def _default_sinks() -> list[Sink]:
 class DecisionLogConfig(Strict):
     sinks: list[Sink] = Field(default_factory=_default_sinks)
     queue_size: int = Field(default=10_000, ge=1)
+    # Key of the keyed hash (HMAC-SHA256) that pseudonymizes fields; the same key
+    # gives the same pseudonym, so records of one person still line up.
+    pseudonym_key: str | None = Field(default=None, min_length=32)
+
+    @model_validator(mode="after")
+    def _key_when_pseudonymizing(self) -> DecisionLogConfig:
+        wanted = any(not isinstance(s, str) and s.pseudonymize for s in self.sinks)
+        if wanted and self.pseudonym_key is None:
+            raise ValueError("a sink pseudonymizes fields: give decision_log.pseudonym_key")
+        return self
 
 
 # Route patterns are checked here for shape only, so mistakes carry file, line and

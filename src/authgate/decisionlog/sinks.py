@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from authgate.config.schema import DecisionLogConfig
-from authgate.config.schema import FileSink as FileSinkConfig
 from authgate.config.schema import Sink as SinkConfig
 
 # Decision records name users and addresses: not world-readable (umask may narrow it).
@@ -103,9 +102,23 @@ class FileSink:
 
 
 def _build_sink(entry: SinkConfig) -> Sink:
-    if isinstance(entry, FileSinkConfig):
+    if isinstance(entry, str) or entry.stdout:
+        return StdoutSink()
+    if entry.file is not None:
         return FileSink(entry.file)
-    return StdoutSink()
+    assert entry.redis_stream is not None  # the schema requires exactly one target
+    from authgate.decisionlog.redis_stream import RedisStreamSink
+
+    return RedisStreamSink(entry.redis_stream)
+
+
+def _with_options(sink: Sink, entry: SinkConfig, config: DecisionLogConfig) -> Sink:
+    if isinstance(entry, str) or not entry.pseudonymize:
+        return sink
+    from authgate.decisionlog.pseudonyms import Pseudonymizer, PseudonymizingSink
+
+    assert config.pseudonym_key is not None  # the schema requires it with pseudonymize
+    return PseudonymizingSink(sink, Pseudonymizer(config.pseudonym_key, entry.pseudonymize))
 
 
 def build_sinks(config: DecisionLogConfig) -> list[Sink]:
@@ -113,7 +126,7 @@ def build_sinks(config: DecisionLogConfig) -> list[Sink]:
     sinks: list[Sink] = []
     try:
         for entry in config.sinks:
-            sinks.append(_build_sink(entry))
+            sinks.append(_with_options(_build_sink(entry), entry, config))
     except BaseException:
         for sink in sinks:  # do not leak the files opened before the one that failed
             sink.close()

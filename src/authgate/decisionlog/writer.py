@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 from authgate.config.schema import DecisionLogConfig
 from authgate.decisionlog.record import DecisionRecord, encode_line, rfc3339_millis
-from authgate.decisionlog.sinks import FileSink, Sink, build_sinks
+from authgate.decisionlog.sinks import Sink, build_sinks
 
 logger = logging.getLogger(__name__)
 
@@ -212,8 +212,9 @@ class DecisionLog:
 
     def _reopen_files(self) -> None:
         for sink in self._sinks:
-            if isinstance(sink, FileSink):
-                sink.reopen()
+            reopen = getattr(sink, "reopen", None)  # file sinks, also behind a wrapper
+            if reopen is not None:
+                reopen()
 
     def _close_sinks(self) -> None:
         for sink in self._sinks:
