@@ -130,3 +130,18 @@ async def test_two_host_headers_are_refused(echo_gateway: Callable[..., Gateway]
     request = b"GET /x HTTP/1.1\r\nHost: echo.test\r\nHost: other.test\r\nConnection: close\r\n\r\n"
     status, _, _ = await raw_request(gateway.port, request)
     assert status == 400
+
+
+async def test_client_that_leaves_mid_download_is_499_not_a_gateway_error(
+    echo_gateway: Callable[..., Gateway],
+) -> None:
+    gateway = echo_gateway()
+    async with aiohttp.ClientSession() as client:
+        async with client.get(
+            f"{gateway.url}/__download?bytes={50 * 1024 * 1024}", headers={"Host": "echo.test"}
+        ) as response:
+            await response.content.read(65536)
+            response.close()  # hang up with most of the body unsent
+    record = gateway.decisions(1)[0]
+    assert (record["decision"], record["status"], record["upstream_status"]) == ("allow", 499, 200)
+    assert "Traceback" not in gateway.stderr()

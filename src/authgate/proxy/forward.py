@@ -30,6 +30,14 @@ SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept-Encoding", "Accept", "Conte
 REQUEST_ONLY_DROP = ("expect", "host")
 
 
+class ClientGone(Exception):
+    """The client closed its connection while the answer was being sent."""
+
+    def __init__(self, response: web.StreamResponse) -> None:
+        super().__init__("client closed the connection")
+        self.response = response
+
+
 class UpstreamError(Exception):
     """The upstream could not be reached or did not answer in time."""
 
@@ -82,15 +90,18 @@ async def _relay_response(
     headers = end_to_end(upstream.headers)
     headers.update(extra)
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
-    await response.prepare(request)
     try:
+        await response.prepare(request)
         async for chunk in upstream.content.iter_any():
             await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError as exc:
+        # Writing to the client failed: the client left (aiohttp's
+        # ClientConnectionResetError is one). Not the gateway's error, not the upstream's.
+        raise ClientGone(response) from exc
     except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
         # Headers are sent: the only honest signal left is a broken connection.
         log.warning("upstream body from %s failed mid-stream: %r", upstream.url.origin(), exc)
         if request.transport is not None:
             request.transport.abort()
-        return response
-    await response.write_eof()
     return response

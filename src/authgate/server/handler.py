@@ -17,6 +17,7 @@ from aiohttp import web
 from authgate.decide import refuse_request
 from authgate.decision import Decision, Outcome, Reason
 from authgate.ops.metrics import METRICS
+from authgate.proxy.forward import ClientGone
 from authgate.server.answers import consent_response, decision_response, login_response
 from authgate.server.auth_state import AUTH, REQUEST_AUTH
 from authgate.server.authenticate import AuthResult
@@ -43,6 +44,11 @@ async def handle(request: web.Request) -> web.StreamResponse:
     try:
         try:
             response = await _serve(request, exchange, problem, runtime)
+        except ClientGone as gone:
+            # Logged as nginx's 499, not as a gateway error: nothing failed here.
+            exchange.status = CLIENT_CLOSED
+            exchange.upstream_status = gone.response.status  # the upstream did answer
+            return gone.response
         except Exception:
             log.exception("request %s failed inside the gateway", facts.request_id)
             failed = exchange.fail(Reason.GATEWAY_ERROR, 500)
