@@ -1,7 +1,7 @@
 """A fixed-rate HTTP/1.1 load client: latency at a set request rate (wrk can't do that).
 
-`measure(host, port, path, rate, seconds, headers)` sends GET requests at `rate`
-per second for `seconds` (open loop: the schedule does not wait for answers; a
+`measure(host, port, path, rate, seconds, headers, baseline_port)` sends GET requests
+at `rate` per second for `seconds` (open loop: the schedule does not wait for answers; a
 request whose time has come goes out on an idle keep-alive connection, or on a new
 one when all are busy), and returns the latencies in seconds of those sent after a
 one-second warm-up, each measured from the moment its bytes were written to the
@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from typing import Any
 
 import uvloop
 
 WARMUP = 1.0
+BASELINE_EVERY = 4  # the paired baseline gets every 4th tick: same seconds, little extra load
 
 
 class _Connection(asyncio.Protocol):
@@ -122,31 +124,50 @@ class _Pool:
         self._ready(connection)
 
 
-async def _run(
-    host: str, port: int, path: str, rate: float, seconds: float, headers: dict[str, str]
-) -> _Pool:
+def _request(host: str, port: int, path: str, headers: dict[str, str]) -> bytes:
     lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
-    pool = _Pool(host, port, ("\r\n".join(lines) + "\r\n\r\n").encode())
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def _run(
+    host: str,
+    port: int,
+    path: str,
+    rate: float,
+    seconds: float,
+    headers: dict[str, str],
+    baseline_port: int | None,
+) -> tuple[_Pool, _Pool | None]:
+    pool = _Pool(host, port, _request(host, port, path, headers))
+    baseline = None
+    if baseline_port is not None:
+        baseline = _Pool(host, baseline_port, _request(host, baseline_port, path, {}))
     loop = asyncio.get_running_loop()
     interval = 1.0 / rate
     start = loop.time()
     record_from = start + WARMUP
     end = record_from + seconds
     due = start
+    tick = 0
     while due < end:
         now = loop.time()
         while due <= now and due < end:
             pool.fire(record=due >= record_from)
+            if baseline is not None and tick % BASELINE_EVERY == 0:
+                baseline.fire(record=due >= record_from)
             due += interval
+            tick += 1
         await asyncio.sleep(max(0.0, due - loop.time()))
     deadline = loop.time() + 5.0
-    while pool.outstanding > 0 and loop.time() < deadline:
+    pools = [p for p in (pool, baseline) if p is not None]
+    while any(p.outstanding > 0 for p in pools) and loop.time() < deadline:
         await asyncio.sleep(0.01)
-    for connection in pool.idle:
-        if connection.transport is not None:
-            connection.transport.close()
-    return pool
+    for p in pools:
+        for connection in p.idle:
+            if connection.transport is not None:
+                connection.transport.close()
+    return pool, baseline
 
 
 def measure(
@@ -157,14 +178,23 @@ def measure(
     rate: float = 1000.0,
     seconds: float = 10.0,
     headers: dict[str, str] | None = None,
-) -> dict[str, object]:
-    """Latencies (s) of the requests sent after the warm-up, statuses, errors."""
-    pool = uvloop.run(_run(host, port, path, rate, seconds, headers or {}))
+    baseline_port: int | None = None,
+) -> dict[str, Any]:
+    """Latencies (s) of the requests sent after the warm-up, statuses, errors.
+
+    With `baseline_port`, every `BASELINE_EVERY`-th tick also sends one request there
+    (without the headers): `baseline_latencies` then come from the same seconds on
+    the same machine, so "added latency" does not mix two noisy moments.
+    """
+    pool, baseline = uvloop.run(
+        _run(host, port, path, rate, seconds, headers or {}, baseline_port)
+    )
     return {
         "latencies": pool.latencies,
         "statuses": dict(pool.statuses),
         "errors": pool.errors,
         "connections": pool.connections,
+        "baseline_latencies": baseline.latencies if baseline is not None else None,
         "rate": rate,
         "seconds": seconds,
     }

@@ -2,7 +2,7 @@
 
 Usage:  .venv/bin/python bench/http_bench.py [--duration 10] [--connections 64]
             [--repeat 3] [--only NAME[,NAME]] [--rate 1000,200] [--rate-seconds 5]
-            [--profile SECONDS] [--no-write]
+            [--profile SECONDS] [--gateway-env KEY=VALUE] [--no-write] [--keep]
         make bench                     (the same with the defaults)
 
 Starts, on loopback and all against ONE upstream, then measures with `wrk --latency`:
@@ -34,9 +34,16 @@ shared machine hits all rows alike; a row reports the median of its rounds, and 
 ratio is the median over rounds of the two rows' ratio within the round.
 
 Fixed rate: wrk has no fixed-rate mode (wrk2 is not packaged), so latency at each
-of --rate req/s (1000 and 200) is measured with bench/_fixedrate.py (an open-loop asyncio client,
-service time from write to last byte), for --rate-seconds per row after a 1 s
-warm-up; "added" is the row's percentile minus the direct upstream's.
+of --rate req/s (1000 and 200) is measured with bench/_fixedrate.py (an open-loop
+asyncio client, service time from write to last byte), for --rate-seconds per row
+after a 1 s warm-up. Each row also sends a quarter of that rate to the direct
+upstream at the same ticks, and "added" is the row's percentile minus the
+upstream's in those seconds. A
+row that was overloaded at that rate (p50 over 10 ms, refusals) is marked.
+
+CPU µs/req: user+system CPU time of the server's own processes (not wrk's, not the
+upstream's) over the requests it answered. On a shared 2-core box it moves less than
+req/s does, and it says what a request costs where req/s says how many fit.
 
 --profile SECONDS: afterwards, record --profile-target (authgate-mem-1w) under wrk
 load with py-spy (from PATH, the venv, or $PY_SPY) and print where the time goes.
@@ -210,7 +217,12 @@ def machine() -> dict[str, str]:
     node = "not installed"
     if shutil.which("node"):
         node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True).stdout.strip() or "?"
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
+                           capture_output=True, text=True).stdout.strip()
     return {
+        "code": revision + (" + uncommitted changes in src/" if dirty else ""),
         "cores": str(os.cpu_count()),
         "cpu": model,
         "memory": mem,
@@ -346,10 +358,18 @@ def measure_fixed_rate(targets: dict[str, Target], names: list[str], args: argpa
         for name in names:
             target = targets[name]
             headers = {"Cookie": f"authgate={target.cookie}"} if target.cookie else {}
+            direct = targets.get("direct")
+            paired = direct is not None and name != "direct"
+            cpu_before, wall_before = sv.cpu_seconds(target.server), time.monotonic()
             result = _fixedrate.measure(
                 "127.0.0.1", target.server.port, "/bench",
                 rate=rate, seconds=args.rate_seconds, headers=headers,
+                baseline_port=direct.server.port if paired else None,  # type: ignore[union-attr]
             )
+            cpu = sv.cpu_seconds(target.server) - cpu_before
+            result["cpu_share"] = cpu / (time.monotonic() - wall_before)
+            served = sum(result["statuses"].values())
+            result["cpu_us"] = 1e6 * cpu / served if served else float("nan")
             target.fixed[rate] = result
             lat = sorted(result["latencies"])
             print(f"  fixed {rate:g}/s {name:<18} p50 {pct(lat, 50):.3f} ms  p99 {pct(lat, 99):.3f} ms"
@@ -521,36 +541,43 @@ def report(targets: dict[str, Target], names: list[str], args: argparse.Namespac
         fixed = [n for n in names if rate in targets[n].fixed]
         if not fixed:
             continue
-        direct = targets.get("direct")
-        base = sorted(direct.fixed[rate]["latencies"]) if direct and rate in direct.fixed else None
         out.append("")
         out.append(f"### Latency at a fixed {rate:g} req/s (bench/_fixedrate.py, open loop, "
                    f"{args.rate_seconds:g} s after a 1 s warm-up; not wrk)")
         out.append("")
-        out.append("| configuration | requests | p50 ms | p99 ms | p99.9 ms | added p50 ms | "
-                   "added p99 ms | statuses (with warm-up) |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---|")
-        saturated = []
+        out.append("Each row also sent every 4th tick to the direct upstream: \"direct\" is the "
+                   "upstream's latency in those same seconds, and \"added\" the row's percentile "
+                   "minus it. CPU is the server's own processes over the whole phase.")
+        out.append("")
+        out.append("| configuration | requests | p50 ms | p99 ms | p99.9 ms | direct p50 / p99 ms | "
+                   "added p50 ms | added p99 ms | CPU µs/req (cores) | statuses (with warm-up) |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        overloaded = []
         for name in fixed:
             f = targets[name].fixed[rate]
             lat = sorted(f["latencies"])
-            added50 = f"{pct(lat, 50) - pct(base, 50):.3f}" if base and name != "direct" else "–"
-            added99 = f"{pct(lat, 99) - pct(base, 99):.3f}" if base and name != "direct" else "–"
+            base = sorted(f["baseline_latencies"]) if f.get("baseline_latencies") else None
+            direct = added50 = added99 = "–"
+            if base:
+                direct = f"{pct(base, 50):.3f} / {pct(base, 99):.3f}"
+                added50 = f"{pct(lat, 50) - pct(base, 50):.3f}"
+                added99 = f"{pct(lat, 99) - pct(base, 99):.3f}"
             statuses = ", ".join(f"{k}: {v}" for k, v in sorted(f["statuses"].items()))
             if f["errors"]:
                 statuses += f", errors: {f['errors']}"
-            capacity = median([r.rps for r in targets[name].runs])
             mark = ""
-            if capacity < 1.5 * rate:
+            refused = any(code >= 400 for code in f["statuses"]) or f["errors"]
+            if refused or pct(lat, 50) > 10.0:
                 mark = " ‡"
-                saturated.append(name)
+                overloaded.append(name)
             out.append(f"| {name}{mark} | {len(lat)} | {pct(lat, 50):.3f} | {pct(lat, 99):.3f} | "
-                       f"{pct(lat, 99.9):.3f} | {added50} | {added99} | {statuses} |")
-        if saturated:
+                       f"{pct(lat, 99.9):.3f} | {direct} | {added50} | {added99} | "
+                       f"{f['cpu_us']:.0f} ({f['cpu_share']:.2f}) | {statuses} |")
+        if overloaded:
             out.append("")
-            out.append(f"‡ its wrk throughput in this run was under 1.5 × {rate:g} req/s: at this "
-                       "rate it runs near or past its capacity, so these latencies are mostly "
-                       "queueing, not the cost of one request.")
+            out.append(f"‡ overloaded at {rate:g} req/s in this run (p50 over 10 ms, refusals or "
+                       "connection errors): requests queued, so these latencies are mostly "
+                       "waiting, not the cost of one request.")
     gateways = [n for n in names if n in AUTHGATE]
     if gateways:
         out.append("")
@@ -567,7 +594,10 @@ def report(targets: dict[str, Target], names: list[str], args: argparse.Namespac
                        "All records of the run (wrk, fixed rate, checks), by decision, reason, "
                        "status, user, rule:")
             for key, count in t.tally.most_common(8):
-                out.append(f"  - {count} × `{' / '.join(str(k) for k in key)}`")
+                note = ""
+                if key[1] == "gateway-error":
+                    note = " (clients that closed mid-request: see Findings)"
+                out.append(f"  - {count} × `{' / '.join(str(k) for k in key)}`{note}")
             if t.redis_calls:
                 wrk_requests = t.redis_calls.pop("_wrk_requests", 0) or 1
                 calls = {k: v for k, v in t.redis_calls.most_common() if v}

@@ -38,6 +38,7 @@ from authgate.decisionlog.sinks import Sink, build_sinks
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 256
+COALESCE_SECONDS = 0.02
 FAILURE_LOG_EVERY = 100
 DROP_EVENT = "decision-log-dropped"
 
@@ -135,6 +136,7 @@ class DecisionLog:
         try:
             while True:
                 if self._pending or self._unreported:
+                    await self._coalesce()
                     await self._write_next_batch()
                 elif self._closing:
                     return
@@ -144,6 +146,16 @@ class DecisionLog:
                     await self._wakeup.wait()
         finally:
             self._notify_flushed()
+
+    async def _coalesce(self) -> None:
+        """Let a batch build up briefly before the hand-off to the thread.
+
+        Handing over each record alone costs a thread wake-up and a GIL hand-off per
+        request (measured: ~120 µs of CPU per record, against ~17 µs coalesced — see
+        docs/performance.md). A record reaches the sinks at most this much later.
+        """
+        if not self._closing and len(self._pending) < self._batch_size:
+            await asyncio.sleep(COALESCE_SECONDS)
 
     async def _write_next_batch(self) -> None:
         take = min(self._batch_size, len(self._pending))
