@@ -47,7 +47,7 @@ from authgate.policy.criteria.consent import Consent
 from authgate.policy.criteria.device import Device
 from authgate.policy.criteria.email import Email, EmailDomain
 from authgate.policy.criteria.identity import Authenticated, User
-from authgate.policy.criteria.membership import Groups, Roles
+from authgate.policy.criteria.membership import Membership
 from authgate.policy.criteria.network import Country, Ip, compile_network
 from authgate.policy.criteria.request import Method, Path
 from authgate.policy.criteria.risk import Risk
@@ -166,11 +166,15 @@ def _email_domain(value: list[str], at: _Place, ctx: _Context) -> Evaluator:
 
 
 def _groups(value: list[str], at: _Place, ctx: _Context) -> Evaluator:
-    return Groups(at.rule, at.outcomes(r.GROUPS_OK, r.GROUPS_UNAUTHORIZED), frozenset(value))
+    return Membership(
+        at.rule, at.outcomes(r.GROUPS_OK, r.GROUPS_UNAUTHORIZED), frozenset(value), "groups"
+    )
 
 
 def _roles(value: list[str], at: _Place, ctx: _Context) -> Evaluator:
-    return Roles(at.rule, at.outcomes(r.ROLES_OK, r.ROLES_UNAUTHORIZED), frozenset(value))
+    return Membership(
+        at.rule, at.outcomes(r.ROLES_OK, r.ROLES_UNAUTHORIZED), frozenset(value), "roles"
+    )
 
 
 def _claim(value: ClaimCriterion, at: _Place, ctx: _Context) -> Evaluator:

@@ -9,7 +9,7 @@ Pure module.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from authgate.policy.verdict import Outcomes, Verdict
 
@@ -18,26 +18,17 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
-class Groups:
+class Membership:
+    """`groups` or `roles`, by `attribute`: the same rule over either list."""
+
     path: str
     out: Outcomes
     names: frozenset[str]
+    attribute: Literal["groups", "roles"]
 
     def check(self, inp: PolicyInput) -> Verdict:
         identity = inp.identity
         if identity is None:
             return self.out.anonymous
-        return self.out.no if self.names.isdisjoint(identity.groups) else self.out.yes
-
-
-@dataclass(frozen=True, slots=True)
-class Roles:
-    path: str
-    out: Outcomes
-    names: frozenset[str]
-
-    def check(self, inp: PolicyInput) -> Verdict:
-        identity = inp.identity
-        if identity is None:
-            return self.out.anonymous
-        return self.out.no if self.names.isdisjoint(identity.roles) else self.out.yes
+        held = identity.groups if self.attribute == "groups" else identity.roles
+        return self.out.no if self.names.isdisjoint(held) else self.out.yes
