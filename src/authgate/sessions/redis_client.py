@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import (
@@ -139,10 +139,23 @@ def redis_client(config: StoreConfig, *, timeout: float = TIMEOUT) -> Redis | Re
     return url_client(config.url, timeout=timeout)
 
 
+# Connections per client and process: above the default in-flight cap per upstream
+# (limits.max_inflight_per_upstream: 256), so the pool is rarely the bottleneck.
+POOL_SIZE = 512
+
+
 def url_client(url: str, *, timeout: float = TIMEOUT) -> Redis:
-    """One Redis server (or a proxy in front of several) by URL."""
-    return Redis.from_url(
+    """One Redis server (or a proxy in front of several) by URL.
+
+    The pool WAITS up to `timeout` for a free connection under a burst instead of
+    raising at its cap (redis-py's default pool raises `MaxConnectionsError`: under
+    exactly the load a rate limit is for, limits went unchecked and sessions
+    unreadable — docs/performance.md, Findings 3).
+    """
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=POOL_SIZE,
+        timeout=timeout,
         decode_responses=False,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
@@ -151,6 +164,9 @@ def url_client(url: str, *, timeout: float = TIMEOUT) -> Redis:
         retry=_quick_retry(),
         health_check_interval=30,
     )
+    client = Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True  # aclose() closes the pool too, as from_url
+    return client
 
 
 def _address(node: str) -> tuple[str, int]:
