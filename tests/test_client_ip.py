@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authgate import client_ip as client_ip_module
-from authgate.client_ip import MAX_HOPS, UNKNOWN, TrustedProxies, client_ip, trusted_peer
+from authgate.client_ip import (
+    MAX_HOPS,
+    UNKNOWN,
+    TrustedProxies,
+    client_ip,
+    trusted_peer,
+)
 
 NONE: tuple[str, ...] = ()
 LAN = ("10.0.0.0/8",)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from authgate.config.schema import DecisionLogConfig, SinkEntry as FileSinkConfig
+from authgate.config.schema import DecisionLogConfig
+from authgate.config.schema import SinkEntry as FileSinkConfig
 from authgate.decision import Decision, Outcome, Reason
 from authgate.decisionlog import (
     DecisionLog,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from authgate.config.errors import ConfigError, ConfigProblem, KeyPath, format_key_path, parse_key_path
+from authgate.config.errors import (
+    ConfigError,
+    ConfigProblem,
+    KeyPath,
+    format_key_path,
+    parse_key_path,
+)
 
 
 @pytest.mark.parametrize(

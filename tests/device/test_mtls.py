@@ -18,7 +18,11 @@ import pytest
 import trustme
 from aiohttp import web
 
-from authgate.device.cert import ClientCertMode, device_from_ssl_object, server_ssl_context
+from authgate.device.cert import (
+    ClientCertMode,
+    device_from_ssl_object,
+    server_ssl_context,
+)
 
 
 @dataclass

@@ -9,9 +9,9 @@ from urllib.parse import urljoin
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from tests.testbed.login_gateway import login_config
 from tests.login.test_login_flow import BROWSER
 from tests.testbed.gateway import Gateway
+from tests.testbed.login_gateway import login_config
 from tests.testbed.oidc import OIDCProvider, login_at_provider, parse_forms
 from tests.testbed.ports import free_port
 from tests.testbed.redis import RedisServer

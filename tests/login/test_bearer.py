@@ -16,9 +16,16 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
 
-from tests.testbed.login_gateway import COOKIE_SECRET
-from tests.oidc.rogue import RogueProvider, ec_key, hs256_with_public_pem, mint, rsa_key, unsigned
+from tests.oidc.rogue import (
+    RogueProvider,
+    ec_key,
+    hs256_with_public_pem,
+    mint,
+    rsa_key,
+    unsigned,
+)
 from tests.testbed.gateway import Gateway
+from tests.testbed.login_gateway import COOKIE_SECRET
 
 AUDIENCE = "api://orders"
 

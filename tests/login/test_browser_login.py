@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Page
 
 from authgate.demo.whoami import build_whoami_app
-from tests.testbed.login_gateway import login_config
 from tests.testbed.browser import save_screenshot
 from tests.testbed.gateway import Gateway
+from tests.testbed.login_gateway import login_config
 from tests.testbed.oidc import OIDCProvider
 
 pytestmark = pytest.mark.slow

@@ -14,9 +14,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.testbed.login_gateway import login_config
 from tests.login.test_login_flow import BROWSER, log_in
 from tests.testbed.gateway import Gateway
+from tests.testbed.login_gateway import login_config
 from tests.testbed.oidc import OIDCProvider, login_at_provider
 
 

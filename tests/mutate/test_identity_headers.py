@@ -17,7 +17,12 @@ from authgate.mutate.identity_headers import (
     identity_headers,
     strip_identity_headers,
 )
-from tests.mutate.personas import alice_admin, bob_contractor, mallory_injector, zoe_customer
+from tests.mutate.personas import (
+    alice_admin,
+    bob_contractor,
+    mallory_injector,
+    zoe_customer,
+)
 
 NO_TEMPLATES = compile_templates({})
 ROUTE_TEMPLATES = compile_templates({"X-Employee-Id": "{claims.employee_id}"})

@@ -6,7 +6,12 @@ import pytest
 
 from authgate.identity import Identity
 from authgate.mutate.templates import TemplateError, compile_templates
-from tests.mutate.personas import alice_admin, bob_contractor, mallory_injector, zoe_customer
+from tests.mutate.personas import (
+    alice_admin,
+    bob_contractor,
+    mallory_injector,
+    zoe_customer,
+)
 
 COMPILE_ERRORS = [
     # (header, template, words expected in the message)

@@ -21,9 +21,19 @@ from authgate.config.schema_auth import ProviderConfig
 from authgate.oidc.claims import identity_from_claims
 from authgate.oidc.client import OIDCClient, TokenResponse, merge_userinfo
 from authgate.oidc.errors import LoginError, ProviderError, TokenInvalid
-from authgate.oidc.flow import LoginState, authorization_url, check_callback, new_login_state
+from authgate.oidc.flow import (
+    LoginState,
+    authorization_url,
+    check_callback,
+    new_login_state,
+)
 from authgate.oidc.tokens import validate_id_token
-from tests.testbed.oidc import CALLBACK_PATH, DEFAULT_USERS, OIDCProvider, login_at_provider
+from tests.testbed.oidc import (
+    CALLBACK_PATH,
+    DEFAULT_USERS,
+    OIDCProvider,
+    login_at_provider,
+)
 from tests.testbed.ports import free_port
 
 SCOPES = ["openid", "email", "profile", "groups"]

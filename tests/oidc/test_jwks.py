@@ -10,18 +10,13 @@ import pytest
 from authgate.oidc.errors import ProviderError, TokenInvalid
 from authgate.oidc.jwks import JwksCache
 from tests.oidc.rogue import RogueKey, ec_key, rsa_key
+from tests.testbed.clock import FakeClock
 
 RSA = rsa_key("rsa-1")
 RSA_NEW = rsa_key("rsa-2", slot=1)
 EC = ec_key("ec-1")
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Provider:
@@ -49,7 +44,7 @@ def cache(provider: Provider, clock: FakeClock, interval: float = 60.0) -> JwksC
 
 
 async def test_rotation_unknown_kid_refetches_then_accepts() -> None:
-    provider, clock = Provider(RSA), FakeClock()
+    provider, clock = Provider(RSA), FakeClock(1000.0)
     keys = cache(provider, clock)
     assert (await keys.key_for("rsa-1", "RS256")).key_id == "rsa-1"
     provider.publish(RSA_NEW, RSA)  # the provider rotates
@@ -59,7 +54,7 @@ async def test_rotation_unknown_kid_refetches_then_accepts() -> None:
 
 
 async def test_known_kids_cost_no_fetch() -> None:
-    provider, clock = Provider(RSA, EC), FakeClock()
+    provider, clock = Provider(RSA, EC), FakeClock(1000.0)
     keys = cache(provider, clock)
     for _ in range(10):
         await keys.key_for("rsa-1", "RS256")
@@ -68,7 +63,7 @@ async def test_known_kids_cost_no_fetch() -> None:
 
 
 async def test_refetch_is_rate_limited() -> None:
-    provider, clock = Provider(RSA), FakeClock()
+    provider, clock = Provider(RSA), FakeClock(1000.0)
     keys = cache(provider, clock)
     await keys.key_for("rsa-1", "RS256")
     provider.publish(RSA_NEW)
@@ -82,7 +77,7 @@ async def test_refetch_is_rate_limited() -> None:
 
 
 async def test_a_flood_of_unknown_kids_makes_one_fetch() -> None:
-    provider, clock = Provider(RSA), FakeClock()
+    provider, clock = Provider(RSA), FakeClock(1000.0)
     keys = cache(provider, clock)
     await keys.key_for("rsa-1", "RS256")
     clock.now += 61
@@ -103,7 +98,7 @@ async def test_a_flood_of_unknown_kids_makes_one_fetch() -> None:
 
 
 async def test_concurrent_first_use_shares_one_fetch() -> None:
-    provider, clock = Provider(RSA), FakeClock()
+    provider, clock = Provider(RSA), FakeClock(1000.0)
     provider.delay = 0.01
     keys = cache(provider, clock)
     found = await asyncio.gather(*(keys.key_for("rsa-1", "RS256") for _ in range(20)))
@@ -111,7 +106,7 @@ async def test_concurrent_first_use_shares_one_fetch() -> None:
 
 
 async def test_a_cancelled_caller_does_not_cancel_the_shared_fetch() -> None:
-    provider, clock = Provider(RSA), FakeClock()
+    provider, clock = Provider(RSA), FakeClock(1000.0)
     provider.delay = 0.05
     keys = cache(provider, clock)
     first = asyncio.create_task(keys.key_for("rsa-1", "RS256"))
@@ -125,7 +120,7 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_fetch() -> None:
 
 
 async def test_fetch_errors_propagate_and_the_first_load_is_retried() -> None:
-    provider, clock = Provider(RSA), FakeClock()
+    provider, clock = Provider(RSA), FakeClock(1000.0)
     provider.error = ProviderError("provider-unreachable")
     keys = cache(provider, clock)
     with pytest.raises(ProviderError, match="provider-unreachable"):
@@ -136,7 +131,7 @@ async def test_fetch_errors_propagate_and_the_first_load_is_retried() -> None:
 
 
 async def test_a_failed_refetch_keeps_the_old_keys() -> None:
-    provider, clock = Provider(RSA), FakeClock()
+    provider, clock = Provider(RSA), FakeClock(1000.0)
     keys = cache(provider, clock)
     await keys.key_for("rsa-1", "RS256")
     clock.now += 61
@@ -147,7 +142,7 @@ async def test_a_failed_refetch_keeps_the_old_keys() -> None:
 
 
 async def test_missing_kid_needs_exactly_one_candidate() -> None:
-    provider, clock = Provider(RSA, RSA_NEW, EC), FakeClock()
+    provider, clock = Provider(RSA, RSA_NEW, EC), FakeClock(1000.0)
     keys = cache(provider, clock)
     with pytest.raises(TokenInvalid, match="token-kid-missing"):
         await keys.key_for(None, "RS256")
@@ -155,7 +150,7 @@ async def test_missing_kid_needs_exactly_one_candidate() -> None:
 
 
 async def test_missing_kid_and_no_candidate_is_unknown() -> None:
-    provider, clock = Provider(EC), FakeClock()
+    provider, clock = Provider(EC), FakeClock(1000.0)
     with pytest.raises(TokenInvalid, match="token-kid-unknown"):
         await cache(provider, clock).key_for(None, "RS256")
 

@@ -18,23 +18,11 @@ from authgate.ratelimit.limiter import MemoryRateLimiter, RateLimiter
 from authgate.ratelimit.redis_limiter import RedisRateLimiter
 from authgate.ratelimit.redis_regulation import RedisRegulator
 from authgate.ratelimit.regulation import MemoryRegulator, Regulator
+from tests.testbed.clock import FakeClock
 
-START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: wall-clock magnitudes, as in production
 REGULATION = RegulationConfig(max_failures=5, find_time=600.0, ban_time=900.0)
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> float:
-        self.now += seconds
-        return self.now
 
 
 @pytest.fixture

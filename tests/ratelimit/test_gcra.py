@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authgate.ratelimit.gcra import EPSILON, GcraResult, Limit, gcra_check
-from tests.ratelimit.conftest import START
+from tests.testbed.clock import START
 
 TEN_PER_SECOND = Limit(rate_per_second=10, burst=5)
 

@@ -17,7 +17,11 @@ import pytest
 from redis.asyncio import Redis
 
 from authgate.ratelimit.gcra import Limit, gcra_check
-from authgate.ratelimit.limiter import LimiterUnavailable, MemoryRateLimiter, RateLimiter
+from authgate.ratelimit.limiter import (
+    LimiterUnavailable,
+    MemoryRateLimiter,
+    RateLimiter,
+)
 from authgate.ratelimit.redis_limiter import RedisRateLimiter
 from tests.ratelimit.conftest import FakeClock
 from tests.testbed.redis import RedisServer

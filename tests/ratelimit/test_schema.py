@@ -8,7 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from authgate.config.schema import RouteConfig
-from authgate.config.schema_limits import LimitsConfig, Rate, RateLimitConfig, parse_rate
+from authgate.config.schema_limits import (
+    LimitsConfig,
+    Rate,
+    RateLimitConfig,
+    parse_rate,
+)
 
 
 def route(**limits: Any) -> RouteConfig:

@@ -17,7 +17,7 @@ from authgate.geo.facts import GeoFacts
 from authgate.risk.history import HistoryStore
 from authgate.risk.history_memory import MemoryHistoryStore
 from authgate.risk.history_redis import RedisHistoryStore
-from tests.sessions.conftest import FakeClock
+from tests.testbed.clock import FakeClock
 
 TTL, WINDOW = 30 * 86400.0, 900.0
 LIMITS = RiskHistoryConfig(

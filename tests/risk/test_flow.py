@@ -15,7 +15,7 @@ from authgate.risk.model import Location
 from authgate.risk.rules import compile_rules
 from authgate.risk.signal import Signal
 from tests.risk.conftest import LONDON, SYDNEY
-from tests.sessions.conftest import FakeClock
+from tests.testbed.clock import FakeClock
 
 ALICE = user_key("corp", "alice")
 RULES = compile_rules(AdaptiveConfig(), "workforce")

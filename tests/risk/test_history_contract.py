@@ -12,7 +12,7 @@ from authgate.risk.history import HistoryStore, ip_key, user_key
 from authgate.risk.model import History, Location
 from authgate.risk.signal import Signal
 from tests.risk.conftest import LONDON, PARIS, SYDNEY, TTL, WINDOW
-from tests.sessions.conftest import FakeClock
+from tests.testbed.clock import FakeClock
 
 ALICE, BOB = user_key("corp", "alice"), user_key("corp", "bob")
 

@@ -17,7 +17,7 @@ from authgate.risk.model import History, Location
 from authgate.risk.signal import Signal
 from authgate.sessions.store import StoreUnavailable
 from tests.risk.conftest import LIMITS, TTL
-from tests.sessions.conftest import FakeClock
+from tests.testbed.clock import FakeClock
 from tests.testbed.redis import RedisServer
 from tests.testbed.redis_cluster import RedisClusterBed
 

@@ -12,7 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authgate.routing import PathRejected, normalize_path, normalize_pattern, split_target
+from authgate.routing import (
+    PathRejected,
+    normalize_path,
+    normalize_pattern,
+    split_target,
+)
 
 ACCEPTED = [
     # unchanged

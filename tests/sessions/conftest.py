@@ -21,23 +21,8 @@ from authgate.sessions.model import Session, Tokens
 from authgate.sessions.redis_store import RedisSessionStore
 from authgate.sessions.store import SessionStore
 from tests.sessions.personas import IDLE, MAX_LIFETIME, SECRET_NEW, SECRET_OLD, alice
+from tests.testbed.clock import FakeClock
 from tests.testbed.redis import RedisServer
-
-START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> float:
-        self.now += seconds
-        return self.now
 
 
 @pytest.fixture

@@ -44,7 +44,11 @@ from authgate.sessions.store import SessionStore, build_store
 from tests.sessions import test_store_contract
 from tests.sessions.conftest import FakeClock, NewSession
 from tests.sessions.personas import IDLE, MAX_LIFETIME, alice
-from tests.testbed.redis_cluster import RedisClusterBed, RedisSentinelBed, running_redis_cluster
+from tests.testbed.redis_cluster import (
+    RedisClusterBed,
+    RedisSentinelBed,
+    running_redis_cluster,
+)
 
 # The contract suite, collected again here: `store` below is the cluster-backed one.
 globals().update(

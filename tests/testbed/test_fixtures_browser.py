@@ -11,8 +11,8 @@ import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, Page
 
-from tests.testbed.oidc import CALLBACK_PATH, DEFAULT_CLIENT_ID, OIDCProvider, pkce_pair
 from tests.testbed.browser import ARTIFACTS_DIR, ChromiumProcess, save_screenshot
+from tests.testbed.oidc import CALLBACK_PATH, DEFAULT_CLIENT_ID, OIDCProvider, pkce_pair
 from tests.testbed.ports import free_port
 
 pytestmark = pytest.mark.slow

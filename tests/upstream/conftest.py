@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from authgate.mutate.assertion import AssertionKeys, AssertionSigner
 from tests.mutate.personas import alice_admin
+from tests.testbed.clock import FakeClock
 
 AUDIENCE = "hr"
 
@@ -29,12 +30,6 @@ class JwksServer:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -44,7 +39,7 @@ def keys() -> AssertionKeys:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture
