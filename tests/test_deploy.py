@@ -362,3 +362,44 @@ def test_systemd_unit_has_an_exec_start() -> None:
     assert "serve -c" in service["ExecStart"]
     assert service["User"] not in ("root", "0")
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+# -- the state folder (server.state_dir) ------------------------------------------
+
+
+def test_systemd_unit_creates_the_state_dir_0700() -> None:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(DEPLOY / "systemd" / "authgate.service", encoding="utf-8")
+    service = unit["Service"]
+    # StateDirectory=authgate is /var/lib/authgate, the default server.state_dir.
+    assert (service["StateDirectory"], service["StateDirectoryMode"]) == ("authgate", "0700")
+
+
+def test_dockerfile_makes_the_state_dir_the_users_own_and_0700() -> None:
+    (created,) = [run for run in instructions("RUN") if "/var/lib/authgate" in run]
+    assert "chown authgate:authgate /var/lib/authgate" in created
+    assert "chmod 0700 /var/lib/authgate" in created
+    assert instructions("VOLUME") == ['["/var/lib/authgate"]']
+
+
+def test_kubernetes_pod_writes_no_state(
+    k8s_gateway_config: dict[str, Any], container: dict[str, Any]
+) -> None:
+    # A read-only root filesystem: the key comes from a mounted Secret, so nothing
+    # lives in the (unwritable) state folder and the gateway never touches it.
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    state_dir = k8s_gateway_config["server"].get("state_dir", "/var/lib/authgate")
+    key_file = Path(k8s_gateway_config["secrets"]["assertion_keys"])
+    assert not key_file.is_relative_to(state_dir)
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts[str(key_file.parent)]["readOnly"] is True
+
+
+def test_compose_keeps_the_state_dir_on_a_named_volume(
+    compose: dict[str, Any], compose_gateway_config: dict[str, Any]
+) -> None:
+    state_dir = compose_gateway_config["server"].get("state_dir", "/var/lib/authgate")
+    volumes = dict(str(v).split(":")[1::-1] for v in compose["services"]["authgate"]["volumes"])
+    assert volumes[state_dir] in compose["volumes"]
+    assert Path(compose_gateway_config["secrets"]["assertion_keys"]).is_relative_to(state_dir)

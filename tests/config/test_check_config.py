@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,10 @@ CONSOLE_SCRIPT = Path(sys.executable).parent / "authgate"
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:
     # An empty environment: the example must not depend on any variable being set.
+    # PYTHONPATH only, so that the code under test is the code that runs.
+    env = {k: v for k, v in os.environ.items() if k == "PYTHONPATH"}
     return subprocess.run(
-        command, cwd=REPO, env={}, capture_output=True, text=True, encoding="utf-8", timeout=60
+        command, cwd=REPO, env=env, capture_output=True, text=True, encoding="utf-8", timeout=60
     )
 
 

@@ -83,8 +83,7 @@ def test_resolve(data: Data, expected: Data, problems: list[str]) -> None:
 
 def test_secret_reaches_the_schema() -> None:
     config = load_config(FILES / "secret_ok.yaml", {})
-    assert config.server.tls is not None
-    assert config.server.tls.key == "not-a-real-key"
+    assert config.providers[0].client_secret == "not-a-real-key"
 
 
 @pytest.mark.parametrize(

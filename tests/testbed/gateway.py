@@ -1,7 +1,8 @@
 """Gateway fixture: the real `authgate serve` in a subprocess on a free loopback port.
 
 `gateway_factory(config: dict) -> Gateway` writes the config as YAML (filling in
-`server.listen` and a decision-log file unless given), starts
+`server.listen`, `server.state_dir` (in the test's folder) and a decision-log file
+unless given), starts
 `python -m authgate serve -c FILE`, waits until the port accepts connections and
 stops the process at the end of the test. `Gateway.decisions()` returns the decision
 records written so far (polling until at least `count` are there).
@@ -68,6 +69,8 @@ def start_gateway(config: dict[str, Any], workdir: Path, host: str = "127.0.0.1"
     config = json.loads(json.dumps(config))  # deep copy; tests keep theirs
     server = config.setdefault("server", {})
     server.setdefault("listen", f"{host}:{free_port(host)}")
+    # Never the machine's /var/lib/authgate: each gateway keeps its state in its test.
+    server.setdefault("state_dir", str(workdir / "state"))
     port = int(server["listen"].rpartition(":")[2])
     decision_file = workdir / "decisions.jsonl"
     config.setdefault("decision_log", {"sinks": [{"file": str(decision_file)}]})
@@ -77,6 +80,7 @@ def start_gateway(config: dict[str, Any], workdir: Path, host: str = "127.0.0.1"
         "authgate",
         [sys.executable, "-m", "authgate", "serve", "-c", str(config_path)],
         workdir / "gateway.log",
+        cwd=workdir,  # whatever the gateway might write beside itself stays in the test
         env={"PYTHONUNBUFFERED": "1"},
     )
     try:

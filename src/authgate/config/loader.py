@@ -10,7 +10,9 @@ file and the `*_file` secrets it names, and nothing else. The stages, in order:
 3. expand `${VAR}` / `${VAR:-default}` in string values (`interpolation`);
 4. replace `NAME_file` keys by `NAME` with the file contents (`secret_files`) — the
    `_file` suffix is reserved for this, no schema field may end in it;
-5. validate with the schema (`validation` words pydantic's errors for operators).
+5. validate with the schema (`validation` words pydantic's errors for operators);
+   relative paths, there and in stage 4, are taken from the config file's directory
+   (`paths`), never from the working directory.
 
 A syntax error stops at stage 2; otherwise every stage runs so that all problems are
 reported together, and a spot that already has a problem is not reported twice.
@@ -28,6 +30,7 @@ from pydantic import ValidationError
 
 from authgate.config.errors import ConfigError, ConfigProblem
 from authgate.config.interpolation import interpolate_tree
+from authgate.config.paths import CONFIG_DIR
 from authgate.config.schema import GatewayConfig
 from authgate.config.secret_files import resolve_secret_files
 from authgate.config.validation import report_validation_error
@@ -45,10 +48,11 @@ def load_source(
     """Like `load_config`, also returning where each key path is in the file."""
     source = Source(str(path))
     data = _parse(Path(path), source)
+    config_dir = Path(path).absolute().parent
     if data is not None:
         data = interpolate_tree(data, os.environ if environ is None else environ, source)
-        data = resolve_secret_files(data, Path(path).parent, source)
-    config = _validate(data, source)
+        data = resolve_secret_files(data, config_dir, source)
+    config = _validate(data, config_dir, source)
     if source.problems or config is None:
         raise ConfigError(sorted_problems(source.problems))
     return config, source
@@ -75,11 +79,11 @@ def _parse(path: Path, source: Source) -> Data:
     return data
 
 
-def _validate(data: Data, source: Source) -> GatewayConfig | None:
+def _validate(data: Data, config_dir: Path, source: Source) -> GatewayConfig | None:
     if data is None:
         return None
     try:
-        return GatewayConfig.model_validate(data)
+        return GatewayConfig.model_validate(data, context={CONFIG_DIR: config_dir})
     except ValidationError as error:
         report_validation_error(error, data, source)
         return None

@@ -27,6 +27,7 @@ from authgate.config.schema_auth import (
     SessionsConfig,
     StoreConfig,
 )
+from authgate.config.paths import ConfigPath
 from authgate.config.schema_limits import LimitsConfig, RouteLimitFields
 from authgate.config.schema_policy import RoutePolicyFields
 from authgate.config.schema_types import Duration, Strict
@@ -48,11 +49,12 @@ def _parse_listen(value: str) -> str:
 
 
 ListenAddress = Annotated[str, AfterValidator(_parse_listen)]
+DEFAULT_STATE_DIR = "/var/lib/authgate"
 
 
 class TlsConfig(Strict):
-    cert: str
-    key: str
+    cert: ConfigPath
+    key: ConfigPath
 
 
 class UpstreamTimeouts(Strict):
@@ -74,7 +76,7 @@ class ServerConfig(Strict):
     shutdown_timeout: Duration = 15.0
     # A folder whose error.html / denied.html / chooser.html / logged_out.html replace
     # the packaged pages, file by file.
-    templates_dir: str | None = None
+    templates_dir: ConfigPath | None = None
     # /metrics, /healthz and /readyz on their own address, never on a routed host.
     # Off unless given: a fixed default port would collide between two gateways on
     # one host (see docs/operations.md).
@@ -83,6 +85,9 @@ class ServerConfig(Strict):
     workers: int = Field(default=1, ge=1, le=256)
     # Reload when the file changes (polled every second); SIGHUP always reloads.
     watch_config: bool = True
+    # Where the gateway keeps what it writes itself (the generated assertion key
+    # file): created 0700 when missing; never the working directory.
+    state_dir: ConfigPath = DEFAULT_STATE_DIR
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -108,7 +113,7 @@ class SinkEntry(Strict):
     """A sink with options: exactly one of `stdout: true`, `file:`, `redis_stream:`."""
 
     stdout: Literal[True] | None = None
-    file: str | None = None
+    file: ConfigPath | None = None
     redis_stream: RedisStreamConfig | None = None
     pseudonymize: list[Pseudonymized] = Field(default_factory=list)
 

@@ -18,8 +18,9 @@ import re
 import zoneinfo
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from authgate.config.paths import ConfigPath
 from authgate.config.schema_types import Duration, Strict
 from authgate.risk.signal import Signal
 
@@ -77,13 +78,7 @@ _POSTURE_ALGORITHMS = frozenset(
 # ---------------------------------------------------------------- GeoIP
 
 
-def _mmdb_path(value: str | None) -> str | None:
-    if value is not None and not value.strip():
-        raise ValueError("an empty path; leave the key out (or null) for no database")
-    return value
-
-
-MmdbPath = Annotated[str | None, AfterValidator(_mmdb_path)]
+MmdbPath = ConfigPath | None
 
 
 class GeoConfig(Strict):
@@ -114,7 +109,7 @@ class GeoConfig(Strict):
 class MtlsConfig(Strict):
     """`devices.mtls:` — client certificates on the TLS listener (`server.tls`)."""
 
-    client_ca: str  # PEM bundle of the CAs that issue device certificates
+    client_ca: ConfigPath  # PEM bundle of the CAs that issue device certificates
     mode: Literal["optional", "required"] = "optional"
 
 

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from authgate.config.paths import ConfigPath
 from authgate.config.schema_types import Duration, Strict
 
 # RFC 7518 asymmetric algorithms only: never `none`, never HMAC — an HS256 "key" made
@@ -54,8 +55,9 @@ class SecretsConfig(Strict):
     # decrypt, so a new secret is rolled in by putting it first.
     cookie_secret: SecretList
     # A path (not `*_file`: that suffix means "read this secret from a file") to the
-    # PEM bundle of assertion signing keys; created when absent.
-    assertion_keys: str = "authgate-assertion-keys.pem"
+    # PEM bundle of assertion signing keys; created when absent. Default:
+    # `assertion-keys.pem` in server.state_dir.
+    assertion_keys: ConfigPath | None = None
 
 
 def _redis_node(value: str) -> str:

@@ -5,7 +5,8 @@ replaced by `NAME`, whose value is the file's contents with one trailing newline
 removed (`client_secret_file: /run/secrets/shop` -> `client_secret: <contents>`). A
 list of paths gives a list of contents (for secrets that rotate through a list).
 Relative paths are relative to the config file's directory, as Prometheus does for
-its `*_file` options, so `check-config` means the same from any working directory.
+its `*_file` options, so `check-config` means the same from any working directory
+(`paths.resolve_path`, the rule of every path option).
 
 The `_file` suffix is reserved for this secret indirection: a schema field must never
 itself end in `_file`, or the loader would read the file it names. Giving both
@@ -18,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from authgate.config.errors import KeyPath
+from authgate.config.paths import resolve_path
 from authgate.config.yaml_source import Data, Source
 
 SUFFIX = "_file"
@@ -76,7 +78,7 @@ def _read_value(value: Data, path: KeyPath, base_dir: Path, source: Source) -> D
 
 def _read_secret(name: str, path: KeyPath, base_dir: Path, source: Source) -> str:
     try:
-        text = (base_dir / name).read_text(encoding="utf-8")
+        text = Path(resolve_path(name, base_dir)).read_text(encoding="utf-8")
     except OSError as error:
         source.report(path, f"cannot read {name!r}: {error.strerror or error}", stand_in=True)
         return ""

@@ -13,4 +13,5 @@ nothing here decides anything about a request. See docs/operations.md.
 - `drain`: SIGTERM: stop accepting, let requests finish, close WebSockets with 1001.
 - `workers`: the worker-count config check and what a worker knows of its siblings.
 - `supervisor`: forks N workers on one port, restarts them, stops them together.
+- `state_dir`: the folder of the files the gateway writes itself (`server.state_dir`).
 """

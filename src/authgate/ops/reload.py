@@ -216,8 +216,12 @@ async def _close_store(store: SessionStore) -> None:
 
 
 def _auth_inputs(config: GatewayConfig) -> tuple[object, ...]:
-    # Everything build_auth_runtime reads: routes for their header templates.
-    return config.secrets, config.store, config.sessions, config.providers, config.routes
+    # Everything build_auth_runtime reads: routes for their header templates, the
+    # state folder for the default assertion key file.
+    return (
+        config.secrets, config.store, config.sessions, config.providers, config.routes,
+        config.server.state_dir,
+    )
 
 
 def _store_inputs(config: GatewayConfig) -> tuple[object, ...]:

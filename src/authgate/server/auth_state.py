@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -26,6 +25,7 @@ from authgate.mutate.assertion import AssertionKeys, AssertionSigner
 from authgate.mutate.identity_headers import CompiledTemplates, compile_templates
 from authgate.oidc.client import OIDCClient
 from authgate.oidc.jwks import JwksCache
+from authgate.ops.state_dir import ASSERTION_KEY_FILE, state_file
 from authgate.risk.history import HistoryStore, build_history_store
 from authgate.server.guards import Guards, build_guards, close_guards
 from authgate.sessions.cipher import TokenCipher
@@ -70,7 +70,9 @@ def auth_of(request: web.Request) -> AuthRuntime:
 def build_auth_runtime(config: GatewayConfig, http: aiohttp.ClientSession) -> AuthRuntime:
     keys = SessionKeys.from_secrets(config.secrets.cookie_secret) if config.secrets else None
     assertion_keys = (
-        AssertionKeys.load_or_create(Path(config.secrets.assertion_keys))
+        AssertionKeys.load_or_create(
+            state_file(config.server.state_dir, config.secrets.assertion_keys, ASSERTION_KEY_FILE)
+        )
         if config.secrets
         else None
     )

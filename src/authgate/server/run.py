@@ -40,6 +40,7 @@ from authgate.ops.drain import SETTLE_SECONDS, drain
 from authgate.ops.listeners import Listener, open_listeners
 from authgate.ops.metrics import Metrics
 from authgate.ops.reload import watch
+from authgate.ops.state_dir import StateDirError
 from authgate.ops.supervisor import Supervisor
 from authgate.ops.workers import SINGLE, WorkerSlot
 from authgate.server.app import RELOADER, build_app
@@ -146,7 +147,9 @@ async def _start(
             for listener in listeners:
                 listener.sock.close()
             raise
-    except (AssertionKeyError, TemplateError, OSError, ssl.SSLError, ValueError) as error:
+    except (
+        AssertionKeyError, StateDirError, TemplateError, OSError, ssl.SSLError, ValueError
+    ) as error:
         # Keys, pages, files and ports are checked at start: a problem there is the
         # operator's to fix, said in one line — not a traceback.
         raise StartupError(str(error)) from error
