@@ -7,6 +7,7 @@ or the rejection code. The rules are documented in docs/path-normalization.md.
 from __future__ import annotations
 
 import string
+from urllib.parse import unquote_to_bytes
 
 import pytest
 from hypothesis import given
@@ -47,11 +48,16 @@ ACCEPTED = [
     ("/%25", "/%25"),
     ("/%252F", "/%252F"),
     ("/%c3%a9", "/%C3%A9"),
-    ("/%FF", "/%FF"),
     ("/%2a", "/%2A"),
-    ("/%23", "/%23"),
     ("/%3f", "/%3F"),
-    ("/a%3F%23b", "/a%3F%23b"),
+    ("/a%3F%3Bb", "/a%3F%3Bb"),
+    # strict UTF-8, any length of sequence (RFC 3629)
+    ("/%C2%80", "/%C2%80"),
+    ("/%DF%BF", "/%DF%BF"),
+    ("/%E0%A0%80", "/%E0%A0%80"),
+    ("/%EF%BF%BD", "/%EF%BF%BD"),
+    ("/%F0%90%80%80", "/%F0%90%80%80"),
+    ("/%F4%8F%BF%BF", "/%F4%8F%BF%BF"),
     # raw characters that may not be literal: percent-encoded UTF-8
     ("/café", "/caf%C3%A9"),
     ("/日本", "/%E6%97%A5%E6%9C%AC"),
@@ -61,7 +67,6 @@ ACCEPTED = [
     ("/[a]", "/%5Ba%5D"),
     ("/a^b`c", "/a%5Eb%60c"),
     ("/{a|b}", "/%7Ba%7Cb%7D"),
-    ("/\udcff", "/%FF"),  # a non-UTF-8 byte from aiohttp's surrogateescape
     ("/\u0085", "/%C2%85"),  # a C1 control is not ASCII: encoded, not a separator
     # dot segments (RFC 3986 §5.2.4), after decoding unreserved
     ("/a/./b", "/a/b"),
@@ -152,6 +157,37 @@ REJECTED = [
     ("/..;jsessionid=1/admin", "dot-segment-params"),
     ("/..%3B/admin", "dot-segment-params"),
     ("/..%3b/admin", "dot-segment-params"),
+    # an encoded '#': cut off by upstreams that decode before routing
+    ("/%23", "encoded-fragment"),
+    ("/a%23b", "encoded-fragment"),
+    ("/admin%23.css", "encoded-fragment"),
+    ("/a%3F%23b", "encoded-fragment"),
+    # overlong UTF-8: '.' and '/' to a lenient decoder (CVE-2000-0884, CVE-2008-2938)
+    ("/%C0%AE", "invalid-utf8"),
+    ("/%c0%ae", "invalid-utf8"),
+    ("/%C0%AF", "invalid-utf8"),
+    ("/%C0%AE%C0%AE/admin", "invalid-utf8"),
+    ("/a/%C0%AE%C0%AE%C0%AFadmin", "invalid-utf8"),
+    ("/%C1%9C", "invalid-utf8"),  # overlong '\\'
+    ("/%C0%80", "invalid-utf8"),  # overlong NUL ("modified UTF-8")
+    ("/%E0%80%AF", "invalid-utf8"),
+    ("/%E0%80%AE", "invalid-utf8"),
+    ("/%F0%80%80%AF", "invalid-utf8"),
+    ("/%F8%80%80%80%AF", "invalid-utf8"),  # five-byte form, never UTF-8
+    ("/%FC%80%80%80%80%AF", "invalid-utf8"),  # six-byte form
+    # other invalid UTF-8 after decoding
+    ("/%FF", "invalid-utf8"),
+    ("/%FE%FF", "invalid-utf8"),
+    ("/%80", "invalid-utf8"),  # a lone continuation byte
+    ("/%C3", "invalid-utf8"),  # a truncated sequence
+    ("/%C3/x", "invalid-utf8"),
+    ("/%E6%97", "invalid-utf8"),
+    ("/%ED%A0%80", "invalid-utf8"),  # an encoded surrogate (CESU-8)
+    ("/%F4%90%80%80", "invalid-utf8"),  # above U+10FFFF
+    ("/%F5%80%80%80", "invalid-utf8"),
+    ("/caf%E9", "invalid-utf8"),  # Latin-1, not UTF-8
+    ("/\udcff", "invalid-utf8"),  # a raw non-UTF-8 byte, via aiohttp's surrogateescape
+    ("/\udcc0\udcae", "invalid-utf8"),  # a raw overlong '.'
     # not Unicode at all
     ("/\ud800", "bad-char"),
 ]
@@ -225,6 +261,9 @@ def test_normalize_pattern(pattern: str, expected: str) -> None:
         ("/a%2Fb", True, "encoded-slash"),
         ("/a?", False, "question-mark"),
         ("/a#", True, "fragment"),
+        ("/a%23/*", True, "encoded-fragment"),
+        ("/%C0%AE/**", True, "invalid-utf8"),
+        ("/caf%E9/*", True, "invalid-utf8"),
     ],
 )
 def test_normalize_pattern_rejects(pattern: str, glob: bool, code: str) -> None:
@@ -289,3 +328,21 @@ def test_escaping_an_unreserved_char_changes_nothing(raw: str, data: st.DataObje
     # An escape right after "%" would build a new, different escape: skip those.
     if not raw[max(0, spot - 2) : spot].count("%"):
         assert normalize_path(escaped) == out
+
+
+@given(st.binary(min_size=1, max_size=12))
+def test_escaped_bytes_pass_only_as_strict_utf8(data: bytes) -> None:
+    # Every byte string, percent-encoded: accepted exactly when it is strict UTF-8
+    # (and holds nothing refused for other reasons), whatever a lenient decoder does.
+    raw = "/" + "".join(f"%{byte:02X}" for byte in data)
+    out = _normalized_or_none(raw)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        assert out is None
+        return
+    plain = not any(c in text for c in "#/\\") and all(" " <= c != "\x7f" for c in text)
+    plain = plain and not (";" in text and text.split(";")[0] in (".", ".."))
+    assert (out is not None) == plain
+    if out is not None:
+        assert unquote_to_bytes(out).decode("utf-8")

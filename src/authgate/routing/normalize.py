@@ -19,9 +19,11 @@ upstreams are known to disagree with each other; docs/path-normalization.md):
 | 0x00-0x1F, 0x7F, raw or `%XX`      | `control-char`        | NUL truncation, CRLF injection |
 | `%`, `%1`, `%G1`                   | `bad-escape`          | every parser guesses differently |
 | `%2F`, `%5C` (any case)            | `encoded-slash`, `encoded-backslash` | CVE-2019-9901 class |
+| `%23` (any case)                   | `encoded-fragment`    | decoders that cut at `#`     |
+| `%C0%AE`, `%E0%80%AF`, `%FF`, ...  | `invalid-utf8`        | overlong `.`/`/`, CVE-2000-0884 |
 | `%41`, `%7e`, `%2E` (unreserved)   | `A`, `~`, `.`         | RFC 3986 §2.3, §6.2.2.2      |
 | `%3b`, `%c3%a9` (other escapes)    | `%3B`, `%C3%A9`       | hex uppercased, §6.2.2.1     |
-| `%23`, `%3F`, `%3B`                | kept encoded          | data on both sides           |
+| `%3F`, `%3B`                       | kept encoded          | data on both sides           |
 | raw `é`, space, `"<>[]^{}`, etc.   | `%C3%A9`, `%20`, ...  | UTF-8, percent-encoded       |
 | `/a;b=c/d`                         | kept                  | matrix parameters are data   |
 | `/..;/x`, `/.;/x`, `/..%3B/x`      | `dot-segment-params`  | CVE-2020-1957 (`..;/` bypass) |
@@ -30,7 +32,9 @@ upstreams are known to disagree with each other; docs/path-normalization.md):
 | `/a/`, `/a/.`, `/a/..`             | `/a/`, `/a/`, `/`     | a trailing slash is kept     |
 
 Raw bytes that are not UTF-8 reach here from aiohttp as lone surrogates
-(`surrogateescape`) and are percent-encoded back to the original bytes.
+(`surrogateescape`); like their `%XX` spellings they are refused as `invalid-utf8`:
+after decoding, a path must be strict UTF-8 (RFC 3629 §3 forbids overlong forms,
+surrogates and code points above U+10FFFF).
 Pure module: stdlib only.
 """
 
@@ -39,6 +43,7 @@ from __future__ import annotations
 import re
 import string
 from typing import Literal
+from urllib.parse import unquote_to_bytes
 
 RejectCode = Literal[
     "not-origin-form",
@@ -50,6 +55,8 @@ RejectCode = Literal[
     "bad-char",
     "encoded-slash",
     "encoded-backslash",
+    "encoded-fragment",
+    "invalid-utf8",
     "dot-segment-params",
     "dot-segment",
     "unsupported-glob",
@@ -77,6 +84,10 @@ _LITERAL_REJECTS: dict[str, tuple[RejectCode, str]] = {
 _ESCAPE_REJECTS: dict[int, tuple[RejectCode, str]] = {
     0x2F: ("encoded-slash", "an encoded '/' (%2F) is not allowed in a path"),
     0x5C: ("encoded-backslash", "an encoded '\\' (%5C) is not allowed in a path"),
+    # An upstream (or its framework) that decodes before routing cuts the path at the
+    # `#`: `/admin%23.css` would pass a public `/**.css` rule and be served as `/admin`
+    # (the web-cache-deception / Spring path-confusion class).
+    0x23: ("encoded-fragment", "an encoded '#' (%23) is not allowed in a path"),
 }
 # The common case: nothing to decode, encode, collapse or resolve.
 _ALREADY_CANONICAL = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
@@ -115,7 +126,7 @@ def normalize_path(raw_path: str) -> str:
         and "/." not in raw_path
     ):
         return raw_path
-    return _resolve(_canonical_chars(raw_path, glob=False), pattern=False)
+    return _resolve(_utf8(_canonical_chars(raw_path, glob=False)), pattern=False)
 
 
 def normalize_pattern(pattern: str, *, glob: bool = True) -> str:
@@ -127,7 +138,7 @@ def normalize_pattern(pattern: str, *, glob: bool = True) -> str:
     would silently change what the pattern means.
     """
     _require_origin_form(pattern)
-    return _resolve(_canonical_chars(pattern, glob=glob), pattern=True)
+    return _resolve(_utf8(_canonical_chars(pattern, glob=glob)), pattern=True)
 
 
 def _require_origin_form(raw: str) -> None:
@@ -174,6 +185,23 @@ def _literal(char: str, *, glob: bool) -> str:
     except UnicodeEncodeError:
         raise PathRejected("bad-char", "a character that is not valid Unicode") from None
     return "".join(f"%{byte:02X}" for byte in data)
+
+
+def _utf8(canonical: str) -> str:
+    """Refuse a canonical path whose decoded bytes are not strict UTF-8.
+
+    Overlong forms are the classic decoder disagreement: `%C0%AE` and `%C0%AF` are
+    `.` and `/` to a lenient decoder (IIS CVE-2000-0884, Tomcat CVE-2008-2938), so
+    `/a/%C0%AE%C0%AE/admin` walks out of `/a/` behind the gateway's back. Python's
+    strict decoder refuses them, and surrogates and stray bytes too (RFC 3629 §3).
+    """
+    if "%" not in canonical:
+        return canonical
+    try:
+        unquote_to_bytes(canonical).decode("utf-8")
+    except UnicodeDecodeError:
+        raise PathRejected("invalid-utf8", "the path does not decode to UTF-8") from None
+    return canonical
 
 
 def _resolve(path: str, *, pattern: bool) -> str:
