@@ -6,6 +6,8 @@ edit each, so each test shows exactly which difference it is about.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import subprocess
 import sys
@@ -314,3 +316,51 @@ def test_module_loads_no_web_framework() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "False"
+
+
+# --- Content-Security-Policy: the styles by hash, no script ------------------------
+
+
+def _hash(style: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
+
+
+def test_policy_names_every_packaged_style_and_nothing_else(pages: PageRenderer) -> None:
+    styles = {
+        block
+        for name in PAGES
+        for block in re.findall(r"<style>(.*?)</style>", packaged(name), re.DOTALL)
+    }
+    assert styles
+    policy = pages.content_security_policy
+    style_src = next(d for d in policy.split("; ") if d.startswith("style-src "))
+    assert sorted(style_src.split()[1:]) == sorted(_hash(s) for s in styles)
+    assert policy.startswith("default-src 'none'; ")
+    assert policy.endswith("frame-ancestors 'none'")
+
+
+def test_an_override_style_is_hashed_as_written(tmp_path: Path) -> None:
+    folder = override(
+        tmp_path, "error.html", lambda t: t.replace("</head>", "<STYLE media=print>p{}</STYLE></head>")
+    )
+    assert _hash("p{}") in PageRenderer(folder).content_security_policy
+
+
+def test_pages_without_styles_allow_no_style(tmp_path: Path) -> None:
+    for name in PAGES:
+        override(tmp_path, name, lambda t: re.sub(r"<style>.*?</style>", "", t, flags=re.DOTALL))
+    assert "style-src 'none'" in PageRenderer(tmp_path).content_security_policy
+
+
+@pytest.mark.parametrize("script", ["<script>alert(1)</script>", "<SCRIPT src=/x.js></SCRIPT>"])
+def test_a_template_with_a_script_is_refused(tmp_path: Path, script: str) -> None:
+    folder = override(tmp_path, "denied.html", lambda t: t.replace("</main>", script + "</main>"))
+    with pytest.raises(TemplateError, match=r"denied\.html: pages carry no <script>"):
+        PageRenderer(folder)
+
+
+@pytest.mark.parametrize("inside", ["$request_id", "$$"])
+def test_a_dollar_inside_a_style_is_refused(tmp_path: Path, inside: str) -> None:
+    folder = override(tmp_path, "error.html", lambda t: t.replace("<style>", "<style>/*" + inside + "*/"))
+    with pytest.raises(TemplateError, match=r"error\.html: no '\$' inside <style>"):
+        PageRenderer(folder)

@@ -28,6 +28,7 @@ SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept-Encoding", "Accept", "Conte
 
 # `Expect: 100-continue` was answered by our own server; `Host` is set per route.
 REQUEST_ONLY_DROP = ("expect", "host")
+RESPONSE_ONLY_DROP = ("server",)
 
 
 class ClientGone(Exception):
@@ -87,7 +88,9 @@ async def forward_http(
 async def _relay_response(
     request: web.Request, upstream: aiohttp.ClientResponse, extra: dict[str, str]
 ) -> web.StreamResponse:
-    headers = end_to_end(upstream.headers)
+    # The gateway is the server the client talks to: the upstream's `Server` (often a
+    # product and version) gives way to the gateway's, as nginx and Envoy do by default.
+    headers = end_to_end(upstream.headers, RESPONSE_ONLY_DROP)
     headers.update(extra)
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     try:

@@ -38,12 +38,14 @@ from authgate.ops.metrics import METRICS, Metrics
 from authgate.ops.reload import IDP_TIMEOUT, Reloader
 from authgate.server.auth_state import auth_context
 from authgate.server.handler import handle
+from authgate.server.page_headers import hide_server_version
 from authgate.server.state import CLIENT, DECISION_LOG, RUNTIME, ServerRuntime
 
 RELOADER = web.AppKey("reloader", Reloader)
 
 
 def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Application:
+    hide_server_version()  # for this process: both listeners, every response
     # client_max_size only bounds request.read()/post(); proxied bodies stream.
     app = web.Application(handler_args={"max_field_size": 16384, "max_line_size": 16384})
     app[RUNTIME] = ServerRuntime.build(snapshot)

@@ -3,7 +3,8 @@
 Contract: every request leaves exactly one decision record, whatever happens —
 refusal, login, upstream failure, client disconnect or a bug (the `finally` below).
 The decision object that is enforced is the one that is logged (`Exchange`). No
-exception text reaches the client: failures render through `answers`. Requests for
+exception text reaches the client: failures render through `answers`. Every answer
+the gateway writes itself gets the browser hardening headers (`page_headers`). Requests for
 `/.authgate/*` on a routed host go to the gateway's own endpoints; `/.authgate/auth`
 on any host is a proxy's forward-auth call (`server/forward_auth.py`).
 """
@@ -26,6 +27,7 @@ from authgate.server.exchange import Exchange
 from authgate.server.facts import gather_facts
 from authgate.server.forward_auth import forward_auth, is_forward_auth
 from authgate.server.forwarding import forward
+from authgate.server.page_headers import secure_answer
 from authgate.server.pipeline import evaluate
 from authgate.server.state import DECISION_LOG, RUNTIME, ServerRuntime
 
@@ -53,8 +55,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
             log.exception("request %s failed inside the gateway", facts.request_id)
             failed = exchange.fail(Reason.GATEWAY_ERROR, 500)
             response = decision_response(request, failed, facts)
-        if not response.prepared:
+        if not response.prepared:  # the gateway's own answer, not a proxied one
             response.headers.update(exchange.response_headers)
+            secure_answer(response.headers, runtime.pages.content_security_policy)
         exchange.status = response.status
         return response
     finally:

@@ -12,7 +12,13 @@ Every value put into a page is HTML-escaped (`html.escape(quote=True)`) in one
 place, `_text`; lists are built here from escaped values. Links must be a path on
 this host (`/x`, never `//x`) or `http(s)://`: anything else (`javascript:`,
 `data:`) raises `ValueError` at render, never reaches the page (CWE-79). Pages carry
-no JavaScript and load no external resources. No I/O after construction, no aiohttp.
+no JavaScript and load no external resources, and `content_security_policy` says so to
+the browser: nothing loads or runs but the pages' own `<style>` blocks, named by their
+SHA-256 (CSP Level 3 §8.2), so an injected `<script>` or `<style>` would stay inert even
+if escaping ever failed. A template with a `<script>` element, or with a `$` inside a
+`<style>` block (it would change the hashed text), is refused at load; inline `style=`
+attributes and `on*=` handlers are not run by the browser under that policy.
+No I/O after construction, no aiohttp.
 
 Placeholders per page — an override may leave out the optional ones (an operator
 may not want to show the route id), never the required ones:
@@ -29,6 +35,8 @@ may not want to show the route id), never the required ones:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -206,6 +214,8 @@ class PageRenderer:
         if templates_dir is not None:
             _check_folder(templates_dir)
         self._pages = {name: _load(name, page, templates_dir) for name, page in PAGES.items()}
+        styles = (_style_hashes(page.template) for page in self._pages.values())
+        self.content_security_policy = content_security_policy(h for p in styles for h in p)
 
     def render_error(self, status: int, reason: str, request_id: str) -> str:
         title, message = ERROR_TITLES.get(status, _UNKNOWN_ERROR)
@@ -249,6 +259,31 @@ class PageRenderer:
 
     def _render(self, name: str, **values: str) -> str:
         return self._pages[name].substitute(values)
+
+
+# Directives, each for one attack: no script, plugin, font, frame or connection at all
+# (`default-src 'none'`); no <base> rewriting relative links; no framing (clickjacking;
+# the CSP form of X-Frame-Options). `form-action` is left out on purpose: browsers apply
+# it to the redirects after a submit too, and the logout form ends at the provider's
+# end-session endpoint on another origin.
+_POLICY = "default-src 'none'; {styles}; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+_STYLE = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.IGNORECASE | re.DOTALL)
+_SCRIPT = re.compile(r"<script\b", re.IGNORECASE)
+
+
+def content_security_policy(style_hashes: Iterable[str]) -> str:
+    """The pages' policy; `style_hashes` are CSP source expressions (`'sha256-…'`)."""
+    hashes = sorted(set(style_hashes))
+    return _POLICY.format(styles="style-src " + (" ".join(hashes) if hashes else "'none'"))
+
+
+def _style_hashes(text: str) -> list[str]:
+    # CSP hashes the element's text exactly as served: the template text itself, since
+    # no placeholder may sit inside a <style> block (checked at load).
+    return [
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode() + "'"
+        for m in _STYLE.finditer(text)
+    ]
 
 
 def plain_reason(code: str) -> str:
@@ -296,6 +331,7 @@ def _load(name: str, page: _Page, templates_dir: Path | None) -> Template:
         raise TemplateError(str(source), f"cannot read template: {error}") from None
     template = Template(text)
     _check_placeholders(str(source), template, page)
+    _check_inline_code(str(source), text)
     return template
 
 
@@ -303,6 +339,13 @@ def _source(name: str, templates_dir: Path | None) -> Traversable:
     if templates_dir is not None and (templates_dir / name).exists():
         return templates_dir / name
     return resources.files("authgate").joinpath("templates", name)
+
+
+def _check_inline_code(file: str, text: str) -> None:
+    if _SCRIPT.search(text):
+        raise TemplateError(file, "pages carry no <script>: the Content-Security-Policy blocks it")
+    if any("$" in m.group(1) for m in _STYLE.finditer(text)):
+        raise TemplateError(file, "no '$' inside <style>: the Content-Security-Policy hashes it as loaded")
 
 
 def _check_placeholders(file: str, template: Template, page: _Page) -> None:
