@@ -36,6 +36,7 @@ class Reason(enum.StrEnum):
     UPSTREAM_UNREACHABLE = "upstream-unreachable"
     UPSTREAM_TIMEOUT = "upstream-timeout"
     UPSTREAM_FAILED = "upstream-failed"
+    UPSTREAM_ABORTED = "upstream-aborted"
     GATEWAY_ERROR = "gateway-error"
     # identity
     USER_AUTHENTICATED = "user-authenticated"

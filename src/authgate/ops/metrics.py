@@ -52,7 +52,12 @@ LATENCY_BUCKETS = (
 )
 _BOUNDS = (*LATENCY_BUCKETS, float("inf"))  # what prometheus-client adds as le="+Inf"
 UPSTREAM_FAILURES = frozenset(
-    {Reason.UPSTREAM_UNREACHABLE, Reason.UPSTREAM_TIMEOUT, Reason.UPSTREAM_FAILED}
+    {
+        Reason.UPSTREAM_UNREACHABLE,
+        Reason.UPSTREAM_TIMEOUT,
+        Reason.UPSTREAM_FAILED,
+        Reason.UPSTREAM_ABORTED,
+    }
 )
 
 _multiprocess_values: tuple[int, str] | None = None  # (pid, directory) set up

@@ -4,13 +4,16 @@ Contract: bodies stream both ways through bounded buffers (aiohttp's flow contro
 nothing is read whole into memory. Failures before the upstream answered become an
 `UpstreamError` (502 unreachable, 504 timeout) for the caller to render; failures
 after the response started abort the client connection, since the status line is
-already on the wire and a truncated body must not look complete.
+already on the wire and a truncated body must not look complete, and raise
+`UpstreamAborted` (reason `upstream-aborted`, or `upstream-timeout` for a stall) so the
+record says so; a client that leaves raises `ClientGone`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 
 import aiohttp
 from aiohttp import web
@@ -37,6 +40,15 @@ class ClientGone(Exception):
     def __init__(self, response: web.StreamResponse) -> None:
         super().__init__("client closed the connection")
         self.response = response
+
+
+class UpstreamAborted(Exception):
+    """The upstream's body broke off after the answer started; the client was cut off."""
+
+    def __init__(self, response: web.StreamResponse, *, timed_out: bool) -> None:
+        super().__init__("upstream body ended early")
+        self.response = response
+        self.reason = Reason.UPSTREAM_TIMEOUT if timed_out else Reason.UPSTREAM_ABORTED
 
 
 class UpstreamError(Exception):
@@ -93,18 +105,36 @@ async def _relay_response(
     headers = end_to_end(upstream.headers, RESPONSE_ONLY_DROP)
     headers.update(extra)
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+    await _to_client(response.prepare(request), response)
+    while chunk := await _from_upstream(request, upstream, response):
+        await _to_client(response.write(chunk), response)
+    await _to_client(response.write_eof(), response)
+    return response
+
+
+async def _to_client(sending: Awaitable[object], response: web.StreamResponse) -> None:
     try:
-        await response.prepare(request)
-        async for chunk in upstream.content.iter_any():
-            await response.write(chunk)
-        await response.write_eof()
+        await sending
     except ConnectionResetError as exc:
         # Writing to the client failed: the client left (aiohttp's
         # ClientConnectionResetError is one). Not the gateway's error, not the upstream's.
         raise ClientGone(response) from exc
+
+
+async def _from_upstream(
+    request: web.Request, upstream: aiohttp.ClientResponse, response: web.StreamResponse
+) -> bytes:
+    """The next piece of the upstream's body; b"" once it ended as its framing says."""
+    try:
+        return await upstream.content.readany()
     except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
-        # Headers are sent: the only honest signal left is a broken connection.
+        # Fewer bytes than Content-Length, a chunked body without its last chunk
+        # (aiohttp's ClientPayloadError), a reset, or a stall past the read timeout.
+        # The status line is sent: the only honest signal left is a broken connection
+        # (RFC 9112 §8: a client then knows the message is incomplete), and the record
+        # must not call it a clean answer.
         log.warning("upstream body from %s failed mid-stream: %r", upstream.url.origin(), exc)
         if request.transport is not None:
             request.transport.abort()
-    return response
+        timed_out = isinstance(exc, asyncio.TimeoutError)
+        raise UpstreamAborted(response, timed_out=timed_out) from exc

@@ -18,7 +18,7 @@ from aiohttp import web
 from authgate.decide import refuse_request
 from authgate.decision import Decision, Outcome, Reason
 from authgate.ops.metrics import METRICS
-from authgate.proxy.forward import ClientGone
+from authgate.proxy.forward import ClientGone, UpstreamAborted
 from authgate.server.answers import consent_response, decision_response, login_response
 from authgate.server.auth_state import AUTH, REQUEST_AUTH
 from authgate.server.authenticate import AuthResult
@@ -33,6 +33,7 @@ from authgate.server.state import DECISION_LOG, RUNTIME, ServerRuntime
 
 log = logging.getLogger(__name__)
 CLIENT_CLOSED = 499
+UPSTREAM_ABORTED_STATUS = 502
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -51,6 +52,12 @@ async def handle(request: web.Request) -> web.StreamResponse:
             exchange.status = CLIENT_CLOSED
             exchange.upstream_status = gone.response.status  # the upstream did answer
             return gone.response
+        except UpstreamAborted as aborted:
+            # The client got a status line and a cut connection, not that status: the
+            # record says the upstream failed, with what it had started to send.
+            exchange.status = exchange.fail(aborted.reason, UPSTREAM_ABORTED_STATUS).status
+            exchange.upstream_status = aborted.response.status
+            return aborted.response
         except Exception:
             log.exception("request %s failed inside the gateway", facts.request_id)
             failed = exchange.fail(Reason.GATEWAY_ERROR, 500)

@@ -117,6 +117,7 @@ PLAIN_REASONS: dict[str, str] = {
     "upstream-unreachable": "The application behind the gateway could not be reached.",
     "upstream-timeout": "The application behind the gateway took too long to answer.",
     "upstream-failed": "The application behind the gateway did not answer properly.",
+    "upstream-aborted": "The application behind the gateway stopped in the middle of its answer.",
     "gateway-error": "Something went wrong inside the gateway.",
     # signing in
     "login-failed": "Signing in did not complete.",
