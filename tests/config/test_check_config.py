@@ -19,10 +19,19 @@ EXAMPLE = "config/example.yaml"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "authgate"
 
 
-def run(*command: str) -> subprocess.CompletedProcess[str]:
-    # An empty environment: the example must not depend on any variable being set.
+# What an operator gives for the example's placeholders (refused as they are:
+# tests/hardening/test_hygiene.py).
+SECRETS = {
+    "AUTHGATE_COOKIE_SECRET": "check-config-test-cookie-secret-0123456789",
+    "CORP_CLIENT_SECRET": "corp-client-secret",
+    "AUTHGATE_PSEUDONYM_KEY": "check-config-test-pseudonym-key-0123456789",
+}
+
+
+def run(*command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    # An empty environment: the example must not depend on any other variable.
     # PYTHONPATH only, so that the code under test is the code that runs.
-    env = {k: v for k, v in os.environ.items() if k == "PYTHONPATH"}
+    env = {**{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}, **(env or {})}
     return subprocess.run(
         command, cwd=REPO, env=env, capture_output=True, text=True, encoding="utf-8", timeout=60
     )
@@ -35,8 +44,8 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
         pytest.param((str(CONSOLE_SCRIPT),), id="console-script"),
     ],
 )
-def test_example_passes(command: tuple[str, ...]) -> None:
-    result = run(*command, "check-config", EXAMPLE)
+def test_example_passes_once_its_secrets_are_given(command: tuple[str, ...]) -> None:
+    result = run(*command, "check-config", EXAMPLE, env=SECRETS)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == f"{EXAMPLE}: OK — 4 routes, 5 hosts, listen 0.0.0.0:8080\n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from authgate.demo.state import prepare_demo_state
 from tests.login.test_login_flow import BROWSER, log_in
 from tests.testbed.gateway import Gateway
 from tests.testbed.login_gateway import login_config
@@ -105,9 +107,12 @@ async def test_return_url_never_leaves_routed_hosts(
             assert r.headers["Location"] == f"{gateway.url}/"
 
 
-def test_demo_config_is_valid() -> None:
+def test_demo_config_is_valid(tmp_path: Path) -> None:
+    # The demo's state folder as `make demo` prepares it (its own cookie secret).
+    state = prepare_demo_state(tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "authgate", "check-config", "config/demo.yaml"],
         capture_output=True, text=True, timeout=60,
+        env={**os.environ, "AUTHGATE_DEMO_STATE": str(state)},
     )
     assert result.returncode == 0, result.stdout + result.stderr

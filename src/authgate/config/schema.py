@@ -26,6 +26,7 @@ from authgate.config.schema_auth import (
     SecretsConfig,
     SessionsConfig,
     StoreConfig,
+    StrongSecret,
 )
 from authgate.config.paths import ConfigPath
 from authgate.config.schema_limits import LimitsConfig, RouteLimitFields
@@ -137,7 +138,7 @@ class DecisionLogConfig(Strict):
     queue_size: int = Field(default=10_000, ge=1)
     # Key of the keyed hash (HMAC-SHA256) that pseudonymizes fields; the same key
     # gives the same pseudonym, so records of one person still line up.
-    pseudonym_key: str | None = Field(default=None, min_length=32)
+    pseudonym_key: StrongSecret | None = None
 
     @model_validator(mode="after")
     def _key_when_pseudonymizing(self) -> DecisionLogConfig:

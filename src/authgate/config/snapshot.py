@@ -5,7 +5,9 @@ routes, and returns a frozen `Snapshot`, or raises `ConfigError` with every prob
 A snapshot is built completely before anyone sees it; hot reload swaps the one
 reference to it, and each request reads it once at its start (STYLE.md, lesson 7).
 Problems raised by route compilation that leave `file`/`line` empty get the file
-and the line of their key path filled in here.
+and the line of their key path filled in here. The example's placeholder secrets
+(`placeholders`) are refused here, so `serve`, `check-config` and reloads refuse them;
+only `authgate explain`, which never serves, asks for them to be let through.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from authgate.config.errors import ConfigError, ConfigProblem, parse_key_path
+from authgate.config.errors import ConfigError, ConfigProblem, format_key_path, parse_key_path
 from authgate.config.loader import load_source, sorted_problems
+from authgate.config.placeholders import MESSAGE, find_placeholders
 from authgate.config.references import check_references
 from authgate.config.schema import GatewayConfig
 from authgate.config.yaml_source import Source
@@ -36,13 +39,23 @@ class Snapshot:
     loaded_at: float  # time.time() when it was built
 
 
-def build_snapshot(path: str | Path, environ: Mapping[str, str] | None = None) -> Snapshot:
-    """Load, validate and compile `path`; raises `ConfigError` with every problem."""
+def build_snapshot(
+    path: str | Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    allow_placeholders: bool = False,
+) -> Snapshot:
+    """Load, validate and compile `path`; raises `ConfigError` with every problem.
+
+    `allow_placeholders` is for tools that never serve (`authgate explain`): a policy
+    question about the example needs no real secret."""
     config, source = load_source(path, environ)
     # Imported here: routing imports config, and config must load without routing.
     from authgate.routing.table import compile_routes
 
     problems = check_references(config)
+    if not allow_placeholders:
+        problems += placeholder_problems(config)
     try:
         routes = compile_routes(config.routes)
     except ConfigError as error:
@@ -50,6 +63,11 @@ def build_snapshot(path: str | Path, environ: Mapping[str, str] | None = None) -
     if problems:
         raise ConfigError(sorted_problems(_located(problems, source)))
     return Snapshot(config, routes, str(path), time.time())
+
+
+def placeholder_problems(config: GatewayConfig) -> list[ConfigProblem]:
+    """The example's placeholder secrets, refused by everything that builds a snapshot."""
+    return [ConfigProblem("", None, format_key_path(p), MESSAGE) for p in find_placeholders(config)]
 
 
 def _located(problems: Iterable[ConfigProblem], source: Source) -> list[ConfigProblem]:
@@ -61,7 +79,8 @@ def _locate(problem: ConfigProblem, source: Source) -> ConfigProblem:
     if problem.file:
         return problem
     path = parse_key_path(problem.key)
-    line = problem.line
-    if line is None and path is not None:
-        line = source.line_for(path)
-    return replace(problem, file=source.file, line=line)
+    if path is None:
+        return replace(problem, file=source.file)
+    line = source.line_for(path) if problem.line is None else problem.line
+    # In the user's spelling: `client_secret_file` when the value came from a file.
+    return replace(problem, file=source.file, line=line, key=source.display(path))

@@ -3,7 +3,8 @@
 Starts the test bed's OpenID Provider (`testbed/oidc`, users alice/alice and bob/bob)
 on 127.0.0.1:9001, the whoami app on 127.0.0.1:9000 and the gateway with
 `config/demo.yaml` on 127.0.0.1:8080 (memory store). The two helpers are child
-processes stopped with the gateway.
+processes stopped with the gateway. Its cookie secret and assertion key are its
+own, generated once in `.demo/` (`demo.state`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from authgate.demo.state import prepare_demo_state
 from authgate.server.run import serve
 
 CONFIG = Path("config/demo.yaml")
@@ -29,6 +31,7 @@ def _start(argv: list[str]) -> subprocess.Popen[bytes]:
 
 
 def main() -> int:
+    prepare_demo_state(Path("."))
     children = [_start(PROVIDER), _start(UPSTREAM)]
     time.sleep(1.0)  # the provider answers discovery in ~0.5 s
     print(

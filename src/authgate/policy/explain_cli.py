@@ -66,7 +66,8 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_explain(args: argparse.Namespace, out: TextIO) -> int:
     try:
-        snapshot = build_snapshot(args.config)
+        # It never serves: the example's placeholder secrets sign nothing here.
+        snapshot = build_snapshot(args.config, allow_placeholders=True)
     except ConfigError as error:  # policy compile problems included (config/references)
         return _problems(error.problems, out)
     try:
