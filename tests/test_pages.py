@@ -61,6 +61,9 @@ def render_all(pages: PageRenderer) -> dict[str, str]:
         "denied.html": pages.render_denied(["groups-unauthorized"], RID, "hr", "alice@corp"),
         "chooser.html": pages.render_chooser(PROVIDERS, RID),
         "logged_out.html": pages.render_logged_out(RID),
+        "sign_in_unavailable.html": pages.render_sign_in_unavailable(
+            502, "provider-unreachable", "Corp SSO", "https://app.example.com/x?y=1", RID
+        ),
     }
 
 
@@ -83,7 +86,7 @@ def test_page_renders_small_accessible_and_self_contained(pages: PageRenderer, n
 
 def test_links_have_visible_focus_styles(pages: PageRenderer) -> None:
     rendered = render_all(pages)
-    for name in ("chooser.html", "logged_out.html"):
+    for name in ("chooser.html", "logged_out.html", "sign_in_unavailable.html"):
         assert ":focus-visible{outline:3px solid" in rendered[name]
 
 
@@ -364,3 +367,34 @@ def test_a_dollar_inside_a_style_is_refused(tmp_path: Path, inside: str) -> None
     folder = override(tmp_path, "error.html", lambda t: t.replace("<style>", "<style>/*" + inside + "*/"))
     with pytest.raises(TemplateError, match=r"error\.html: no '\$' inside <style>"):
         PageRenderer(folder)
+
+
+# --- sign-in service unavailable ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "title", "sentence"),
+    [
+        (502, "Sign-in service unreachable", "could not reach Corp SSO, the service you sign in with"),
+        (504, "Sign-in service timed out", "Corp SSO, the service you sign in with, did not answer"),
+    ],
+)
+def test_sign_in_page_names_the_provider(
+    pages: PageRenderer, status: int, title: str, sentence: str
+) -> None:
+    page = pages.render_sign_in_unavailable(status, "provider-x", "Corp SSO", "/x?a=1&b=2", RID)
+    assert f"<title>{title}</title>" in page and f"<h1>{title}</h1>" in page
+    assert sentence in page
+    assert 'href="/x?a=1&amp;b=2"' in page
+    assert "Application" not in page
+
+
+def test_sign_in_page_escapes_the_provider_name(pages: PageRenderer) -> None:
+    page = pages.render_sign_in_unavailable(502, "r", "<b>{x}</b>", "/", RID)
+    assert "&lt;b&gt;{x}&lt;/b&gt;" in page and "<b>" not in page
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "//evil.example/", "data:text/html,x"])
+def test_sign_in_page_refuses_an_unsafe_retry_link(pages: PageRenderer, url: str) -> None:
+    with pytest.raises(ValueError, match="refusing to render link"):
+        pages.render_sign_in_unavailable(502, "r", "Corp SSO", url, RID)

@@ -11,15 +11,14 @@ no page carries a script.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
 
+from tests.hardening.answer_checks import assert_hardened, assert_no_version
 from tests.hardening.scripted_upstream import ScriptedUpstream, scripted_upstream
 from tests.proxy.conftest import public_route
 from tests.proxy.helpers import raw_request
@@ -31,43 +30,6 @@ __all__ = ["scripted_upstream"]  # the fixture, imported for this module
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 API = {"Accept": "application/json"}
-HARDENING = {
-    "x-frame-options": "DENY",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "server": "authgate",
-}
-_STYLE = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.IGNORECASE | re.DOTALL)
-
-
-def assert_hardened(
-    headers: Mapping[str, str], body: str = "", cache: str = "no-store"
-) -> None:
-    lowered = {k.lower(): v for k, v in headers.items()}
-    for name, value in HARDENING.items():
-        assert lowered.get(name) == value, (name, lowered)
-    assert lowered.get("cache-control") == cache
-    policy = lowered["content-security-policy"]
-    directives = dict(d.strip().partition(" ")[::2] for d in policy.split(";"))
-    assert directives["default-src"] == "'none'"
-    assert directives["frame-ancestors"] == "'none'"
-    assert directives["base-uri"] == "'none'"
-    assert "script-src" not in directives  # falls back to default-src 'none'
-    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy and "*" not in policy
-    if "<html" in body:
-        assert not re.search(r"<script\b", body, re.IGNORECASE)
-        styles = _STYLE.findall(body)
-        assert styles  # the packaged pages are styled: the check below must run
-        for style in styles:
-            digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
-            assert f"'sha256-{digest}'" in directives["style-src"].split()
-
-
-def assert_no_version(server: str | None) -> None:
-    assert server is not None
-    assert not re.search(r"\d|python|aiohttp", server, re.IGNORECASE), server
-
-
 @pytest.fixture
 def plain_gateway(
     gateway_factory: Callable[..., Gateway], echo_upstream: Any

@@ -193,6 +193,9 @@ class ProviderConfig(Strict):
     )
     leeway: Duration = 60.0  # clock skew tolerated on exp / iat / nbf
     extra_auth_params: dict[str, str] = Field(default_factory=dict)
+    # Each call to the provider (discovery, JWKS, token, userinfo) gives up after this;
+    # a sign-in then shows the "sign-in service timed out" page (504).
+    timeout: Duration = 10.0
 
     @field_validator("scopes")
     @classmethod

@@ -1,8 +1,8 @@
 """One OpenID Provider's HTTP endpoints: discovery, JWKS, token, userinfo, end-session.
 
 Contract: `OIDCClient(config, http)` is created once per provider (in the app's
-cleanup context, which owns and closes `http`). Every call has an explicit timeout and
-fails with `ProviderError`:
+cleanup context, which owns and closes `http`). Every call has an explicit timeout
+(`providers[].timeout`, 10 s) and fails with `ProviderError`:
 - `provider-timeout`, `provider-unreachable` — the transport;
 - `provider-bad-response` — a status or body we cannot use (the body is never copied
   into the error: it may hold tokens or markup);
@@ -92,12 +92,12 @@ class OIDCClient:
         config: ProviderConfig,
         http: aiohttp.ClientSession,
         *,
-        timeout: float = 10.0,
+        timeout: float | None = None,
         jwks_refetch_interval: float = 60.0,
     ) -> None:
         self.config = config
         self._http = http
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = aiohttp.ClientTimeout(total=config.timeout if timeout is None else timeout)
         self._metadata: ProviderMetadata | None = None
         self._loading = asyncio.Lock()
         self._jwks = JwksCache(self._fetch_jwks, min_refetch_interval=jwks_refetch_interval)

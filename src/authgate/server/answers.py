@@ -17,7 +17,7 @@ from aiohttp import web
 from authgate.decision import Decision, Outcome
 from authgate.facts import RequestFacts
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
-from authgate.server.pages import ERROR_TITLES
+from authgate.server.pages import ERROR_TITLES, sign_in_unavailable_text
 from authgate.server.state import RUNTIME
 
 
@@ -49,17 +49,45 @@ def decision_response(
         body, content_type = _html(request, decision, facts.request_id, user), "text/html"
     else:
         body, content_type = _json(decision, facts.request_id), "application/json"
-    response = web.Response(
+    response = _answer(decision, facts, body, content_type)
+    for name, value in decision.extra:
+        if name == "allow":  # RFC 9110 §15.5.6: a 405 lists what the route accepts
+            response.headers["Allow"] = value
+    return response
+
+
+def sign_in_unavailable_response(
+    request: web.Request, decision: Decision, facts: RequestFacts, provider: str, retry_url: str
+) -> web.Response:
+    """The provider failed during a sign-in: a page (or JSON) that names the provider,
+    not the application, with the request id and a link to try again (`retry_url`, the
+    URL first asked for: opening it starts a fresh sign-in)."""
+    if wants_html(request.headers.get("Accept", "")):
+        pages = request.app[RUNTIME].pages
+        body = pages.render_sign_in_unavailable(
+            decision.status, decision.reason, provider, retry_url, facts.request_id
+        )
+        return _answer(decision, facts, body, "text/html")
+    title, _ = sign_in_unavailable_text(decision.status, provider)
+    document = {
+        "error": title,
+        "status": decision.status,
+        "reason": decision.reason,
+        "provider": provider,
+        "retry": retry_url,
+        "request_id": facts.request_id,
+    }
+    return _answer(decision, facts, json.dumps(document), "application/json")
+
+
+def _answer(decision: Decision, facts: RequestFacts, body: str, content_type: str) -> web.Response:
+    return web.Response(
         status=decision.status,
         text=body,
         content_type=content_type,
         charset="utf-8",
         headers={REQUEST_ID_HEADER: facts.request_id, "Cache-Control": "no-store"},
     )
-    for name, value in decision.extra:
-        if name == "allow":  # RFC 9110 §15.5.6: a 405 lists what the route accepts
-            response.headers["Allow"] = value
-    return response
 
 
 def is_browser_navigation(request: web.Request) -> bool:

@@ -6,7 +6,9 @@ its `state` for `sessions.login_timeout`, is redeemed at most once, and is bound
 the browser that started it by a signed login cookie — a callback URL replayed in
 another browser fails (login CSRF, RFC 6749 §10.12). A successful login always
 creates a new session id (no fixation, OWASP ASVS V3.2.1), and the user lands on the
-URL first asked for, only ever on a host this gateway routes.
+URL first asked for, only ever on a host this gateway routes. A provider that cannot
+be reached or times out during a sign-in gets a page naming it, with a retry link to
+that URL (502 / 504, `answers.sign_in_unavailable_response`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from authgate.redirects import safe_return_url
 from authgate.routing import PathRejected, normalize_path
 from authgate.server.abuse import count_failure, guard_login
 from authgate.server.adaptive import acknowledge_step_up
-from authgate.server.answers import decision_response
+from authgate.server.answers import decision_response, sign_in_unavailable_response
 from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.cookies import (
     clear_cookie,
@@ -133,6 +135,22 @@ def _step_up_failure(login: LoginState, claims: Mapping[str, Any], leeway: float
     return check_step_up_result(need, claims, login.created_at, leeway)
 
 
+# The provider, not the application, is down or slow: a sign-in page that says so and
+# offers to try again, with the gateway's usual 502/504 (RFC 9110 §15.6.3, §15.6.5).
+_UNAVAILABLE = {Reason.PROVIDER_UNREACHABLE: 502, Reason.PROVIDER_TIMEOUT: 504}
+
+
+def _provider_failed(
+    request: web.Request, exchange: Exchange, client: OIDCClient, return_to: str
+) -> web.Response:
+    """The answer to the exchange's provider failure; `return_to` is the retry link."""
+    decision, facts = exchange.decision, exchange.facts
+    if not set(decision.reasons) & _UNAVAILABLE.keys():
+        return decision_response(request, decision, facts)
+    name = client.config.display_name or client.config.id
+    return sign_in_unavailable_response(request, decision, facts, name, return_to)
+
+
 def _redirect(location: str, request_id: str) -> web.Response:
     return web.Response(
         status=302,
@@ -179,8 +197,9 @@ async def _leave_for_provider(
         await auth.store.put_login_state(login.state, login.to_bytes(), sessions.login_timeout)
     except ProviderError as error:
         reason = reason_of(error.reason, Reason.PROVIDER_BAD_RESPONSE)
-        exchange.decision = _decision("start", reason, Outcome.ERROR, 502, route_id)
-        return decision_response(request, exchange.decision, facts)
+        status = _UNAVAILABLE.get(reason, 502)
+        exchange.decision = _decision("start", reason, Outcome.ERROR, status, route_id)
+        return _provider_failed(request, exchange, client, return_to)
     except StoreUnavailable:
         exchange.decision = _decision("start", Reason.STORE_UNAVAILABLE, Outcome.ERROR, 503, route_id)
         return decision_response(request, exchange.decision, facts)
@@ -237,7 +256,10 @@ async def callback(request: web.Request, exchange: Exchange, runtime: ServerRunt
         log.info("login failed: %s (request %s)", failed.reason.value, facts.request_id)
         if failed.outcome is Outcome.DENY:  # the client's doing, not a provider outage
             await count_failure(request, "ip", facts.client_ip)
-        response = decision_response(request, exchange.decision, facts)
+        if failed.retry is not None:
+            response = _provider_failed(request, exchange, *failed.retry)
+        else:
+            response = decision_response(request, exchange.decision, facts)
         clear_cookie(response, login_cookie(sessions, secure), sessions=sessions, secure=secure)
         return response
     exchange.identity = session.identity
@@ -249,9 +271,15 @@ async def callback(request: web.Request, exchange: Exchange, runtime: ServerRunt
 
 
 class _LoginFailed(Exception):
-    def __init__(self, reason: Reason, status: int = 400, outcome: Outcome = Outcome.DENY) -> None:
+    def __init__(
+        self,
+        reason: Reason,
+        status: int = 400,
+        outcome: Outcome = Outcome.DENY,
+        retry: tuple[OIDCClient, str] | None = None,  # the provider that failed, return URL
+    ) -> None:
         super().__init__(reason.value)
-        self.reason, self.status, self.outcome = reason, status, outcome
+        self.reason, self.status, self.outcome, self.retry = reason, status, outcome, retry
 
 
 async def _redeem_login_state(
@@ -289,7 +317,9 @@ async def _complete_login(
     except TokenInvalid as error:
         raise _LoginFailed(reason_of(error.reason, Reason.LOGIN_FAILED)) from None
     except ProviderError as error:
-        raise _LoginFailed(reason_of(error.reason, Reason.PROVIDER_BAD_RESPONSE), 502, Outcome.ERROR) from None
+        reason = reason_of(error.reason, Reason.PROVIDER_BAD_RESPONSE)
+        status = _UNAVAILABLE.get(reason, 502)
+        raise _LoginFailed(reason, status, Outcome.ERROR, (client, login.return_to)) from None
     except StoreUnavailable:
         raise _LoginFailed(Reason.STORE_UNAVAILABLE, 503, Outcome.ERROR) from None
 

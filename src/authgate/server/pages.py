@@ -1,4 +1,5 @@
-"""The gateway's own HTML pages: error, access denied, provider chooser, signed out.
+"""The gateway's own HTML pages: error, access denied, provider chooser, signed out,
+and "the sign-in service cannot be reached".
 
 Contract: `PageRenderer(templates_dir)` loads every page once, at start. A file in the
 operator's `templates_dir` replaces the packaged `authgate/templates/` file of the
@@ -29,6 +30,7 @@ may not want to show the route id), never the required ones:
 | denied.html | $reasons $request_id | $codes $route $user |
 | chooser.html | $providers $request_id | |
 | logged_out.html | $request_id | |
+| sign_in_unavailable.html | $title $message $retry_url $request_id | $provider $status $reason |
 
 `$reasons` is a run of `<li>` items; `$providers` a run of `<li><a>` items.
 """
@@ -71,6 +73,10 @@ PAGES: Mapping[str, _Page] = {
     ),
     "chooser.html": _Page(frozenset({"providers", "request_id"})),
     "logged_out.html": _Page(frozenset({"request_id"})),
+    "sign_in_unavailable.html": _Page(
+        frozenset({"title", "message", "retry_url", "request_id"}),
+        frozenset({"provider", "status", "reason"}),
+    ),
 }
 
 ERROR_TITLES: dict[int, tuple[str, str]] = {
@@ -86,6 +92,12 @@ ERROR_TITLES: dict[int, tuple[str, str]] = {
     504: ("Application timed out", "The application behind this address took too long to answer."),
 }
 _UNKNOWN_ERROR = ("Error", "The request could not be completed.")
+# The provider, not the application, failed during a sign-in (`provider-unreachable`
+# -> 502, `provider-timeout` -> 504): the page names it, so nobody reports the app down.
+SIGN_IN_TITLES: dict[int, tuple[str, str]] = {
+    502: ("Sign-in service unreachable", "The gateway could not reach {provider}, the service you sign in with."),
+    504: ("Sign-in service timed out", "{provider}, the service you sign in with, did not answer in time."),
+}
 
 PLAIN_REASONS: dict[str, str] = {
     "upstream-overloaded": "The application is handling too many requests right now. Please try again shortly.",
@@ -258,6 +270,21 @@ class PageRenderer:
     def render_logged_out(self, request_id: str) -> str:
         return self._render("logged_out.html", request_id=_text(request_id))
 
+    def render_sign_in_unavailable(
+        self, status: int, reason: str, provider: str, retry_url: str, request_id: str
+    ) -> str:
+        title, message = sign_in_unavailable_text(status, provider)
+        return self._render(
+            "sign_in_unavailable.html",
+            title=_text(title),
+            message=_text(message),
+            provider=_text(provider),
+            retry_url=safe_href(retry_url),
+            status=_text(status),
+            reason=_text(reason),
+            request_id=_text(request_id),
+        )
+
     def _render(self, name: str, **values: str) -> str:
         return self._pages[name].substitute(values)
 
@@ -285,6 +312,12 @@ def _style_hashes(text: str) -> list[str]:
         "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode() + "'"
         for m in _STYLE.finditer(text)
     ]
+
+
+def sign_in_unavailable_text(status: int, provider: str) -> tuple[str, str]:
+    """Title and sentence for a provider that failed during sign-in (502 or 504)."""
+    title, message = SIGN_IN_TITLES.get(status, SIGN_IN_TITLES[502])
+    return title, message.format(provider=provider)
 
 
 def plain_reason(code: str) -> str:
