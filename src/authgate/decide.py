@@ -66,8 +66,10 @@ def decide(
     )
     decision = authorize(route, policy, inp)
     if decision.outcome is Outcome.LOGIN and failure is not None:
-        # Say why the credential that was there did not count (token-expired, ...).
-        return replace(decision, reasons=decision.reasons + (failure,))
+        # A credential was there and did not count: say why (token-expired,
+        # session-invalid, ...) in place of "nobody came" (user-unauthenticated).
+        rest = tuple(r for r in decision.reasons if r is not Reason.USER_UNAUTHENTICATED)
+        return replace(decision, reasons=(failure, *rest))
     if decision.allowed and decision.reasons != (Reason.ROUTE_PUBLIC,):
         return _risk_checked(decision, context)
     return decision

@@ -43,6 +43,7 @@ class Reason(enum.StrEnum):
     SESSION_EXPIRED = "session-expired"
     STORE_UNAVAILABLE = "store-unavailable"
     PROVIDER_NOT_ACCEPTED = "provider-not-accepted"
+    SESSION_INVALID = "session-invalid"
     # the gateway's own endpoints
     GATEWAY_ENDPOINT = "gateway-endpoint"
     ENDPOINT_NOT_FOUND = "endpoint-not-found"
@@ -60,6 +61,7 @@ class Reason(enum.StrEnum):
     LOGIN_ISS_MISMATCH = "login-iss-mismatch"
     LOGIN_STATE_INVALID = "login-state-invalid"
     PROVIDER_UNKNOWN = "provider-unknown"
+    CODE_REJECTED = "code-rejected"
     # provider calls (authgate.oidc.client)
     PROVIDER_UNREACHABLE = "provider-unreachable"
     PROVIDER_TIMEOUT = "provider-timeout"
@@ -102,6 +104,7 @@ class Reason(enum.StrEnum):
     GROUPS_UNAUTHORIZED = "groups-unauthorized"
     ROLES_OK = "roles-ok"
     ROLES_UNAUTHORIZED = "roles-unauthorized"
+    CLAIM_TYPE_MISMATCH = "claim-type-mismatch"
     CLAIM_OK = "claim-ok"
     CLAIM_UNAUTHORIZED = "claim-unauthorized"
     MFA_OK = "mfa-ok"

@@ -33,6 +33,9 @@ class Identity:
     # of repr() so it never lands in a log line.
     session_id: str | None = field(default=None, repr=False)
     claims: Mapping[str, Any] = field(default_factory=dict)  # all claims, for templates
+    # "groups" / "roles" when that claim was present but not a JSON array of strings:
+    # not trusted as membership (empty above), and criteria on it say so.
+    mistyped: tuple[str, ...] = ()
 
     @property
     def user(self) -> str:

@@ -6,7 +6,8 @@ Contract: `RogueProvider` is a small aiohttp app (served by pytest-aiohttp's
   /jwks                               the public parts of `published` (swap to rotate)
   /token                              `token_status` + `token_body` (recorded requests)
   /userinfo                           `userinfo_status` + `userinfo_body`
-and the minting helpers below: `mint(claims, key, header=...)` signs with a test key
+`redirects` maps a path to (status, Location): that path answers the redirect instead
+(to check that no fetch follows one). And the minting helpers below: `mint(claims, key, header=...)` signs with a test key
 (header values of None remove that header), `unsigned(...)` makes an `alg: none` token,
 `hs256_with_public_pem(...)` the algorithm-confusion forgery (HMAC keyed with the RSA
 public key PEM), `tampered(...)` a token whose signature no longer matches.
@@ -150,6 +151,8 @@ class RogueProvider:
     jwks_fetches: int = 0
     discovery_fetches: int = 0
     delay: float = 0.0  # seconds every answer waits (timeouts)
+    redirects: dict[str, tuple[int, str]] = field(default_factory=dict)
+    redirected: list[str] = field(default_factory=list)  # paths answered with one
 
     def discovery(self) -> dict[str, Any]:
         document = {
@@ -169,12 +172,21 @@ class RogueProvider:
         return {k: v for k, v in document.items() if v is not DROP}
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._redirect])
         app.router.add_get("/.well-known/openid-configuration", self._discovery)
         app.router.add_get("/jwks", self._jwks)
         app.router.add_post("/token", self._token)
         app.router.add_get("/userinfo", self._userinfo)
         return app
+
+    @web.middleware
+    async def _redirect(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path in self.redirects:
+            self.redirected.append(request.path)
+            status, location = self.redirects[request.path]
+            return web.Response(status=status, headers={"Location": location})
+        response: web.StreamResponse = await handler(request)
+        return response
 
     async def _discovery(self, request: web.Request) -> web.Response:
         self.discovery_fetches += 1

@@ -89,35 +89,35 @@ def test_identity_claims_keep_user_facts_and_drop_plumbing() -> None:
 BASE = {"sub": "u1"}
 
 
+# groups/roles: trusted only as a JSON array of strings; any other present shape
+# is not membership (empty, and named in `mistyped`). email_verified: the JSON
+# boolean only. (Strings used to count: a group "admins", email_verified "true".)
 @pytest.mark.parametrize(
     ("claims", "field", "expected"),
     [
         pytest.param(BASE, "groups", (), id="groups-missing"),
-        pytest.param(BASE | {"groups": "admins"}, "groups", ("admins",), id="groups-single-string"),
-        pytest.param(
-            BASE | {"groups": "Domain Users"},
-            "groups",
-            ("Domain Users",),
-            id="groups-string-not-split",
-        ),
-        pytest.param(BASE | {"groups": "a,b"}, "groups", ("a,b",), id="groups-comma-not-split"),
-        pytest.param(
-            BASE | {"groups": ["a", 5, None, "", "b"]},
-            "groups",
-            ("a", "b"),
-            id="groups-non-strings-dropped",
-        ),
+        pytest.param(BASE | {"groups": None}, "groups", (), id="groups-null"),
+        pytest.param(BASE | {"groups": []}, "groups", (), id="groups-empty-list"),
+        pytest.param(BASE | {"groups": ["a", "b"]}, "groups", ("a", "b"), id="groups-list"),
+        pytest.param(BASE | {"groups": ["a", "", "b"]}, "groups", ("a", "b"), id="groups-empty-item"),
+        pytest.param(BASE | {"groups": "admins"}, "groups", (), id="groups-single-string"),
+        pytest.param(BASE | {"groups": "Domain Users"}, "groups", (), id="groups-spaced-string"),
+        pytest.param(BASE | {"groups": "a,b"}, "groups", (), id="groups-comma-string"),
+        pytest.param(BASE | {"groups": ["a", 5]}, "groups", (), id="groups-list-with-number"),
+        pytest.param(BASE | {"groups": ["a", None]}, "groups", (), id="groups-list-with-null"),
+        pytest.param(BASE | {"groups": ["a", ["b"]]}, "groups", (), id="groups-nested-list"),
         pytest.param(BASE | {"groups": {"a": 1}}, "groups", (), id="groups-object"),
         pytest.param(BASE | {"groups": 7}, "groups", (), id="groups-number"),
+        pytest.param(BASE | {"groups": True}, "groups", (), id="groups-bool"),
         pytest.param(BASE | {"groups": ""}, "groups", (), id="groups-empty-string"),
         pytest.param(BASE | {"roles": ["r"]}, "roles", ("r",), id="roles-default-claim"),
-        pytest.param(
-            BASE | {"email_verified": "true"}, "email_verified", True, id="cognito-string-true"
-        ),
-        pytest.param(
-            BASE | {"email_verified": "False"}, "email_verified", False, id="string-false"
-        ),
+        pytest.param(BASE | {"roles": "r"}, "roles", (), id="roles-string"),
+        pytest.param(BASE | {"email_verified": True}, "email_verified", True, id="verified-true"),
+        pytest.param(BASE | {"email_verified": False}, "email_verified", False, id="verified-false"),
+        pytest.param(BASE | {"email_verified": "true"}, "email_verified", None, id="cognito-string-true"),
+        pytest.param(BASE | {"email_verified": "False"}, "email_verified", None, id="string-false"),
         pytest.param(BASE | {"email_verified": 1}, "email_verified", None, id="verified-number"),
+        pytest.param(BASE | {"email_verified": None}, "email_verified", None, id="verified-null"),
         pytest.param(BASE, "email_verified", None, id="verified-missing"),
         pytest.param(BASE | {"email": ["a@x"]}, "email", None, id="email-list"),
         pytest.param(BASE | {"email": ""}, "email", None, id="email-empty"),
@@ -157,3 +157,51 @@ def test_custom_mapping_paths() -> None:
 def test_a_subject_is_required(claims: dict[str, Any]) -> None:
     with pytest.raises(TokenInvalid, match="token-claim-missing"):
         identity_from_claims(claims, provider_id="p", mapping=ClaimsMapping(), credential="session")
+
+
+MISTYPED = [
+    pytest.param("admins", id="string"),
+    pytest.param("admins users", id="space-separated"),
+    pytest.param(7, id="number"),
+    pytest.param({"admins": True}, id="object"),
+    pytest.param(True, id="bool"),
+    pytest.param(["admins", 1], id="array-with-number"),
+    pytest.param(["admins", {"x": 1}], id="array-with-object"),
+]
+
+
+@pytest.mark.parametrize("value", MISTYPED)
+@pytest.mark.parametrize("field", ["groups", "roles"])
+def test_mistyped_membership_is_named_and_empty(field: str, value: Any) -> None:
+    identity = identity_from_claims(
+        BASE | {field: value}, provider_id="p", mapping=ClaimsMapping(), credential="session"
+    )
+    assert getattr(identity, field) == () and identity.mistyped == (field,)
+
+
+def test_mistyped_by_mapped_path() -> None:
+    claims = BASE | {"realm_access": {"roles": "admin"}, "groups": ["g"]}
+    identity = identity_from_claims(
+        claims, provider_id="p", mapping=ClaimsMapping(roles="realm_access.roles"), credential="bearer"
+    )
+    assert (identity.groups, identity.roles, identity.mistyped) == (("g",), (), ("roles",))
+
+
+@pytest.mark.parametrize("value", [None, [], ["a"]], ids=["absent", "empty", "list"])
+def test_well_typed_membership_is_not_mistyped(value: Any) -> None:
+    claims = BASE if value is None else BASE | {"groups": value, "roles": value}
+    identity = identity_from_claims(
+        claims, provider_id="p", mapping=ClaimsMapping(), credential="session"
+    )
+    assert identity.mistyped == ()
+
+
+@pytest.mark.parametrize(
+    "verified", [True, False, "true", 1, None], ids=["true", "false", "string", "number", "absent"]
+)
+def test_assume_verified_provider(verified: Any) -> None:
+    claims = BASE | {"email": "a@x.example"} | ({} if verified is None else {"email_verified": verified})
+    identity = identity_from_claims(
+        claims, provider_id="p", mapping=ClaimsMapping(), credential="session", email_verified="assume"
+    )
+    assert identity.email_verified is True

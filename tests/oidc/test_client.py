@@ -405,7 +405,7 @@ async def test_bearer_and_logout_validation_load_discovery_first(
     client = await rogue_client()  # not loaded: `issuer` still has pydantic's slash
     now = time.time()
     key = rsa_key("rsa-1")
-    access = mint({"iss": rogue.issuer, "aud": "api://orders", "sub": "svc", "exp": now + 60}, key)
+    access = mint({"iss": rogue.issuer, "aud": "api://orders", "sub": "svc", "iat": now, "exp": now + 60}, key)
     claims = await client.validate_access_token(access, audiences=["api://orders"], now=now)
     assert claims["sub"] == "svc"
     logout = mint(
@@ -424,3 +424,91 @@ async def test_bearer_and_logout_validation_load_discovery_first(
     assert (await client.validate_logout_token(logout, now=now))["sid"] == "s1"
     with pytest.raises(TokenInvalid, match="token-audience-invalid"):
         await client.validate_access_token(access, audiences=[CLIENT_ID], now=now)
+
+
+# ---------------------------------------------------------------- redirects
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("where", ["same-origin", "other-origin"])
+async def test_discovery_redirects_are_not_followed(
+    rogue: RogueProvider,
+    rogue_client: ClientFactory,
+    status: int,
+    where: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Same origin or not: the fetch never moves (a redirect could hand the keys we
+    # trust to whoever controls its target).
+    target = f"{rogue.issuer}/copy" if where == "same-origin" else "http://127.0.0.9:1/evil"
+    rogue.redirects["/.well-known/openid-configuration"] = (status, target)
+    client = await rogue_client()
+    with pytest.raises(ProviderError) as caught:
+        await client.load()
+    assert caught.value.reason == "provider-bad-response"
+    assert f"HTTP {status} redirect" in str(caught.value)
+    assert rogue.discovery_fetches == 0 and client.metadata is None
+    assert any("redirects are not followed" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_jwks_redirects_are_not_followed(
+    rogue: RogueProvider, rogue_client: ClientFactory, status: int
+) -> None:
+    rogue.discovery_overrides["jwks_uri"] = f"{rogue.issuer}/old-jwks"
+    rogue.redirects["/old-jwks"] = (status, f"{rogue.issuer}/jwks")  # the real keys
+    client = await rogue_client()
+    now = time.time()
+    token = mint({"iss": rogue.issuer, "aud": "api://x", "sub": "s", "iat": now, "exp": now + 60}, rsa_key("rsa-1"))
+    with pytest.raises(ProviderError, match="redirect"):
+        await client.validate_access_token(token, audiences=["api://x"], now=now)
+    assert rogue.redirected == ["/old-jwks"] and rogue.jwks_fetches == 0
+
+
+@pytest.mark.parametrize("status", [302, 307])
+async def test_token_endpoint_redirect_is_not_followed(
+    rogue: RogueProvider, rogue_client: ClientFactory, status: int
+) -> None:
+    rogue.redirects["/token"] = (status, f"{rogue.issuer}/token")
+    client = await rogue_client()
+    with pytest.raises(ProviderError, match="redirect"):
+        await client.exchange_code("c", code_verifier="v", redirect_uri="http://gw/cb")
+    assert rogue.token_requests == []  # the secret never went anywhere else
+
+
+@pytest.mark.parametrize(
+    ("overrides", "hosts"),
+    [
+        pytest.param({}, (), id="all-on-the-issuer"),
+        pytest.param(
+            {"jwks_uri": "https://keys.cdn.example/jwks"},
+            (("jwks_uri", "keys.cdn.example"),),
+            id="jwks-elsewhere",
+        ),
+        pytest.param(
+            {"token_endpoint": "https://login.other.example/token", "end_session_endpoint": "https://x.example:8443/end"},
+            (("token_endpoint", "login.other.example"), ("end_session_endpoint", "x.example:8443")),
+            id="several",
+        ),
+    ],
+)
+async def test_endpoints_on_other_hosts_are_logged_once(
+    rogue: RogueProvider,
+    rogue_client: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
+    overrides: dict[str, Any],
+    hosts: tuple[tuple[str, str], ...],
+) -> None:
+    rogue.discovery_overrides.update(overrides)
+    client = await rogue_client()
+    await client.load()
+    await client.load(refresh=True)
+    warnings = [r for r in caplog.records if "hosts other than the issuer" in r.getMessage()]
+    if not hosts:
+        assert warnings == []
+        return
+    (warning,) = warnings  # once, not per load
+    assert warning.levelname == "WARNING"
+    message = warning.getMessage()
+    assert "provider rogue" in message and urlsplit(rogue.issuer).netloc in message
+    assert all(f"{name} on {host}" in message for name, host in hosts)

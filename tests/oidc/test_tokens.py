@@ -295,7 +295,12 @@ ACCESS_TOKEN_CASES = [
     case(at({"typ": "at+jwt"}), None, id="ok-typ-at+jwt"),
     case(at({"typ": "application/at+jwt"}), None, id="ok-typ-application-at+jwt"),
     case(at(aud=["other", API]), None, id="ok-one-of-several-audiences"),
-    case(at(iat=DROP), None, id="ok-no-iat"),
+    # RFC 9068 §2.2: iat is REQUIRED (it used to be optional here).
+    case(at(iat=DROP), "token-claim-missing", id="iat-missing"),
+    case(at(iat=None), "token-claim-missing", id="iat-null"),
+    case(at(iat="1700000000"), "token-malformed", id="iat-string"),
+    case(at(iat=True), "token-malformed", id="iat-bool"),
+    case(at(iat=NOW - 86400), None, id="ok-iat-old"),
     case(at(nbf=NOW - 10), None, id="ok-nbf-past"),
     case(at({"typ": "logout+jwt"}), "token-type-invalid", id="typ-logout"),
     case(at(aud=CLIENT), "token-audience-invalid", id="id-token-audience"),

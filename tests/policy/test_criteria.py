@@ -33,7 +33,10 @@ from tests.policy.personas import (
 
 YES, NO, FACT, USER = "yes", "no", "fact", "user"
 unverified = replace(bob_contractor, email_verified=False)
+unstated = replace(bob_contractor, email_verified=None)  # absent, "true", 1: not JSON true
 no_email = replace(bob_contractor, email=None)
+# The provider sent groups and roles as something else than a JSON array of strings.
+mistyped = replace(bob_contractor, groups=(), roles=(), mistyped=("groups", "roles"))
 MANAGED = {"managed": True, "compliant": True, "os": "macos"}
 
 
@@ -44,7 +47,9 @@ def row(entry: dict[str, Any], who: str, says: str, code: str, **facts: Any) -> 
         "carol_customer": carol_customer,
         "anonymous": anonymous,
         "unverified": unverified,
+        "unstated": unstated,
         "no_email": no_email,
+        "mistyped": mistyped,
     }[who]
     name = f"{next(iter(entry))}-{who}-{says}-{code}"
     return pytest.param(entry, persona, facts, says, code, id=name)
@@ -67,6 +72,7 @@ ROWS = [
     row({"email": ["ALICE@CORP.COM"]}, "alice_admin", YES, r.EMAIL_OK),
     row({"email": ["alice@corp.com"]}, "bob_contractor", NO, r.EMAIL_UNAUTHORIZED),
     row({"email": ["bob@contractor.example"]}, "unverified", FACT, r.EMAIL_UNVERIFIED),
+    row({"email": ["bob@contractor.example"]}, "unstated", FACT, r.EMAIL_UNVERIFIED),
     row({"email": ["bob@contractor.example"]}, "no_email", NO, r.EMAIL_UNAUTHORIZED),
     row({"email": ["carol@eu.shop.example"]}, "carol_customer", YES, r.EMAIL_OK),
     row({"email": ["alice@corp.com"]}, "anonymous", USER, r.USER_UNAUTHENTICATED),
@@ -75,6 +81,7 @@ ROWS = [
     row({"email_domain": ["corp.com"]}, "bob_contractor", NO, r.EMAIL_DOMAIN_UNAUTHORIZED),
     row({"email_domain": ["*.shop.example"]}, "carol_customer", YES, r.EMAIL_DOMAIN_OK),
     row({"email_domain": ["contractor.example"]}, "unverified", FACT, r.EMAIL_UNVERIFIED),
+    row({"email_domain": ["contractor.example"]}, "unstated", FACT, r.EMAIL_UNVERIFIED),
     row({"email_domain": ["corp.com"]}, "anonymous", USER, r.USER_UNAUTHENTICATED),
     # groups / roles: any of, exact
     row({"groups": ["hr-staff", "finance"]}, "alice_admin", YES, r.GROUPS_OK),
@@ -85,6 +92,9 @@ ROWS = [
     row({"roles": ["admin"]}, "alice_admin", YES, r.ROLES_OK),
     row({"roles": ["admin"]}, "bob_contractor", NO, r.ROLES_UNAUTHORIZED),
     row({"roles": ["admin"]}, "anonymous", USER, r.USER_UNAUTHENTICATED),
+    # a mistyped claim is unknown: never allows, trips a deny (fail closed)
+    row({"groups": ["contractors"]}, "mistyped", FACT, r.CLAIM_TYPE_MISMATCH),
+    row({"roles": ["reader"]}, "mistyped", FACT, r.CLAIM_TYPE_MISMATCH),
     # claim: equals / in / contains, JSON types kept apart
     row({"claim": {"path": "org.unit", "equals": "HR"}}, "alice_admin", YES, r.CLAIM_OK),
     row(

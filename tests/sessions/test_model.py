@@ -96,6 +96,12 @@ def test_tokens_of_another_session_do_not_open(
             dataclasses.replace(alice(), claims={**alice().claims, "groups": "one-string"}),
             id="claim-not-a-list",
         ),
+        pytest.param(
+            dataclasses.replace(
+                alice(), groups=(), mistyped=("groups",), claims={**alice().claims, "groups": "g"}
+            ),
+            id="mistyped-membership",
+        ),
     ],
 )
 def test_identity_json_round_trips_exactly(identity: Identity) -> None:

@@ -90,7 +90,7 @@ async def odd_server(
     ("path", "message"),
     [
         ("/status", "HTTP 404"),
-        ("/redirect", "HTTP 302"),  # never follow a redirect to someone else's keys
+        ("/redirect", "HTTP 302 redirect not followed"),  # never to someone else's keys
         ("/text", "not JSON"),
         ("/shape", "not a JWK Set"),
         ("/huge", "larger than"),

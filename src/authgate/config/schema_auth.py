@@ -196,6 +196,10 @@ class ProviderConfig(Strict):
     # Each call to the provider (discovery, JWKS, token, userinfo) gives up after this;
     # a sign-in then shows the "sign-in service timed out" page (504).
     timeout: Duration = 10.0
+    # strict: an email counts for `email`/`email_domain` only with `email_verified`
+    # the JSON boolean true. assume: every email of this provider counts as verified
+    # (the nOAuth risk, docs/policies.md: only for a provider that verifies them all).
+    email_verified: Literal["strict", "assume"] = "strict"
 
     @field_validator("scopes")
     @classmethod

@@ -6,11 +6,18 @@ Contract:
   such as `https://example.com/roles` (Auth0) that would otherwise be unreachable.
 - `identity_from_claims(...)` builds the `Identity`. It trusts its input: call it only
   with claims that passed `authgate.oidc.tokens` (merged with userinfo, if any).
-- groups/roles: a JSON list (its string items; others are dropped) or a single string,
-  which is ONE value — never split on spaces or commas, since group names contain
-  them ("Domain Users", "CN=hr,OU=groups,DC=corp"). Anything else counts as none.
-- email_verified: a JSON boolean, or the strings "true"/"false" (AWS Cognito sends
-  strings); anything else is unknown (None).
+- groups/roles: trusted as membership only as a JSON array of strings. Anything else
+  that is present — a plain string, a number, an object, a boolean, an array holding
+  a non-string — is a provider (or mapping) mistake we refuse to guess at: the
+  identity holds no groups (roles) and names the claim in `Identity.mistyped`, so
+  criteria on it answer `claim-type-mismatch` and no header or assertion carries it.
+  A string is never split on spaces or commas ("Domain Users",
+  "CN=hr,OU=groups,DC=corp") nor taken as one group: whether "admins users" means one
+  group or two depends on a convention we cannot see. Absent or null: no groups.
+- email_verified: True only for the JSON boolean `true`, False for `false`; anything
+  else — the strings "true"/"false" (AWS Cognito), 1, absent — is unknown (None), and
+  an unknown address never satisfies an email rule (nOAuth, Descope 2023). A provider
+  configured `email_verified: assume` has every address taken as verified.
 - `Identity.claims` keeps the claims minus protocol bookkeeping (`DROPPED_CLAIMS`);
   `iss` stays (templates and logs may name the issuer).
 Pure module: no aiohttp or jwt imports.
@@ -20,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from authgate.config.schema_auth import ClaimsMapping
 from authgate.identity import CredentialKind, Identity
@@ -52,25 +59,33 @@ def identity_from_claims(
     mapping: ClaimsMapping,
     credential: CredentialKind,
     session_id: str | None = None,
+    email_verified: Literal["strict", "assume"] = "strict",
 ) -> Identity:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise TokenInvalid("token-claim-missing", "sub")
+    groups = _membership(claim_at(claims, mapping.groups))
+    roles = _membership(claim_at(claims, mapping.roles))
     return Identity(
         subject=subject,
         provider=provider_id,
         credential=credential,
         email=_string(claim_at(claims, mapping.email)),
-        email_verified=_boolean(claims.get("email_verified")),
+        email_verified=(
+            True if email_verified == "assume" else _boolean(claims.get("email_verified"))
+        ),
         name=_string(claim_at(claims, mapping.name)),
         username=_string(claim_at(claims, mapping.username)),
-        groups=_strings(claim_at(claims, mapping.groups)),
-        roles=_strings(claim_at(claims, mapping.roles)),
+        groups=groups or (),
+        roles=roles or (),
         acr=_string(claims.get("acr")),
         amr=_strings(claims.get("amr")),
         auth_time=_time(claims.get("auth_time")),
         session_id=session_id,
         claims={k: v for k, v in claims.items() if k not in DROPPED_CLAIMS},
+        mistyped=tuple(
+            name for name, held in (("groups", groups), ("roles", roles)) if held is None
+        ),
     )
 
 
@@ -86,12 +101,19 @@ def _strings(value: Any) -> tuple[str, ...]:
     return ()
 
 
+def _membership(value: Any) -> tuple[str, ...] | None:
+    """Groups or roles from a JSON array of strings; None when the claim is present
+    but of another shape (not trusted, see the module contract)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return None
+    return tuple(v for v in value if v)
+
+
 def _boolean(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
+    # JSON booleans only: `"true"` or `1` are a provider's sloppiness, not a statement.
+    return value if isinstance(value, bool) else None
 
 
 def _time(value: Any) -> float | None:

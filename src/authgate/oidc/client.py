@@ -12,7 +12,14 @@ cleanup context, which owns and closes `http`). Every call has an explicit timeo
   token is spent or revoked);
 - `userinfo-failed`, `userinfo-sub-mismatch` — userinfo refused or not about our user.
 Discovery is loaded lazily and cached (`load(refresh=True)` re-reads it); `issuer` is
-the document's exact issuer once loaded, the configured one before.
+the document's exact issuer once loaded, the configured one before. The first load
+logs one WARNING when the document names endpoints on hosts other than the issuer's
+(allowed: some providers serve keys from a CDN; worth an operator's look).
+No call follows a redirect: a 3xx is `provider-bad-response`, logged with where it
+pointed. A redirected discovery or JWKS fetch would let whoever controls the
+redirect (an open redirect at the provider, a hijacked path) pick the keys we trust
+— key material must come from the URL configured or published, never from another
+origin; a redirected POST or an Authorization header would carry secrets elsewhere.
 Client authentication at the token endpoint (RFC 6749 §2.3.1): `client_secret_basic`
 (id and secret form-urlencoded before base64), `client_secret_post`, or, for a public
 client without a secret, `client_id` in the form only.
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +45,7 @@ from authgate.oidc.jwks import JwksCache
 from authgate.oidc.metadata import (
     ProviderMetadata,
     discovery_url,
+    foreign_hosts,
     parse_metadata,
     same_issuer,
 )
@@ -47,6 +56,8 @@ from authgate.oidc.tokens import (
 )
 
 __all__ = ["OIDCClient", "ProviderError", "TokenResponse", "merge_userinfo"]
+
+log = logging.getLogger(__name__)
 
 # Provider answers are small JSON documents; a cap keeps a broken or hostile endpoint
 # from filling memory.
@@ -128,8 +139,22 @@ class OIDCClient:
         async with self._loading:  # concurrent first logins share one discovery call
             if self._metadata is None or refresh:
                 document = await self._get_json(discovery_url(self.configured_issuer))
+                first = self._metadata is None
                 self._metadata = parse_metadata(document, configured_issuer=self.configured_issuer)
+                if first:
+                    self._warn_foreign_hosts(self._metadata)
             return self._metadata
+
+    def _warn_foreign_hosts(self, metadata: ProviderMetadata) -> None:
+        hosts = foreign_hosts(metadata)
+        if hosts:
+            log.warning(
+                "provider %s: discovery names endpoints on hosts other than the issuer's "
+                "%s: %s",
+                self.config.id,
+                urlsplit(metadata.issuer).netloc,
+                ", ".join(f"{name} on {host}" for name, host in hosts),
+            )
 
     async def _fetch_jwks(self) -> dict[str, Any]:
         return await self._get_json((await self.load()).jwks_uri)
@@ -203,7 +228,6 @@ class OIDCClient:
         endpoint = (await self.load()).token_endpoint
         headers = {"Accept": "application/json"}
         self._authenticate(form, headers)
-        # No redirects: a redirected POST would carry the client secret elsewhere.
         status, body = await self._call("POST", endpoint, data=form, headers=headers)
         if status != 200:
             raise _token_error(status, body)
@@ -279,14 +303,32 @@ class OIDCClient:
                 data=data,
                 headers=dict(headers),
                 timeout=self._timeout,
-                allow_redirects=method == "GET" and "Authorization" not in headers,
+                allow_redirects=False,  # never: see the module contract
             ) as response:
+                if 300 <= response.status < 400:
+                    raise _redirected(self.config.id, method, url, response)
                 return response.status, await _read_capped(response)
         except TimeoutError:
             raise ProviderError("provider-timeout", f"{method} {url}") from None
         except aiohttp.ClientError as error:
             detail = f"{method} {url}: {type(error).__name__}"
             raise ProviderError("provider-unreachable", detail) from None
+
+
+def _redirected(
+    provider_id: str, method: str, url: str, response: aiohttp.ClientResponse
+) -> ProviderError:
+    # Only the target's origin is logged: its query could carry anything.
+    target = urlsplit(response.headers.get("Location", ""))
+    where = f"{target.scheme}://{target.netloc}" if target.netloc else "a relative URL"
+    log.warning(
+        "provider %s: %s %s answered HTTP %d redirecting to %s; redirects are not "
+        "followed (configure the final URL)",
+        provider_id, method, url, response.status, where,
+    )
+    return ProviderError(
+        "provider-bad-response", f"HTTP {response.status} redirect from {url} not followed"
+    )
 
 
 def basic_authorization(client_id: str, client_secret: str) -> str:

@@ -16,6 +16,8 @@ is lost for bare origins — and providers differ (oidc-provider and Okta publis
 slash, Auth0 publishes one). Ignoring one trailing slash names the same resource on
 the same origin, so it cannot let another issuer in; tokens are then held to the
 document's exact spelling.
+`foreign_hosts(metadata)` lists the endpoints on another host than the issuer's
+(host and port compared, lowercase): allowed, but the client logs them at start.
 Pure module: no aiohttp or jwt imports.
 """
 
@@ -41,6 +43,26 @@ class ProviderMetadata:
     authorization_response_iss_parameter_supported: bool = False
     id_token_signing_alg_values_supported: tuple[str, ...] = ()
     code_challenge_methods_supported: tuple[str, ...] = ()
+
+
+_ENDPOINTS = (
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "userinfo_endpoint",
+    "end_session_endpoint",
+)
+
+
+def foreign_hosts(metadata: ProviderMetadata) -> tuple[tuple[str, str], ...]:
+    """(endpoint name, host) for each endpoint not on the issuer's host."""
+    home = urlsplit(metadata.issuer).netloc.lower()
+    found = ((name, getattr(metadata, name)) for name in _ENDPOINTS)
+    return tuple(
+        (name, host)
+        for name, url in found
+        if url is not None and (host := urlsplit(url).netloc.lower()) != home
+    )
 
 
 def discovery_url(issuer: str) -> str:

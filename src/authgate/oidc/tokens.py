@@ -80,7 +80,7 @@ async def validate_access_token(
     leeway: float,
     now: float,
 ) -> dict[str, Any]:
-    """A bearer JWT for an API route (RFC 9068 profile, leniently).
+    """A bearer JWT for an API route (RFC 9068 profile; `exp` and `iat` required).
 
     `typ: at+jwt` (RFC 9068 §2.1) is accepted but not required — many providers issue
     plain `JWT` access tokens — while other explicit types (`logout+jwt`...) are
@@ -91,7 +91,10 @@ async def validate_access_token(
     _check_issuer(claims, issuer)
     if not set(_audiences(claims)) & set(audiences):
         raise TokenInvalid("token-audience-invalid")
-    _required_number(claims, "exp")  # RFC 9068 §2.2: exp is REQUIRED
+    # RFC 9068 §2.2: exp and iat are REQUIRED. Without iat a token's age is unknown,
+    # and a future iat (a clock-skewed or forged issuer) is token-iat-invalid.
+    _required_number(claims, "exp")
+    _required_number(claims, "iat")
     _check_times(claims, now, leeway)
     _required_string(claims, "sub")  # the identity's subject
     return claims

@@ -166,15 +166,13 @@ def _email_domain(value: list[str], at: _Place, ctx: _Context) -> Evaluator:
 
 
 def _groups(value: list[str], at: _Place, ctx: _Context) -> Evaluator:
-    return Membership(
-        at.rule, at.outcomes(r.GROUPS_OK, r.GROUPS_UNAUTHORIZED), frozenset(value), "groups"
-    )
+    out = at.outcomes(r.GROUPS_OK, r.GROUPS_UNAUTHORIZED, r.CLAIM_TYPE_MISMATCH)
+    return Membership(at.rule, out, frozenset(value), "groups")
 
 
 def _roles(value: list[str], at: _Place, ctx: _Context) -> Evaluator:
-    return Membership(
-        at.rule, at.outcomes(r.ROLES_OK, r.ROLES_UNAUTHORIZED), frozenset(value), "roles"
-    )
+    out = at.outcomes(r.ROLES_OK, r.ROLES_UNAUTHORIZED, r.CLAIM_TYPE_MISMATCH)
+    return Membership(at.rule, out, frozenset(value), "roles")
 
 
 def _claim(value: ClaimCriterion, at: _Place, ctx: _Context) -> Evaluator:

@@ -149,10 +149,16 @@ def _from_claims(
 ) -> Identity:
     claims.setdefault("sub", _DEFAULT_SUBJECT)
     claims.setdefault("auth_time", now - args.auth_age)
-    mapping = next((p.claims for p in config.providers if p.id == provider), ClaimsMapping())
+    # The provider's own settings, as a login would apply them (claims mapping,
+    # email_verified: strict/assume), so explain and the gateway agree.
+    settings = next((p for p in config.providers if p.id == provider), None)
     try:
         return identity_from_claims(
-            claims, provider_id=provider, mapping=mapping, credential="session"
+            claims,
+            provider_id=provider,
+            mapping=settings.claims if settings else ClaimsMapping(),
+            credential="session",
+            email_verified=settings.email_verified if settings else "strict",
         )
     except TokenInvalid as error:
         raise UsageError(f"--claims: {error}") from None

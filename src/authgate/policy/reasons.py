@@ -31,6 +31,8 @@ GROUPS_OK: Final = "groups-ok"
 GROUPS_UNAUTHORIZED: Final = "groups-unauthorized"
 ROLES_OK: Final = "roles-ok"
 ROLES_UNAUTHORIZED: Final = "roles-unauthorized"
+# A groups/roles claim that is not a JSON array of strings: not trusted as membership.
+CLAIM_TYPE_MISMATCH: Final = "claim-type-mismatch"
 CLAIM_OK: Final = "claim-ok"
 CLAIM_UNAUTHORIZED: Final = "claim-unauthorized"
 MFA_OK: Final = "mfa-ok"

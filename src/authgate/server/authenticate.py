@@ -5,6 +5,14 @@ mine", the next one is tried) and an `AuthResult` when it is present — with an
 identity when good, with a failure reason when bad. A present-but-bad credential is
 never a fall-through to the next authenticator (STYLE.md lesson 3). Store outages
 are a failure (`store-unavailable`), not an anonymous user.
+
+A session cookie that is present but does not verify — tampered, truncated, of
+another shape, signed with a secret no longer (or never) configured — is
+`session-invalid`; one that verifies but names no live session (it ended: idle or
+absolute expiry, logout, revocation, a failed refresh) is `session-expired`. The
+MAC proves the gateway issued that id, and the store keeps no tombstones, so "ended"
+is all it can say. Both leave `stale_cookie` set so the answer clears the cookie;
+a route's stricter idle limit does not (the session lives on for other routes).
 """
 
 from __future__ import annotations
@@ -38,9 +46,14 @@ class AuthResult:
     identity: Identity | None
     failure: Reason | None = None
     session: Session | None = None
+    stale_cookie: bool = False  # the session cookie names nothing usable: clear it
 
 
 NOBODY = AuthResult(None)
+SESSION_INVALID = AuthResult(None, Reason.SESSION_INVALID, stale_cookie=True)
+SESSION_ENDED = AuthResult(None, Reason.SESSION_EXPIRED, stale_cookie=True)
+
+
 @dataclass(frozen=True, slots=True)
 class AuthContext:
     """What an authenticator needs besides the request."""
@@ -81,7 +94,9 @@ async def from_session(request: web.Request, context: AuthContext) -> AuthResult
         return None
     session_id = auth.keys.verify_cookie(cookie)
     if session_id is None:
-        return None  # forged or from a retired secret: as if absent, the user logs in
+        # Forged, truncated or from a retired secret: the user logs in as if it were
+        # absent, but the record says a bad cookie came (tampering is worth seeing).
+        return SESSION_INVALID
     try:
         return await _live_session(session_id, auth, context.route_idle_timeout)
     except StoreUnavailable:
@@ -95,7 +110,7 @@ async def _live_session(
     now = time.time()
     session = await auth.store.get(session_id, now)
     if session is None:
-        return AuthResult(None, Reason.SESSION_EXPIRED)
+        return SESSION_ENDED
     if route_idle_timeout is not None and session.idle_expired(now, route_idle_timeout):
         # A stricter route (a workforce audience: 1 h) asks for a new login; the
         # session itself lives on for routes with the global idle timeout.
@@ -105,7 +120,7 @@ async def _live_session(
     if client is not None and session.tokens.refresh_token:
         session = await _refreshed(session, client, auth)
         if session is None:
-            return AuthResult(None, Reason.SESSION_EXPIRED)
+            return SESSION_ENDED
     return AuthResult(session.identity, session=session)
 
 
@@ -157,7 +172,11 @@ async def from_bearer(request: web.Request, context: AuthContext) -> AuthResult 
     if await is_banned(request, "sub", f"{client.config.id}|{claims['sub']}"):
         return AuthResult(None, Reason.LOGIN_BANNED)
     identity = identity_from_claims(
-        claims, provider_id=client.config.id, mapping=client.config.claims, credential="bearer"
+        claims,
+        provider_id=client.config.id,
+        mapping=client.config.claims,
+        credential="bearer",
+        email_verified=client.config.email_verified,
     )
     return AuthResult(identity)
 

@@ -253,9 +253,11 @@ async def callback(request: web.Request, exchange: Exchange, runtime: ServerRunt
         session = await _complete_login(request, exchange, auth, login, runtime)
     except _LoginFailed as failed:
         exchange.decision = _decision("callback", failed.reason, failed.outcome, failed.status)
-        log.info("login failed: %s (request %s)", failed.reason.value, facts.request_id)
         if failed.outcome is Outcome.DENY:  # the client's doing, not a provider outage
+            log.info("login refused: %s (request %s)", failed.reason.value, facts.request_id)
             await count_failure(request, "ip", facts.client_ip)
+        else:
+            log.warning("login failed: %s (request %s)", failed.reason.value, facts.request_id)
         if failed.retry is not None:
             response = _provider_failed(request, exchange, *failed.retry)
         else:
@@ -336,9 +338,19 @@ async def _exchange_and_store(
         issuer=metadata.issuer,
         iss_supported=metadata.authorization_response_iss_parameter_supported,
     )
-    tokens = await client.exchange_code(
-        code, code_verifier=login.code_verifier, redirect_uri=f"{facts.scheme}://{authority(facts, request)}{CALLBACK}"
-    )
+    try:
+        tokens = await client.exchange_code(
+            code, code_verifier=login.code_verifier, redirect_uri=f"{facts.scheme}://{authority(facts, request)}{CALLBACK}"
+        )
+    except ProviderError as error:
+        if error.oauth_error == "invalid_grant":
+            # RFC 6749 §5.2: the code is unknown, spent, issued to another client or
+            # its PKCE verifier does not match — an injected or replayed code (RFC
+            # 9700 §4.5), the browser's doing, not an outage: 400, and it counts
+            # towards the login regulator. Other refusals (invalid_client,
+            # unauthorized_client, ...) are our configuration: they stay 502.
+            raise _LoginFailed(Reason.CODE_REJECTED) from None
+        raise
     now = time.time()
     if not tokens.id_token:
         raise _LoginFailed(Reason.TOKEN_MISSING, 502, Outcome.ERROR)
@@ -349,7 +361,12 @@ async def _exchange_and_store(
         claims = merge_userinfo(claims, await client.userinfo(tokens.access_token))
     session_id = new_session_id()
     identity = identity_from_claims(
-        claims, provider_id=config.id, mapping=config.claims, credential="session", session_id=session_id
+        claims,
+        provider_id=config.id,
+        mapping=config.claims,
+        credential="session",
+        session_id=session_id,
+        email_verified=config.email_verified,
     )
     lifetimes = runtime.snapshot.config.sessions
     session = Session(

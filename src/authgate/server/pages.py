@@ -109,6 +109,7 @@ PLAIN_REASONS: dict[str, str] = {
     # who you are
     "user-unauthenticated": "You are not signed in, and this page requires it.",
     "session-expired": "Your session has ended; sign in again to continue.",
+    "session-invalid": "Your sign-in could not be recognised; sign in again to continue.",
     "store-unavailable": "The gateway could not reach its session store to check your sign-in.",
     "provider-not-accepted": "This application does not accept the account you signed in with.",
     # what you asked for
@@ -146,6 +147,8 @@ PLAIN_REASONS: dict[str, str] = {
     "login-iss-mismatch": "The sign-in answer came from a different identity provider than "
     "the one the sign-in started with.",
     "provider-unknown": "The requested way of signing in is not configured here.",
+    "code-rejected": "The sign-in answer was already used or does not belong to this "
+    "sign-in. Open the application's address again to start over.",
     "provider-unreachable": "Your identity provider could not be reached.",
     "provider-timeout": "Your identity provider took too long to answer.",
     "provider-bad-response": "Your identity provider sent an answer the gateway cannot use.",
@@ -181,6 +184,8 @@ PLAIN_REASONS: dict[str, str] = {
     "email-domain-unauthorized": "Accounts with your email domain may not use this application.",
     "groups-ok": "You are in a group that may use this application.",
     "roles-ok": "You have a role that may use this application.",
+    "claim-type-mismatch": "Your identity provider sent your groups or roles in a form "
+    "the gateway does not trust, so they could not be checked.",
     "claim-ok": "Your account has the attribute this application requires.",
     "claim-unauthorized": "Your account lacks an attribute this application requires.",
     "mfa-ok": "You signed in with more than one factor.",

@@ -1,11 +1,12 @@
 """The gateway's JWK Set as an upstream app sees it: fetch over HTTP, keep ES256 keys.
 
 Contract: `fetch_jwks(url)` GETs the JWKS (bounded size and time) and returns the
-parsed JSON object or raises `JwksError`. `es256_keys(jwks)` returns `{kid: public
-key}` for the keys usable with ES256 only — EC, P-256, `use` absent or `sig`, `alg`
-absent or `ES256`, a `kid` present — and skips everything else: a verifier that never
-holds an RSA or symmetric key cannot be talked into an algorithm-confusion forgery
-(CVE-2015-9235 class). Invalid points are rejected by `cryptography`.
+parsed JSON object or raises `JwksError` (a redirect too: never followed).
+`es256_keys(jwks)` returns `{kid: public key}` for the keys usable with ES256 only —
+EC, P-256, `use` absent or `sig`, `alg` absent or `ES256`, a `kid` present — and
+skips everything else: a verifier that never holds an RSA or symmetric key cannot be
+talked into an algorithm-confusion forgery (CVE-2015-9235 class). Invalid points
+are rejected by `cryptography`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ async def fetch_jwks(url: str, *, timeout: float = 5.0) -> Mapping[str, Any]:
             aiohttp.ClientSession(timeout=client_timeout) as session,
             session.get(url, allow_redirects=False) as response,
         ):
+            if 300 <= response.status < 400:
+                # Never followed: a redirect would let its target choose the keys the
+                # app trusts. Configure the gateway's own jwks.json URL.
+                raise JwksError(f"{url}: HTTP {response.status} redirect not followed")
             if response.status != 200:
                 raise JwksError(f"{url}: HTTP {response.status}")
             body = await _read_limited(url, response)

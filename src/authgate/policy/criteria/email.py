@@ -3,10 +3,12 @@
 Contract:
 - Comparison lowercases A-Z only (`ascii_lower`): a full Unicode lowercase maps
   look-alikes such as the Kelvin sign onto ASCII letters (CWE-178).
-- An address the provider marks `email_verified: false` is unknown, never a match:
-  anyone can register an unverified address at a social provider and claim a
-  victim's domain (the "nOAuth" class, Descope 2023). An absent `email_verified` is
-  accepted (many workforce providers omit it for addresses they own).
+- Only an address the provider marks `email_verified` with the JSON boolean `true`
+  counts; any other (false, "true", 1, absent) is unknown, never a match: anyone can
+  put an unverified address on an account and claim a victim's address or domain
+  (the "nOAuth" class, Descope 2023: Entra multi-tenant apps trusting a mutable,
+  unverified `email`). A provider configured `email_verified: assume` has every
+  address verified (`authgate.oidc.claims`); the criteria only read the result.
 - `email_domain` reads the domain after the `@`. An address with more than one `@`
   (`user@evil.com@corp.com`), an empty part, or a domain outside `[a-z0-9.-]` (a
   trailing dot, Unicode) is malformed: which domain it names depends on the parser,
@@ -54,7 +56,7 @@ class Email:
             return self.out.anonymous
         if identity.email is None:
             return self.out.no
-        if identity.email_verified is False:
+        if identity.email_verified is not True:
             return self.out.unknown
         return self.out.yes if ascii_lower(identity.email) in self.addresses else self.out.no
 
@@ -73,7 +75,7 @@ class EmailDomain:
             return self.out.anonymous
         if identity.email is None:
             return self.out.no
-        if identity.email_verified is False:
+        if identity.email_verified is not True:
             return self.out.unknown
         domain = email_domain(identity.email)
         if domain is None:
