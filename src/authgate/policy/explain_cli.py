@@ -9,7 +9,8 @@ unusable (a config that does not load is not "denied").
 
 The identity: none (not logged in) unless identity options are given. `--claims
 JSON` maps claims through the provider's `claims:` settings, as a login would (a
-missing `sub` becomes `explain-user`); `--user/--email/--groups/--roles/--acr/--amr`
+missing `sub` becomes `explain-user`; the provider's `email_verified` setting and the
+groups/roles shape rules apply); `--user/--email/--groups/--roles/--acr/--amr`
 build one directly (email taken as verified). The provider is `--provider`, else
 the first the matched route accepts, else the first configured. The login happened
 `--auth-age` seconds before the request time (`--at`, default now).
