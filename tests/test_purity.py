@@ -63,6 +63,11 @@ PURE_MODULES = [
     "authgate.facts",
     "authgate.identity",
     "authgate.request_id",
+    # WebSocket guards: Origin, handshake, caps, their schema
+    "authgate.origins",
+    "authgate.proxy.handshake",
+    "authgate.ratelimit.websocket_caps",
+    "authgate.config.schema_websocket",
 ]
 IO_LIBRARIES = {
     "aiohttp", "redis", "authlib", "jwt", "yarl", "multidict", "cryptography", "maxminddb",

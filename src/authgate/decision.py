@@ -144,6 +144,13 @@ class Reason(enum.StrEnum):
     CONSENT_OK = "consent-ok"
     CONSENT_REQUIRED = "consent-required"
     STEP_UP_FAILED = "step-up-failed"
+    # WebSockets (RFC 6455; authgate.proxy.handshake, authgate.origins)
+    WEBSOCKET_HANDSHAKE_INVALID = "websocket-handshake-invalid"
+    WEBSOCKET_VERSION_UNSUPPORTED = "websocket-version-unsupported"
+    WEBSOCKET_ORIGIN_DENIED = "websocket-origin-denied"
+    WEBSOCKET_ORIGIN_MISSING = "websocket-origin-missing"
+    WEBSOCKET_LIMIT = "websocket-limit"
+    WEBSOCKET_MESSAGE_TOO_BIG = "websocket-message-too-big"
 
 
 def reason_of(code: str, fallback: Reason) -> Reason:

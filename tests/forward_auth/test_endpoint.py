@@ -5,7 +5,6 @@ The gateway trusts 127.0.0.1 only; an "untrusted" client connects from 127.0.0.3
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -41,13 +40,7 @@ async def ask(
 
 def record(gateway: Gateway, request_id: str, timeout: float = 5.0) -> dict[str, Any]:
     """The decision record of one request (the log is written off the request path)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [r for r in gateway.decisions(0) if r["request_id"] == request_id]
-        if found:
-            return found[0]
-        time.sleep(0.02)
-    raise AssertionError(f"no decision record for {request_id}")
+    return gateway.record(request_id, timeout)
 
 
 @pytest.mark.parametrize("dialect", [traefik("/public/x"), nginx("http://127.0.0.1/public/x")], ids=["forward", "nginx"])

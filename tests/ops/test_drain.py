@@ -117,7 +117,9 @@ async def test_websocket_open_at_sigterm_is_closed_with_1001(
         )
         async with (
             aiohttp.ClientSession() as client,
-            client.ws_connect(f"{gateway.url}/ws", headers={"Host": "echo.test"}) as ws,
+            client.ws_connect(
+                f"{gateway.url}/ws", headers={"Host": "echo.test"}, origin="http://echo.test"
+            ) as ws,
         ):
             await ws.send_str("hello")
             assert await ws.receive_str(timeout=5) == "hello"

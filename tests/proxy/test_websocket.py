@@ -1,4 +1,9 @@
-"""WebSocket upgrade proxied both ways, subprotocol and close code passed on."""
+"""WebSocket upgrade proxied both ways, subprotocol and close code passed on.
+
+A browser sends `Origin` on every WebSocket handshake and the gateway requires it
+to be the route's own by default (tests/hardening/test_websockets.py): these send
+`http://echo.test`, as a page on the route would.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,10 @@ async def test_websocket_relays_both_ways(echo_gateway: Callable[..., Gateway]) 
     gateway = echo_gateway()
     async with aiohttp.ClientSession() as client:
         async with client.ws_connect(
-            f"{gateway.url}/__ws", headers={"Host": "echo.test"}, protocols=("echo",)
+            f"{gateway.url}/__ws",
+            headers={"Host": "echo.test"},
+            protocols=("echo",),
+            origin="http://echo.test",
         ) as ws:
             assert ws.protocol == "echo"
             await ws.send_str("hello")
@@ -34,7 +42,9 @@ async def test_websocket_to_dead_upstream_is_502(
     gateway = echo_gateway(upstream="http://127.0.0.1:9")  # discard port: nothing listens
     async with aiohttp.ClientSession() as client:
         try:
-            await client.ws_connect(f"{gateway.url}/__ws", headers={"Host": "echo.test"})
+            await client.ws_connect(
+                f"{gateway.url}/__ws", headers={"Host": "echo.test"}, origin="http://echo.test"
+            )
         except aiohttp.WSServerHandshakeError as refused:
             assert refused.status == 502
         else:

@@ -5,7 +5,8 @@
 unless given), starts
 `python -m authgate serve -c FILE`, waits until the port accepts connections and
 stops the process at the end of the test. `Gateway.decisions()` returns the decision
-records written so far (polling until at least `count` are there).
+records written so far (polling until at least `count` are there); `Gateway.record(id)`
+the record of one request.
 """
 
 from __future__ import annotations
@@ -54,6 +55,16 @@ class Gateway:
             if len(records) >= count or time.monotonic() > deadline:
                 return records
             time.sleep(0.02)
+
+    def record(self, request_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The decision record of one request (the log is written off the request path)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [r for r in self.decisions(0) if r["request_id"] == request_id]
+            if found:
+                return found[0]
+            time.sleep(0.02)
+        raise AssertionError(f"no decision record for {request_id}")
 
     def signal(self, signum: int) -> None:
         self.process.popen.send_signal(signum)

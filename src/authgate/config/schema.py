@@ -32,6 +32,7 @@ from authgate.config.paths import ConfigPath
 from authgate.config.schema_limits import LimitsConfig, RouteLimitFields
 from authgate.config.schema_policy import RoutePolicyFields
 from authgate.config.schema_types import Duration, Strict
+from authgate.config.schema_websocket import RouteWebSocketFields
 
 
 def _parse_listen(value: str) -> str:
@@ -232,7 +233,9 @@ class RouteMatch(Strict):
         return [m.upper() for m in value]
 
 
-class RouteConfig(RouteAuthFields, RoutePolicyFields, RouteLimitFields, RouteAdaptiveFields):
+class RouteConfig(
+    RouteAuthFields, RoutePolicyFields, RouteLimitFields, RouteAdaptiveFields, RouteWebSocketFields
+):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     match: RouteMatch
     upstream: AnyHttpUrl

@@ -22,6 +22,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, PlainValidator, model_validator
 
 from authgate.config.schema_types import Duration, Strict
+from authgate.config.schema_websocket import WebSocketLimitsConfig
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|m|h|d)\s*$")
 _PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -138,3 +139,5 @@ class LimitsConfig(Strict):
     # without bound. null: no cap.
     max_inflight_per_upstream: int | None = Field(default=256, ge=1)
     shed_retry_after: Duration = 1.0  # Retry-After on those 503s
+    # Concurrent WebSockets per user and per client IP (docs/operations.md).
+    websockets: WebSocketLimitsConfig = Field(default_factory=WebSocketLimitsConfig)

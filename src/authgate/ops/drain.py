@@ -19,7 +19,9 @@ Contract: `drain(runner, listeners, settle)` runs these steps, in this order:
    every queued record and closes its sinks, the clients close.
 
 `LiveWebSockets` is the registry the WebSocket relay adds each upgraded client
-connection to; a WebSocket upgraded while draining is closed at once.
+connection to; a WebSocket upgraded while draining is closed at once. Its `caps`
+count the WebSockets open (or opening) per route, user and client IP
+(`authgate.ratelimit.websocket_caps`); like the registry they outlive reloads.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from aiohttp import WSCloseCode, web
 
 from authgate.ops.listeners import Listener
+from authgate.ratelimit.websocket_caps import WebSocketCaps
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class LiveWebSockets:
         self._open: set[web.WebSocketResponse] = set()
         self._closers: set[asyncio.Task[None]] = set()
         self.going_away = False
+        self.caps = WebSocketCaps()
 
     def __len__(self) -> int:
         return len(self._open)

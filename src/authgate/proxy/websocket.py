@@ -1,30 +1,41 @@
 """Relay a WebSocket connection between client and upstream, both ways.
 
-Contract: the upstream handshake happens first, so a refused upstream gets the same
-502/504 answer as plain HTTP; only then is the client upgraded, with the subprotocol
-the upstream chose (RFC 6455 §4.2.2). Messages are relayed in both directions until
-either side closes; the close code is passed on. While relayed, the client connection
-is in the app's `LIVE_WEBSOCKETS` (when there is one), so a graceful drain closes it
-with 1001 "going away" and the upstream gets the same code.
+Contract: `connect_upstream(...)` does the upstream handshake first, so a refused
+upstream gets the same 502/504 answer as plain HTTP (`UpstreamError`); only then
+does `relay_websocket(...)` upgrade the client, with the subprotocol the upstream
+chose (RFC 6455 §4.2.2), and relay messages in both directions until either side
+closes; the close code is passed on and returned. The caller checks the handshake,
+the Origin and the caps before any of this (`server/websockets.py`), and connects on
+a session of its own so tunnels never hold the HTTP pool.
+
+Messages larger than `max_message` bytes (text or binary, after permessage-deflate
+decompression) close both sides with 1009 "message too big" (RFC 6455 §7.4.1): a
+frame declaring more than the limit (plus deflate's slack, `_reader_limit`) is
+refused before its payload is buffered, fragments count toward their message, and
+decompression stops at the limit (aiohttp's reader; RFC 6455 §10.4 asks an
+endpoint to bound what it buffers).
+While relayed, the client connection is in `live` (the app's `LIVE_WEBSOCKETS`), so
+a graceful drain closes it with 1001 "going away" and the upstream gets that code.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import Sequence
 
 import aiohttp
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 from multidict import CIMultiDict
 from yarl import URL
 
 from authgate.decision import Reason
-from authgate.ops.drain import GOING_AWAY, LIVE_WEBSOCKETS, LiveWebSockets
+from authgate.ops.drain import GOING_AWAY, LiveWebSockets
 from authgate.proxy.forward import UpstreamError
 
 log = logging.getLogger(__name__)
 
+MESSAGE_TOO_BIG = WSCloseCode.MESSAGE_TOO_BIG
 # The client library builds its own handshake; these must not be copied from ours.
 _HANDSHAKE = frozenset(
     {
@@ -36,40 +47,55 @@ _HANDSHAKE = frozenset(
         "content-length",
     }
 )
+_Socket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
 
 
-def is_websocket_upgrade(request: web.Request) -> bool:
-    return (
-        request.method == "GET"
-        and request.headers.get("Upgrade", "").lower() == "websocket"
-    )
-
-
-async def relay_websocket(
-    request: web.Request,
-    session: aiohttp.ClientSession,
-    url: URL,
-    headers: CIMultiDict[str],
-    timeout: aiohttp.ClientTimeout,
-    response_headers: dict[str, str],
-) -> tuple[web.StreamResponse, int]:
-    protocols = [
+def requested_protocols(request: web.Request) -> list[str]:
+    return [
         p.strip()
         for value in request.headers.getall("Sec-WebSocket-Protocol", ())
         for p in value.split(",")
         if p.strip()
     ]
+
+
+def _reader_limit(max_message: int) -> int:
+    # aiohttp's reader refuses a frame (as declared, before its payload is read) or a
+    # decompressed message of this many bytes or more. A compressed frame of a
+    # message that does not deflate is a little longer than the message (zlib's
+    # compressBound: n + n/4096 + n/16384 + 13), so the reader gets that slack and
+    # `_too_big` holds every message to exactly `max_message`.
+    return max_message + (max_message >> 10) + 64
+
+
+def _handshake_budget(timeout: aiohttp.ClientTimeout) -> float | None:
+    if timeout.connect is None or timeout.sock_read is None:
+        return None
+    return timeout.connect + timeout.sock_read
+
+
+async def connect_upstream(
+    session: aiohttp.ClientSession,
+    url: URL,
+    headers: CIMultiDict[str],
+    protocols: Sequence[str],
+    max_message: int,
+    timeout: aiohttp.ClientTimeout,
+) -> aiohttp.ClientWebSocketResponse:
     ws_headers = CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in _HANDSHAKE)
     ws_url = url.with_scheme("wss" if url.scheme == "https" else "ws")
     try:
-        upstream = await session.ws_connect(
-            ws_url,
-            headers=ws_headers,
-            protocols=protocols,
-            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=10.0),
-            autoping=True,
-            max_msg_size=0,
-        )
+        # The route's connect + read timeouts bound the handshake; once upgraded, no
+        # read timeout (ws_receive=None): a quiet tunnel is not a dead one.
+        async with asyncio.timeout(_handshake_budget(timeout)):
+            return await session.ws_connect(
+                ws_url,
+                headers=ws_headers,
+                protocols=protocols,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=10.0),
+                autoping=True,
+                max_msg_size=_reader_limit(max_message),
+            )
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamError(Reason.UPSTREAM_TIMEOUT, 504) from exc
     except aiohttp.WSServerHandshakeError as exc:
@@ -77,51 +103,75 @@ async def relay_websocket(
         raise UpstreamError(Reason.UPSTREAM_FAILED, 502) from exc
     except aiohttp.ClientError as exc:
         raise UpstreamError(Reason.UPSTREAM_UNREACHABLE, 502) from exc
+
+
+async def relay_websocket(
+    request: web.Request,
+    upstream: aiohttp.ClientWebSocketResponse,
+    response_headers: dict[str, str],
+    max_message: int,
+    live: LiveWebSockets,
+) -> tuple[web.WebSocketResponse, int]:
+    """Upgrade the client and relay until one side closes; answers the close code."""
     client = web.WebSocketResponse(
         protocols=[upstream.protocol] if upstream.protocol else (),
         autoping=True,
-        max_msg_size=0,
+        max_msg_size=_reader_limit(max_message),
     )
     client.headers.update(response_headers)
-    live = request.app.get(LIVE_WEBSOCKETS)
     async with upstream:
         await client.prepare(request)
         # Registered so a graceful drain can close it with 1001 (going away).
-        with live.track(client) if live is not None else contextlib.nullcontext():
-            await _pump_both(client, upstream, live)
-    return client, 101
+        with live.track(client):
+            code = await _pump_both(client, upstream, live, max_message)
+    return client, code
 
 
 async def _pump_both(
     client: web.WebSocketResponse,
     upstream: aiohttp.ClientWebSocketResponse,
-    live: LiveWebSockets | None = None,
-) -> None:
-    to_upstream = asyncio.create_task(_pump(client, upstream))
-    to_client = asyncio.create_task(_pump(upstream, client))
+    live: LiveWebSockets,
+    max_message: int,
+) -> int:
+    to_upstream = asyncio.create_task(_pump(client, upstream, max_message))
+    to_client = asyncio.create_task(_pump(upstream, client, max_message))
     done, pending = await asyncio.wait({to_upstream, to_client}, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
-    code = client.close_code if to_upstream in done else upstream.close_code
-    if live is not None and live.going_away:
+    code = (to_upstream if to_upstream in done else to_client).result()
+    if live.going_away:
         # Our own close of the client during a drain: its code is known only once the
         # client answers, so name it here for the upstream.
         code = GOING_AWAY
-    code = code or aiohttp.WSCloseCode.OK
+    code = code or WSCloseCode.OK
     await upstream.close(code=code)
     await client.close(code=code)
+    return code
 
 
-async def _pump(
-    source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-    sink: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-) -> None:
+async def _pump(source: _Socket, sink: _Socket, max_message: int) -> int | None:
+    """Relay `source` to `sink`; answers the close code to pass on to both sides."""
     async for message in source:
-        if message.type is WSMsgType.TEXT:
-            await sink.send_str(message.data)
-        elif message.type is WSMsgType.BINARY:
-            await sink.send_bytes(message.data)
+        if message.type is WSMsgType.TEXT or message.type is WSMsgType.BINARY:
+            if _too_big(message.data, max_message):
+                return MESSAGE_TOO_BIG
+            if message.type is WSMsgType.TEXT:
+                await sink.send_str(message.data)
+            else:
+                await sink.send_bytes(message.data)
         elif message.type is WSMsgType.ERROR:
-            log.warning("websocket error: %r", source.exception())
-            return
+            # aiohttp's reader refused the peer's data and closed it with the code of
+            # the error (1009 for a message over the limit, 1002, 1007); `close_code`
+            # is the peer's answer to that by now, so the error's code is passed on.
+            log.info("websocket closed on a read error: %r", source.exception() or message.data)
+            error = message.data
+            return error.code if isinstance(error, WebSocketError) else source.close_code
+    return source.close_code
+
+
+def _too_big(data: str | bytes, max_message: int) -> bool:
+    if isinstance(data, bytes):
+        return len(data) > max_message
+    # A character is at most 4 UTF-8 bytes: only a long text needs encoding to tell.
+    return len(data) * 4 > max_message and len(data.encode()) > max_message

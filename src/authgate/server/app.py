@@ -12,7 +12,7 @@ State on the app, each behind a typed key: `RUNTIME` (swapped by reloads), `METR
 `/readyz` checks other parts may add from their cleanup context), `RELOADER`.
 
 Cleanup contexts start in this order and stop in the reverse one: upstream client,
-decision log, auth runtime, reloader, metrics sampling. So at shutdown the decision
+WebSocket client, decision log, auth runtime, reloader, metrics sampling. So at shutdown the decision
 log is flushed after the last request finished and after the auth clients closed.
 """
 
@@ -39,7 +39,7 @@ from authgate.ops.reload import IDP_TIMEOUT, Reloader
 from authgate.server.auth_state import auth_context
 from authgate.server.handler import handle
 from authgate.server.page_headers import hide_server_version
-from authgate.server.state import CLIENT, DECISION_LOG, RUNTIME, ServerRuntime
+from authgate.server.state import CLIENT, DECISION_LOG, RUNTIME, WS_CLIENT, ServerRuntime
 
 RELOADER = web.AppKey("reloader", Reloader)
 
@@ -56,6 +56,7 @@ def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Appl
     app[DRAIN] = DrainState()
     app[READINESS] = ReadinessChecks()
     app.cleanup_ctx.append(_upstream_client)
+    app.cleanup_ctx.append(_websocket_client)
     app.cleanup_ctx.append(_decision_log)
     app.cleanup_ctx.append(_auth)
     app.cleanup_ctx.append(_reloader)
@@ -73,17 +74,32 @@ async def _upstream_client(app: web.Application) -> AsyncIterator[None]:
         keepalive_timeout=30.0,
         ttl_dns_cache=60,
     )
+    session = _upstream_session(connector)
+    app[CLIENT] = session
+    yield
+    await session.close()
+
+
+async def _websocket_client(app: web.Application) -> AsyncIterator[None]:
+    # Its own connector: a WebSocket holds its upstream connection for as long as it
+    # is open, so on the HTTP pool `upstream_pool_size_per_host` tunnels would make
+    # every other request to that upstream wait. Unbounded here: the WebSocket caps
+    # (limits.websockets, routes[].websocket.max_connections) bound it instead.
+    session = _upstream_session(aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=60))
+    app[WS_CLIENT] = session
+    yield
+    await session.close()
+
+
+def _upstream_session(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
     # auto_decompress=False: bodies pass through byte for byte, Content-Encoding kept.
     # cookie_jar=DummyCookieJar: upstream cookies belong to the client, never to us.
-    session = aiohttp.ClientSession(
+    return aiohttp.ClientSession(
         connector=connector,
         auto_decompress=False,
         cookie_jar=aiohttp.DummyCookieJar(),
         timeout=aiohttp.ClientTimeout(total=None),
     )
-    app[CLIENT] = session
-    yield
-    await session.close()
 
 
 async def _auth(app: web.Application) -> AsyncIterator[None]:

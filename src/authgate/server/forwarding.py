@@ -3,7 +3,9 @@
 Contract: the mutator runs on every forwarded request, identity or not — incoming
 identity headers are stripped even on public paths, so a client can never present
 its own `X-Authgate-User` to an upstream. Upstream failures replace the exchange's
-decision with an error (502/504) rendered as a page or JSON.
+decision with an error (502/504) rendered as a page or JSON. A WebSocket upgrade
+goes to `server/websockets.py`, which checks the handshake, the Origin and the caps
+before contacting the upstream.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from authgate.mutate.identity_headers import (
 )
 from authgate.proxy.forward import UpstreamError, forward_http, upstream_request_headers
 from authgate.proxy.headers import set_forwarding
-from authgate.proxy.websocket import is_websocket_upgrade, relay_websocket
+from authgate.proxy.handshake import wants_websocket
 from authgate.ratelimit.headers import retry_after
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
 from authgate.routing import Route
@@ -33,6 +35,7 @@ from authgate.server.authenticate import AuthResult
 from authgate.server.cookies import login_cookie, session_cookie
 from authgate.server.exchange import Exchange
 from authgate.server.state import CLIENT, ServerRuntime, UpstreamTarget
+from authgate.server.websockets import Outbound, forward_websocket
 
 
 async def forward(
@@ -45,15 +48,16 @@ async def forward(
     headers = _upstream_headers(request, facts, route, auth, auth_of(request), runtime)
     url = _upstream_url(target, facts)
     extra = {REQUEST_ID_HEADER: facts.request_id, **exchange.response_headers}
-    client = request.app[CLIENT]
-    relay = relay_websocket if is_websocket_upgrade(request) else forward_http
+    if wants_websocket(request.method, request.headers):
+        outbound = Outbound(url, headers, target.timeout, extra)
+        return await forward_websocket(request, exchange, auth, route, outbound, runtime)
     gate = auth_of(request).guards.gates.gate(f"{target.host}:{target.port}")
     if not gate.try_enter():
         return _shed(request, exchange, runtime)
     exchange.upstream_started = time.monotonic()
     try:
-        response, exchange.upstream_status = await relay(
-            request, client, url, headers, target.timeout, extra
+        response, exchange.upstream_status = await forward_http(
+            request, request.app[CLIENT], url, headers, target.timeout, extra
         )
         return response
     except UpstreamError as failure:

@@ -217,6 +217,16 @@ PLAIN_REASONS: dict[str, str] = {
     "consent-ok": "You have given the consent this application requires.",
     "consent-required": "This application needs your consent before you continue.",
     "step-up-failed": "The stronger sign-in this page requires did not complete.",
+    # WebSockets
+    "websocket-handshake-invalid": "The request to open a live connection was not well-formed.",
+    "websocket-version-unsupported": "The live connection asked for a protocol version the "
+    "gateway does not speak.",
+    "websocket-origin-denied": "A live connection to this application may not be opened "
+    "from the page you came from.",
+    "websocket-origin-missing": "The request to open a live connection did not say which "
+    "page it came from.",
+    "websocket-limit": "Too many live connections are open; close some and try again.",
+    "websocket-message-too-big": "A message on the live connection was larger than allowed.",
 }
 GENERIC_REASON = "The gateway's access rules do not allow this request."
 

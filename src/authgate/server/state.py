@@ -83,4 +83,6 @@ def _target(route: Route, defaults: UpstreamTimeouts) -> UpstreamTarget:
 
 RUNTIME = web.AppKey("runtime", ServerRuntime)
 CLIENT = web.AppKey("upstream_client", aiohttp.ClientSession)
+# WebSocket tunnels to upstreams: their own connector, apart from CLIENT's pool.
+WS_CLIENT = web.AppKey("websocket_client", aiohttp.ClientSession)
 DECISION_LOG = web.AppKey("decision_log", DecisionLog)
