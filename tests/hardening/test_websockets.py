@@ -14,8 +14,8 @@ import json
 import os
 import struct
 import time
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,12 @@ import pytest
 
 from tests.hardening.websocket_upstream import CountingUpstream, counting_upstream
 from tests.login.test_bearer import rogue_server
+from tests.login.test_login_flow import log_in
 from tests.oidc.rogue import RogueProvider, mint
 from tests.proxy.helpers import raw_request
 from tests.testbed.gateway import Gateway
 from tests.testbed.login_gateway import COOKIE_SECRET
+from tests.testbed.oidc import OIDCProvider
 
 __all__ = ["counting_upstream", "rogue_server"]  # fixtures, imported for pytest
 
@@ -301,18 +303,47 @@ async def test_bearer_needs_no_origin_but_a_foreign_one_is_refused(
     assert (record["reason"], record["user"]) == ("websocket-origin-denied", "svc-1")
 
 
+async def test_a_signed_in_session_needs_its_own_origin(
+    login_gateway: Callable[..., Gateway], oidc_provider: OIDCProvider
+) -> None:
+    """The CSWSH case itself: the browser holds a session cookie and sends it anywhere."""
+    gateway = login_gateway()
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        await log_in(client, gateway, "/chat")
+        async with client.ws_connect(f"{gateway.url}/__ws", origin=gateway.url) as ws:
+            await ws.send_str("signed in")
+            assert await ws.receive_str(timeout=6) == "signed in"
+        for origin, reason in [("http://evil.test", "denied"), (None, "missing")]:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await client.ws_connect(f"{gateway.url}/__ws", origin=origin)
+            assert refused.value.status == 403 and refused.value.headers is not None
+            record = gateway.record(refused.value.headers["X-Request-Id"])
+            assert (record["reason"], record["user"]) == (f"websocket-origin-{reason}", "alice")
+
+
 # --- 2. caps ----------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def connected(
+    gateway: Gateway, path: str = "/__ws", headers: dict[str, str] | None = None, **options: Any
+) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """A WebSocket to `echo.test` from a page of its own origin."""
+    async with aiohttp.ClientSession() as client:
+        url, sent = f"{gateway.url}{path}", {"Host": "echo.test", **(headers or {})}
+        async with client.ws_connect(url, headers=sent, origin=OWN, **options) as ws:
+            yield ws
+
+
+async def assert_closes(ws: aiohttp.ClientWebSocketResponse, code: int, timeout: float = 6) -> None:
+    closing = await ws.receive(timeout=timeout)
+    assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, code)
 
 
 async def open_ws(
     stack: AsyncExitStack, gateway: Gateway, *, headers: dict[str, str] | None = None
 ) -> aiohttp.ClientWebSocketResponse:
-    client = await stack.enter_async_context(aiohttp.ClientSession())
-    ws = await stack.enter_async_context(
-        client.ws_connect(
-            f"{gateway.url}/__ws", headers={"Host": "echo.test", **(headers or {})}, origin=OWN
-        )
-    )
+    ws = await stack.enter_async_context(connected(gateway, headers=headers))
     await ws.send_str("ping")
     assert await ws.receive_str(timeout=6) == "ping"
     return ws
@@ -432,15 +463,11 @@ async def test_a_client_message_over_the_limit_closes_1009(
     compress: int,
 ) -> None:
     gateway = ws_gateway({"max_message": LIMIT})
-    async with aiohttp.ClientSession() as client:
-        async with client.ws_connect(
-            f"{gateway.url}/__ws", headers={"Host": "echo.test"}, origin=OWN, compress=compress
-        ) as ws:
-            await send(ws, fits)
-            assert (await ws.receive(timeout=6)).data == fits  # exactly the limit passes
-            await send(ws, too_big)
-            closing = await ws.receive(timeout=6)
-            assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 1009), kind
+    async with connected(gateway, "/__ws", compress=compress) as ws:
+        await send(ws, fits)
+        assert (await ws.receive(timeout=6)).data == fits  # exactly the limit passes
+        await send(ws, too_big)
+        await assert_closes(ws, 1009)
     assert await counting_upstream.close_code() == 1009
     record = gateway.decisions(1)[0]
     assert (record["status"], record["decision"]) == (101, "allow")
@@ -452,15 +479,12 @@ async def test_an_upstream_message_over_the_limit_closes_1009(
     ws_gateway: Callable[..., Gateway], counting_upstream: CountingUpstream, size: int, closed: bool
 ) -> None:
     gateway = ws_gateway({"max_message": LIMIT})
-    async with aiohttp.ClientSession() as client:
-        async with client.ws_connect(
-            f"{gateway.url}/__big?bytes={size}", headers={"Host": "echo.test"}, origin=OWN
-        ) as ws:
-            message = await ws.receive(timeout=6)
-            if closed:
-                assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1009)
-            else:
-                assert message.data == b"\x5a" * size
+    async with connected(gateway, f"/__big?bytes={size}") as ws:
+        message = await ws.receive(timeout=6)
+        if closed:
+            assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1009)
+        else:
+            assert message.data == b"\x5a" * size
     if closed:
         assert await counting_upstream.close_code() == 1009
 
@@ -469,15 +493,11 @@ async def test_the_default_limit_is_one_mebibyte(
     ws_gateway: Callable[..., Gateway], counting_upstream: CountingUpstream
 ) -> None:
     gateway = ws_gateway()
-    async with aiohttp.ClientSession() as client:
-        async with client.ws_connect(
-            f"{gateway.url}/__ws", headers={"Host": "echo.test"}, origin=OWN
-        ) as ws:
-            await ws.send_bytes(b"m" * MIB)
-            assert len(await ws.receive_bytes(timeout=10)) == MIB
-            await ws.send_bytes(b"m" * (MIB + 1))
-            closing = await ws.receive(timeout=10)
-            assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 1009)
+    async with connected(gateway, "/__ws") as ws:
+        await ws.send_bytes(b"m" * MIB)
+        assert len(await ws.receive_bytes(timeout=10)) == MIB
+        await ws.send_bytes(b"m" * (MIB + 1))
+        await assert_closes(ws, 1009, timeout=10)
 
 
 def frame(opcode: int, length: int, payload: bytes = b"", fin: bool = True) -> bytes:
@@ -517,3 +537,28 @@ async def test_frames_over_the_limit_close_1009(
         assert close[0] == 0x88 and struct.unpack("!H", close[2:4])[0] == 1009
     finally:
         writer.close()
+
+
+# --- the relay's edges --------------------------------------------------------------
+
+
+async def test_an_upstream_that_vanishes_gives_the_client_1011_not_1006(
+    ws_gateway: Callable[..., Gateway],
+) -> None:
+    """RFC 6455 §7.4.1: 1006 is never sent in a close frame."""
+    gateway = ws_gateway()
+    async with connected(gateway, "/__drop") as ws:
+        await ws.send_str("now")
+        await assert_closes(ws, 1011)
+
+
+async def test_the_upstream_handshake_is_bounded_by_the_route_timeouts(
+    ws_gateway: Callable[..., Gateway],
+) -> None:
+    gateway = ws_gateway(route={"upstream_timeouts": {"connect": "1s", "read": "1s"}})
+    started = time.monotonic()
+    code, headers, _ = await raw_request(gateway.port, handshake(path="/__hang"))
+    assert code == 504
+    assert time.monotonic() - started < 6  # 2 s configured, never the upstream's 30 s
+    assert gateway.record(headers["x-request-id"])["reason"] == "upstream-timeout"
+

@@ -3,6 +3,8 @@
 `counting_upstream` (function scope) serves
   * /__ws               -> WebSocket echo (text and binary), no message size limit
   * /__big?bytes=N      -> a WebSocket that first sends one binary message of N bytes
+  * /__drop             -> a WebSocket whose TCP connection is cut at the first message
+  * /__hang             -> a handshake answered only after 30 s
   * any other path      -> the echo upstream's JSON report (`tests/testbed/echo.py`)
 `CountingUpstream.hits` lists the path of every request that reached it (WebSocket
 handshakes included), so a test can say the upstream was never contacted;
@@ -47,6 +49,8 @@ class CountingUpstream:
         app = web.Application(middlewares=[count])
         app.router.add_get("/__ws", self._echo_ws)
         app.router.add_get("/__big", self._big_ws)
+        app.router.add_get("/__drop", self._drop_ws)
+        app.router.add_get("/__hang", self._hang)
         app.router.add_route("*", "/{tail:.*}", echo)
         return app
 
@@ -55,6 +59,18 @@ class CountingUpstream:
 
     async def _big_ws(self, request: web.Request) -> web.WebSocketResponse:
         return await self._serve(request, first=b"\x5a" * int(request.query["bytes"]))
+
+    async def _drop_ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.receive()
+        assert request.transport is not None
+        request.transport.abort()  # no close frame: the gateway sees 1006
+        return ws
+
+    async def _hang(self, request: web.Request) -> web.WebSocketResponse:
+        await asyncio.sleep(30)
+        return await self._echo_ws(request)
 
     async def _serve(self, request: web.Request, first: bytes | None) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0, protocols=("chat",))

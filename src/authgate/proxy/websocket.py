@@ -4,7 +4,8 @@ Contract: `connect_upstream(...)` does the upstream handshake first, so a refuse
 upstream gets the same 502/504 answer as plain HTTP (`UpstreamError`); only then
 does `relay_websocket(...)` upgrade the client, with the subprotocol the upstream
 chose (RFC 6455 §4.2.2), and relay messages in both directions until either side
-closes; the close code is passed on and returned. The caller checks the handshake,
+closes; the close code is passed on (one that may not be sent, such as 1006 for a
+peer that vanished, becomes 1011) and returned. The caller checks the handshake,
 the Origin and the caps before any of this (`server/websockets.py`), and connects on
 a session of its own so tunnels never hold the HTTP pool.
 
@@ -48,6 +49,14 @@ _HANDSHAKE = frozenset(
     }
 )
 _Socket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
+# RFC 6455 §7.4.1: 1005 (no code given), 1006 (dropped without a close) and 1015
+# (TLS failure) report what one side saw and "MUST NOT be set as a status code in a
+# Close control frame": the other side gets a code it may receive instead.
+_LOCAL_ONLY: dict[int, int] = {
+    1005: WSCloseCode.OK,
+    WSCloseCode.ABNORMAL_CLOSURE: WSCloseCode.INTERNAL_ERROR,
+    1015: WSCloseCode.INTERNAL_ERROR,
+}
 
 
 def requested_protocols(request: web.Request) -> list[str]:
@@ -144,7 +153,7 @@ async def _pump_both(
         # Our own close of the client during a drain: its code is known only once the
         # client answers, so name it here for the upstream.
         code = GOING_AWAY
-    code = code or WSCloseCode.OK
+    code = _LOCAL_ONLY.get(code or WSCloseCode.OK, code or WSCloseCode.OK)
     await upstream.close(code=code)
     await client.close(code=code)
     return code
