@@ -31,6 +31,7 @@ KEYS = [
     "time", "request_id", "route", "method", "host", "path", "client_ip", "user", "provider",
     "country", "device", "decision",
     "reason", "rule", "risk", "signals", "status", "upstream_status", "durations",
+    "headers_dropped",
 ]  # fmt: skip
 
 
@@ -112,6 +113,7 @@ def test_record_is_one_json_line_with_every_field_in_order() -> None:
         "status": 403,
         "upstream_status": None,
         "durations": {"total_ms": 1.235, "upstream_ms": 0.9},
+        "headers_dropped": [],
     }
 
 

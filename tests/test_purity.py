@@ -21,6 +21,7 @@ PURE_MODULES = [
     # templates and value encoding: config loading and `explain` compile templates
     "authgate.mutate.templates",
     "authgate.mutate.encoding",
+    "authgate.mutate.header_budget",
     # login bookkeeping, claims mapping, discovery parsing, the error vocabulary
     "authgate.oidc",
     "authgate.oidc.errors",

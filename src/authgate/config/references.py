@@ -71,7 +71,7 @@ def _route_problems(index: int, route: RouteConfig, known: set[str]) -> list[Con
             if name not in known
         ]
     try:
-        compile_templates(route.headers)
+        compile_templates(route.headers.templates)
     except TemplateError as error:
         problems.append(_problem(f"{where}.headers.{error.header}", error.message))
     if "bearer" in route.authenticate and route.bearer is None:

@@ -14,6 +14,7 @@ from pydantic import (
     AfterValidator,
     AnyHttpUrl,
     BeforeValidator,
+    ConfigDict,
     Field,
     field_validator,
     model_validator,
@@ -224,7 +225,73 @@ def _header_names(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-HeaderTemplates = Annotated[dict[str, str], AfterValidator(_header_names)]
+
+
+class GroupsShown(Strict):
+    """`headers.groups`: which groups the identity headers carry (the assertion: all)."""
+
+    # Names to send, or `policy`: the names the route's policy uses in any `groups`
+    # criterion (allow or deny), so the upstream sees what the decision looked at.
+    only: Literal["policy"] | Annotated[list[str], Field(min_length=1)] | None = None
+    match: str | None = None  # a regex, searched (`^app-` anchors it)
+
+    @field_validator("match")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise ValueError(f"not a regex: {error}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _says_something(self) -> GroupsShown:
+        if self.only is None and self.match is None:
+            raise ValueError("give only (a list, or policy) and/or match (a regex)")
+        return self
+
+
+_DEFAULT_HEADER_BUDGET = 8 * 1024
+
+
+class IdentityHeaders(Strict):
+    """A route's `headers:` — templates (`X-Employee-Id: "{claims.employee_id}"`, any
+    key with a string value) beside the options below (lowercase keys, other values)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, str] = Field(init=False)  # the templates, by header
+
+    groups: GroupsShown | None = None  # None: every group
+    # The identity headers together (`Name: value` lines, assertion included) stay
+    # under this: past it the groups header goes first, then the roles header. Common
+    # upstream limits are 8 KiB per line (nginx) and 8-16 KiB per request head.
+    max_bytes: int = Field(default=_DEFAULT_HEADER_BUDGET, ge=512, le=1 << 20)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_options(cls, value: object) -> object:
+        # Anything that is not a string must be an option: a typo (`max_byte: 4096`)
+        # is named as one instead of as "not a valid string".
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(item, str) and key not in cls.model_fields:
+                    options = ", ".join(cls.model_fields)
+                    raise ValueError(
+                        f"{key!r} is not an option of headers ({options}); "
+                        "a header template's value is a string"
+                    )
+        return value
+
+    @model_validator(mode="after")
+    def _template_names(self) -> IdentityHeaders:
+        _header_names(self.templates)
+        return self
+
+    @property
+    def templates(self) -> dict[str, str]:
+        return dict(self.model_extra or {})
+
 Authenticator = Literal["session", "bearer"]
 
 
@@ -240,6 +307,6 @@ class RouteAuthFields(Strict):
         default_factory=_default_authenticators, min_length=1
     )
     bearer: BearerConfig | None = None
-    headers: HeaderTemplates = Field(default_factory=dict)
+    headers: IdentityHeaders = Field(default_factory=IdentityHeaders)
     pass_access_token: bool = False
     assertion_ttl: Duration = 60.0

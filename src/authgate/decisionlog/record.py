@@ -71,6 +71,8 @@ class DecisionRecord:
     device: str | None = None
     risk: int | None = None
     signals: tuple[str, ...] = ()
+    # Identity headers not sent because the route's header budget was exceeded.
+    headers_dropped: tuple[str, ...] = ()
 
     @classmethod
     def from_decision(
@@ -92,6 +94,7 @@ class DecisionRecord:
         device: str | None = None,
         risk: int | None = None,
         signals: tuple[str, ...] = (),
+        headers_dropped: tuple[str, ...] = (),
     ) -> DecisionRecord:
         """The record of `decision`; `status` is what the client actually received."""
         return cls(
@@ -114,6 +117,7 @@ class DecisionRecord:
             device=device,
             risk=risk,
             signals=signals,
+            headers_dropped=headers_dropped,
         )
 
     def to_json(self) -> str:
@@ -139,5 +143,6 @@ class DecisionRecord:
                 "status": self.status,
                 "upstream_status": self.upstream_status,
                 "durations": {f"{stage}_ms": round(s * 1000, 3) for stage, s in self.durations},
+                "headers_dropped": list(self.headers_dropped),
             }
         )

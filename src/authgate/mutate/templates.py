@@ -96,6 +96,7 @@ class TemplateError(ValueError):
 class CompiledHeader:
     name: str
     parts: tuple[str | Getter, ...]  # literal text or a value getter
+    placeholders: frozenset[str] = frozenset()  # e.g. {"groups", "claims.dept"}
 
     def render(self, identity: Identity) -> str | None:
         """The header value, or None when it is to be omitted."""
@@ -129,6 +130,10 @@ class CompiledTemplates:
         rendered = ((h.name, h.render(identity)) for h in self.headers)
         return [(name, value) for name, value in rendered if value is not None]
 
+    def using(self, placeholder: str) -> frozenset[str]:
+        """Names of the headers whose template uses `{placeholder}`."""
+        return frozenset(h.name for h in self.headers if placeholder in h.placeholders)
+
 
 def compile_templates(templates: Mapping[str, str]) -> CompiledTemplates:
     """Compile a route's `headers:` mapping; raise TemplateError on the first bad one."""
@@ -140,7 +145,8 @@ def _compile_one(name: str, template: str) -> CompiledHeader:
         raise TemplateError(name, "not a header name (letters, digits and '-')")
     if normalize_name(name) in RESERVED_NAMES:
         raise TemplateError(name, "reserved: the gateway sets or owns this header")
-    return CompiledHeader(name, tuple(_parse(name, template)))
+    used = frozenset(m.group(1).strip() for m in _TOKEN.finditer(template) if m.group(1))
+    return CompiledHeader(name, tuple(_parse(name, template)), used)
 
 
 def _parse(name: str, template: str) -> list[str | Getter]:

@@ -32,7 +32,7 @@ import dataclasses
 import logging
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -154,12 +154,10 @@ class Reloader:
             refresher=current.refresher if keep_store else fresh.refresher,
             oidc=oidc,
             # A request in flight on a route this reload removes may still look up
-            # that route's header templates after the swap (handler reads app[AUTH]
-            # per stage); keep them for it. Gone at the next reload.
-            templates={
-                **{i: t for i, t in current.templates.items() if i in removed},
-                **fresh.templates,
-            },
+            # that route's header templates and budget after the swap (handler reads
+            # app[AUTH] per stage); keep them for it. Gone at the next reload.
+            templates=_with_removed(current.templates, fresh.templates, removed),
+            header_budgets=_with_removed(current.header_budgets, fresh.header_budgets, removed),
         )
         for client in oidc.values():
             if client.metadata is None and client not in current.oidc.values():
@@ -222,6 +220,13 @@ def _auth_inputs(config: GatewayConfig) -> tuple[object, ...]:
         config.secrets, config.store, config.sessions, config.providers, config.routes,
         config.server.state_dir,
     )
+
+
+T = TypeVar("T")
+
+
+def _with_removed(current: Mapping[str, T], fresh: Mapping[str, T], removed: set[str]) -> dict[str, T]:
+    return {**{i: v for i, v in current.items() if i in removed}, **fresh}
 
 
 def _store_inputs(config: GatewayConfig) -> tuple[object, ...]:

@@ -1,7 +1,8 @@
 """Everything login needs at run time, created and closed in one place.
 
 Contract: `AuthRuntime` holds the session keys, the session store, one OIDC client
-per provider, the refresh coordinator, the assertion signer and each route's compiled header templates. `auth_context(app)` is the cleanup context
+per provider, the refresh coordinator, the assertion signer and each route's compiled header
+templates and header budget. `auth_context(app)` is the cleanup context
 that builds it at start (discovery is loaded in the background: a provider that is
 down at start must not keep the gateway from serving public routes) and closes every
 client at shutdown (STYLE.md lesson 13).
@@ -22,9 +23,11 @@ from authgate.device.known_device import KnownDeviceCookie
 from authgate.device.posture import PostureVerifier, http_jwks_fetch
 from authgate.geo.databases import GeoDatabases
 from authgate.mutate.assertion import AssertionKeys, AssertionSigner
+from authgate.mutate.header_budget import HeaderBudget
 from authgate.mutate.identity_headers import CompiledTemplates, compile_templates
 from authgate.oidc.client import OIDCClient
 from authgate.oidc.jwks import JwksCache
+from authgate.policy.audience import effective_route_settings
 from authgate.ops.state_dir import ASSERTION_KEY_FILE, state_file
 from authgate.risk.history import HistoryStore, build_history_store
 from authgate.server.guards import Guards, build_guards, close_guards
@@ -49,6 +52,7 @@ class AuthRuntime:
     assertion_keys: AssertionKeys | None
     signer: AssertionSigner | None
     templates: Mapping[str, CompiledTemplates]
+    header_budgets: Mapping[str, HeaderBudget]
     geo: GeoDatabases | None
     history: HistoryStore | None
     posture: PostureVerifier | None
@@ -78,6 +82,7 @@ def build_auth_runtime(config: GatewayConfig, http: aiohttp.ClientSession) -> Au
     )
     cipher = TokenCipher(keys) if keys else None
     store = build_store(config.store, config.sessions, cipher=cipher)
+    templates = {r.id: compile_templates(r.headers.templates) for r in config.routes}
     return AuthRuntime(
         keys=keys,
         cipher=cipher,
@@ -86,7 +91,13 @@ def build_auth_runtime(config: GatewayConfig, http: aiohttp.ClientSession) -> Au
         refresher=RefreshCoordinator(store, config.sessions.refresh_before),
         assertion_keys=assertion_keys,
         signer=AssertionSigner(assertion_keys) if assertion_keys else None,
-        templates={r.id: compile_templates(r.headers) for r in config.routes},
+        templates=templates,
+        header_budgets={
+            r.id: HeaderBudget.build(
+                r.headers, effective_route_settings(r).policy, templates[r.id]
+            )
+            for r in config.routes
+        },
         geo=GeoDatabases.from_config(config.geoip) if config.geoip is not None else None,
         history=_history(config),
         posture=_posture(config, http),

@@ -34,6 +34,8 @@ class Exchange:
     adaptive: Adaptive = NOTHING
     # Added to whatever answer the request gets (RateLimit fields, Retry-After).
     response_headers: dict[str, str] = field(default_factory=dict)
+    # Identity headers the route's size budget left out (mutate/header_budget).
+    headers_dropped: tuple[str, ...] = ()
 
     def fail(self, reason: Reason, status: int) -> Decision:
         """Replace the decision with an error that keeps its route and rule."""
@@ -65,4 +67,5 @@ class Exchange:
             device=self.adaptive.device.key if self.adaptive.device else None,
             risk=self.adaptive.assessment.score if self.adaptive.assessment else None,
             signals=self.adaptive.assessment.codes if self.adaptive.assessment else (),
+            headers_dropped=self.headers_dropped,
         )

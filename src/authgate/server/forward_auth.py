@@ -246,7 +246,7 @@ def _answer(
 ) -> web.Response:
     decision, facts = exchange.decision, exchange.facts
     if decision.allowed:
-        return _allowed(request, facts, decision, auth, runtime)
+        return _allowed(request, exchange, auth, runtime)
     if decision.outcome in (Outcome.LOGIN, Outcome.STEP_UP):
         return _login(request, facts, decision, runtime, forwarded)
     status = _refusal_status(decision, forwarded.dialect)
@@ -270,18 +270,15 @@ def _refusal_status(decision: Decision, dialect: Dialect) -> int:
 
 
 def _allowed(
-    request: web.Request,
-    facts: RequestFacts,
-    decision: Decision,
-    auth: AuthResult,
-    runtime: ServerRuntime,
+    request: web.Request, exchange: Exchange, auth: AuthResult, runtime: ServerRuntime
 ) -> web.Response:
+    facts, decision = exchange.facts, exchange.decision
     headers: CIMultiDict[str] = CIMultiDict()
     if auth.identity is not None:
         assert decision.route_id is not None  # an allow always names its route
         route = runtime.snapshot.routes.by_id(decision.route_id)
-        # The very mutator the proxy mode runs: same headers, same assertion.
-        add_identity(headers, facts, route, auth, auth_of(request))
+        # The very mutator the proxy mode runs: same headers, same assertion, same budget.
+        exchange.headers_dropped = add_identity(headers, facts, route, auth, auth_of(request))
     headers[REQUEST_ID_HEADER] = facts.request_id
     headers["Cache-Control"] = _NO_STORE
     return web.Response(status=200, headers=headers)

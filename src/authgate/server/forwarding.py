@@ -45,7 +45,7 @@ async def forward(
     assert exchange.decision.route_id is not None  # an allow always names its route
     route = runtime.snapshot.routes.by_id(exchange.decision.route_id)
     target = runtime.upstreams[route.id]
-    headers = _upstream_headers(request, facts, route, auth, auth_of(request), runtime)
+    headers = _upstream_headers(request, exchange, route, auth, auth_of(request), runtime)
     url = _upstream_url(target, facts)
     extra = {REQUEST_ID_HEADER: facts.request_id, **exchange.response_headers}
     if wants_websocket(request.method, request.headers):
@@ -90,12 +90,13 @@ def _upstream_url(target: UpstreamTarget, facts: RequestFacts) -> URL:
 
 def _upstream_headers(
     request: web.Request,
-    facts: RequestFacts,
+    exchange: Exchange,
     route: Route,
     auth: AuthResult,
     gateway: AuthRuntime,
     runtime: ServerRuntime,
 ) -> CIMultiDict[str]:
+    facts = exchange.facts
     host_header = request.headers.get("Host") if route.preserve_host else None
     headers = upstream_request_headers(request, host_header)
     set_forwarding(
@@ -113,7 +114,7 @@ def _upstream_headers(
     secure = facts.scheme == "https"
     strip_cookie(headers, session_cookie(sessions, secure), login_cookie(sessions, secure))
     if auth.identity is not None:
-        add_identity(headers, facts, route, auth, gateway)
+        exchange.headers_dropped = add_identity(headers, facts, route, auth, gateway)
     return headers
 
 
@@ -123,7 +124,8 @@ def add_identity(
     route: Route,
     auth: AuthResult,
     gateway: AuthRuntime,
-) -> None:
+) -> tuple[str, ...]:
+    """Set the identity headers; return the names the route's header budget dropped."""
     identity = auth.identity
     assert identity is not None
     assertion = None
@@ -138,7 +140,16 @@ def add_identity(
     access_token = None
     if route.config.pass_access_token and auth.session is not None:
         access_token = auth.session.tokens.access_token
-    for name, value in identity_headers(
-        identity, gateway.templates[route.id], assertion=assertion, access_token=access_token
-    ):
+    # The assertion above is signed from the whole identity; the plain headers show
+    # the groups the route lets through, within its size budget (mutate/header_budget).
+    budget = gateway.header_budgets[route.id]
+    pairs = identity_headers(
+        budget.shown(identity),
+        gateway.templates[route.id],
+        assertion=assertion,
+        access_token=access_token,
+    )
+    kept, dropped = budget.fit(pairs)
+    for name, value in kept:
         headers[name] = value
+    return dropped
