@@ -32,6 +32,7 @@ KEYS = [
     "country", "device", "decision",
     "reason", "rule", "risk", "signals", "status", "upstream_status", "durations",
     "headers_dropped",
+    "return_url_rejected",
 ]  # fmt: skip
 
 
@@ -114,6 +115,7 @@ def test_record_is_one_json_line_with_every_field_in_order() -> None:
         "upstream_status": None,
         "durations": {"total_ms": 1.235, "upstream_ms": 0.9},
         "headers_dropped": [],
+        "return_url_rejected": False,
     }
 
 

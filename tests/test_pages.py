@@ -37,7 +37,7 @@ PROVIDERS = [
 # Codes that describe an allowed or in-progress request, never a refusal.
 NOT_REFUSALS = {
     "route-public", "user-authenticated", "gateway-endpoint", "login-started",
-    "login-completed", "login-chooser", "logout", "backchannel-logout",
+    "login-completed", "login-chooser", "logout", "backchannel-logout", "logout-confirm",
 }
 
 
@@ -64,6 +64,7 @@ def render_all(pages: PageRenderer) -> dict[str, str]:
         "sign_in_unavailable.html": pages.render_sign_in_unavailable(
             502, "provider-unreachable", "Corp SSO", "https://app.example.com/x?y=1", RID
         ),
+        "logout_confirm.html": pages.render_logout_confirm("tok-123", RID, "alice@corp"),
     }
 
 
@@ -233,6 +234,20 @@ def test_chooser_without_providers(pages: PageRenderer) -> None:
 def test_logged_out_page(pages: PageRenderer) -> None:
     page = pages.render_logged_out(RID)
     assert "<h1>You are signed out</h1>" in page and '<a href="/">Sign in again</a>' in page
+
+
+def test_logout_confirm_page_is_a_plain_post_form(pages: PageRenderer) -> None:
+    page = pages.render_logout_confirm('t"<x', RID, "<b>mallory</b>")
+    assert '<form method="post" action="/.authgate/logout">' in page
+    assert '<input type="hidden" name="csrf_token" value="t&quot;&lt;x">' in page
+    assert '<button type="submit" id="logout-confirm">' in page
+    assert "&lt;b&gt;mallory&lt;/b&gt;" in page and "<b>" not in page
+
+
+def test_logout_confirm_page_needs_its_token(tmp_path: Path) -> None:
+    folder = override(tmp_path, "logout_confirm.html", lambda t: t.replace("$csrf_token", ""))
+    with pytest.raises(TemplateError, match=r"missing placeholder\(s\): \$csrf_token"):
+        PageRenderer(folder)
 
 
 # --- loading --------------------------------------------------------------------------

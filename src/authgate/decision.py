@@ -52,6 +52,9 @@ class Reason(enum.StrEnum):
     LOGIN_CHOOSER = "login-chooser"
     LOGOUT = "logout"
     BACKCHANNEL_LOGOUT = "backchannel-logout"
+    LOGOUT_CONFIRM = "logout-confirm"
+    CSRF_INVALID = "csrf-invalid"
+    CSRF_CROSS_SITE = "csrf-cross-site"
     # login failures (authgate.oidc.flow)
     LOGIN_FAILED = "login-failed"
     LOGIN_STATE_MISMATCH = "login-state-mismatch"

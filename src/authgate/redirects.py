@@ -1,7 +1,9 @@
-r"""Safe post-login / post-logout return URLs: only to hosts the gateway routes.
+r"""Safe post-login / post-logout return URLs: only to the origins the gateway serves.
 
-Contract: `safe_return_url(candidate, scheme=, host=, serves_host=, default=)` returns
-an absolute ASCII URL `scheme://host/...`. A safe relative candidate is placed on the
+Contract: `check_return_url(candidate, scheme=, host=, serves_host=, other_ports=,
+default=)` returns a `ReturnUrl`: `url`, an absolute ASCII URL `scheme://host/...`, and
+`rejected`, whether a candidate was given and refused (for the decision record). A
+safe relative candidate is placed on the
 current request's `scheme` and `host`; a safe absolute candidate keeps its own host
 (lowercased) and port. Anything else — missing, unsafe, unparsable — gives
 `f"{scheme}://{host}{default}"`. It never raises for a bad candidate; it raises
@@ -34,12 +36,20 @@ A candidate is refused when (the cited advisories are oauth2-proxy's):
 | 10 | the port is not 1-65535 in ASCII digits             | `https://good.example:0/`       |
 | 11 | `serves_host(host)` is false; host lowercased, no   | `https://evil.com/`,            |
 |    | port, IPv6 compressed in brackets (`[::1]`)         | `https://[::1]/`                |
+| 12 | its scheme is not the current request's             | `https://…` from an http page   |
+| 13 | its port is not the current request's (an absent   | `https://good.example:8443/`    |
+|    | port is 80 for http, 443 for https) and not in      | from `https://good.example`     |
+|    | `other_ports(host, path)` (a route's `return_ports`)|                                 |
 
 Why: 2 and 8 are what WHATWG parsers do (strip tab/newline, read `\` as `/`, repair
 missing slashes); 3 is GHSA-j7px-6hwj-hpjg (encoded whitespace between slashes);
 5 is GHSA-qqxw-m5fj-f7gv (`/\`) and GHSA-5m6c-jp6f-2vcv (`/./\`, tabs) — a path
 that an app behind us decodes or normalizes into `//host` is a protocol-relative
 URL; 9 is userinfo and IDN spoofing (CWE-601); 6 would run script, not navigate.
+12 and 13 compare origins (RFC 6454 §4: scheme, host, port), not hosts: another port
+on a routed host is another server — anything listening there (a debug console, a
+tenant's app, a port the gateway does not own) would receive the user straight after
+sign-in, so only the port the user came in on, or one the operator lists, is trusted.
 
 A trailing-dot host (`good.example.`) is refused although it names the same DNS host:
 browsers key cookies by the literal host, so the user would land signed out.
@@ -54,10 +64,13 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
 MAX_LENGTH = 2048
+DEFAULT_PORTS = {"http": 80, "https": 443}
+OtherPorts = Callable[[str, str], Collection[int]]
 
 # Cc: C0, DEL, C1 controls (tab, CR, LF, NUL...). Cf: bidi overrides U+202A-U+202E,
 # marks U+200E/U+200F, isolates U+2066-U+2069, zero-width U+200B-U+200D, U+FEFF.
@@ -76,24 +89,60 @@ _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 _DECODE_ROUNDS = 4
 
 
-def safe_return_url(
+@dataclass(frozen=True, slots=True)
+class ReturnUrl:
+    """Where to send the user, and whether the URL asked for was refused."""
+
+    url: str
+    rejected: bool
+
+
+def _no_other_ports(host: str, path: str) -> Collection[int]:
+    return ()
+
+
+def check_return_url(
     candidate: str | None,
     *,
     scheme: str,
     host: str,
     serves_host: Callable[[str], bool],
+    other_ports: OtherPorts = _no_other_ports,
     default: str = "/",
-) -> str:
-    """Return `candidate` as a safe absolute URL on a routed host, else the default."""
+) -> ReturnUrl:
+    """`candidate` as a safe absolute URL on a served origin, else the default."""
     host = _current_host(scheme, host, default)
-    fallback = f"{scheme}://{host}{_ascii(default)}"
+    fallback = ReturnUrl(f"{scheme}://{host}{_ascii(default)}", rejected=bool(candidate))
     if candidate is None or not _screened(candidate):
         return fallback
     if candidate.startswith("/"):
         target = _relative(candidate, scheme, host)
     else:
-        target = _absolute(candidate, scheme, serves_host)
-    return fallback if target is None else target
+        origin = _Origin(scheme, _port_of(scheme, host), serves_host, other_ports)
+        target = _absolute(candidate, origin)
+    return fallback if target is None else ReturnUrl(target, rejected=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """What an absolute candidate is checked against: the current request's origin."""
+
+    scheme: str
+    port: int
+    serves_host: Callable[[str], bool]
+    other_ports: OtherPorts
+
+    def accepts(self, host: str, port: int, path: str) -> bool:
+        if not self.serves_host(host):
+            return False
+        return port == self.port or port in self.other_ports(host, path)
+
+
+def _port_of(scheme: str, authority: str) -> int:
+    """The port of a checked `host[:port]`; an absent port is the scheme's default."""
+    after_host = authority.rpartition("]")[2]  # an IPv6 literal is full of colons
+    _, colon, port = after_host.rpartition(":")
+    return int(port) if colon else DEFAULT_PORTS[scheme]
 
 
 def _current_host(scheme: str, host: str, default: str) -> str:
@@ -176,15 +225,15 @@ def _remove_dot_segments(path: str) -> str:
     return "/" + "/".join(output) + ("/" if trailing and output else "")
 
 
-def _absolute(
-    candidate: str, current_scheme: str, serves_host: Callable[[str], bool]
-) -> str | None:
+def _absolute(candidate: str, origin: _Origin) -> str | None:
     match = _SCHEME.match(candidate)
     if match is None:
         return None
-    scheme = match[1].lower()
-    if scheme not in ("http", "https") or (current_scheme == "https" and scheme == "http"):
+    # Same scheme only (rows 6, 7, 12): http from an https page would send the
+    # session's first request in clear; an upgrade is another origin as well.
+    if match[1].lower() != origin.scheme:
         return None
+    scheme = origin.scheme
     rest = candidate[match.end() :]
     # `https:evil.com` and `https:/evil.com` are repaired by WHATWG parsers into
     # `https://evil.com/`; only the explicit `//authority` form is read the same way
@@ -195,8 +244,10 @@ def _absolute(
         parts = urlsplit(candidate)
     except ValueError:
         return None
-    authority = _authority(parts.netloc, serves_host)
-    if authority is None or not _path_ok(parts.path or "/"):
+    if not _path_ok(parts.path or "/"):
+        return None
+    authority = _authority(parts.netloc, parts.path or "/", origin)
+    if authority is None:
         return None
     tail = rest[2 + len(parts.netloc) :]
     if not tail.startswith("/"):
@@ -204,8 +255,8 @@ def _absolute(
     return f"{scheme}://{authority}{_ascii(tail)}"
 
 
-def _authority(netloc: str, serves_host: Callable[[str], bool]) -> str | None:
-    """`host[:port]` when it is plain ASCII and routed; userinfo, `%` and IDN refused."""
+def _authority(netloc: str, path: str, origin: _Origin) -> str | None:
+    """`host[:port]` when it is plain ASCII and a served origin; userinfo, `%`, IDN refused."""
     # Non-ASCII is refused, not normalized: IDNA maps `。` (U+3002) to `.` and
     # fullwidth letters to ASCII, so the host we check would not be the one visited.
     if not netloc.isascii():
@@ -217,7 +268,7 @@ def _authority(netloc: str, serves_host: Callable[[str], bool]) -> str | None:
     port = match["port"]
     if host is None or (port is not None and not 0 < int(port) < 65536):
         return None
-    if not serves_host(host):
+    if not origin.accepts(host, DEFAULT_PORTS[origin.scheme] if port is None else int(port), path):
         return None
     return host if port is None else f"{host}:{port}"
 

@@ -52,13 +52,24 @@ async def test_browser_login_and_logout(
     assert "X-Authgate-Assertion" in body
     await save_screenshot(page, "login-2-upstream-shows-identity")
 
+    # Opening the logout URL only asks: the session ends with the form's POST.
     await page.goto(f"{gateway.url}/.authgate/logout")
+    await save_screenshot(page, "login-3-confirm-logout")
+    await page.goto(wanted)
+    assert page.url == wanted  # still signed in
+    await page.goto(f"{gateway.url}/.authgate/logout")
+    await page.click("#logout-confirm")
+    await page.wait_for_load_state()
     if page.url.startswith(oidc_provider.issuer):  # the provider asks to confirm
         await page.click("#logout-yes")
     await page.wait_for_url(f"{gateway.url}/.authgate/logged-out")
-    await save_screenshot(page, "login-3-logged-out")
+    await save_screenshot(page, "login-4-logged-out")
 
     await page.goto(wanted)
     assert page.url.startswith(oidc_provider.issuer)  # the session is over: login again
     records = gateway.decisions(4)
-    assert any(r["reason"] == "logout" and r["user"] == "alice" for r in records)
+    assert any(r["reason"] == "logout-confirm" and r["user"] == "alice" for r in records)
+    logouts = [r for r in records if r["reason"] == "logout"]
+    assert [(r["method"], r["user"], r["status"]) for r in logouts] == [("POST", "alice", 303)]
+    # No refusal on the way: the real browser's POST passes the Origin/Fetch Metadata check.
+    assert not [r for r in records if r["reason"].startswith("csrf-")]

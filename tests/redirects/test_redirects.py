@@ -1,4 +1,4 @@
-"""safe_return_url: corpora of unsafe and safe candidates, edge cases, properties.
+"""check_return_url: corpora of unsafe and safe candidates, edge cases, properties.
 
 The corpora are files next to this module (`corpus_unsafe.txt`, `corpus_safe.txt`);
 their escape encoding is documented at the top of `corpus_unsafe.txt`.
@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authgate.redirects import MAX_LENGTH, safe_return_url
+from authgate.redirects import MAX_LENGTH, OtherPorts, check_return_url
 
 HERE = Path(__file__).parent
 CURRENT = "https://good.example"
@@ -37,10 +38,42 @@ def serves_host(host: str) -> bool:
     )
 
 
+def safe_return_url(
+    candidate: str | None,
+    *,
+    scheme: str,
+    host: str,
+    serves_host: Callable[[str], bool],
+    other_ports: OtherPorts = lambda host, path: (),
+    default: str = "/",
+) -> str:
+    """The URL alone, for the tests that do not look at `rejected`."""
+    return check_return_url(
+        candidate,
+        scheme=scheme,
+        host=host,
+        serves_host=serves_host,
+        other_ports=other_ports,
+        default=default,
+    ).url
+
+
+def other_ports(host: str, path: str) -> frozenset[int]:
+    """The route for app.example.com/orders/** lists `return_ports: [8443]`."""
+    assert host == host.lower() and host.isascii()
+    listed = host == "app.example.com" and (path == "/orders" or path.startswith("/orders/"))
+    return frozenset({8443}) if listed else frozenset()
+
+
 def check(candidate: str | None, current: str = CURRENT, default: str = "/") -> str:
     scheme, _, host = current.partition("://")
     return safe_return_url(
-        candidate, scheme=scheme, host=host, serves_host=serves_host, default=default
+        candidate,
+        scheme=scheme,
+        host=host,
+        serves_host=serves_host,
+        other_ports=other_ports,
+        default=default,
     )
 
 
@@ -65,7 +98,11 @@ def corpus(name: str) -> list[tuple[int, str]]:
     ]
 
 
-UNSAFE = [(number, unescape(line)) for number, line in corpus("corpus_unsafe.txt")]
+UNSAFE = [
+    (number, unescape(payload), rest[0] if rest else CURRENT)
+    for number, line in corpus("corpus_unsafe.txt")
+    for payload, *rest in [line.split("\t")]
+]
 SAFE = [
     (number, unescape(candidate), expected, rest[0] if rest else CURRENT)
     for number, line in corpus("corpus_safe.txt")
@@ -76,13 +113,15 @@ SAFE = [
 def test_corpora_are_big_enough() -> None:
     assert len(UNSAFE) >= 120
     assert len(SAFE) >= 25
-    assert len({payload for _, payload in UNSAFE}) == len(UNSAFE), "duplicate payloads"
+    assert len({(payload, current) for _, payload, current in UNSAFE}) == len(UNSAFE), "duplicates"
 
 
-@pytest.mark.parametrize(("number", "payload"), UNSAFE, ids=[f"L{n}" for n, _ in UNSAFE])
-def test_unsafe_payload_gives_the_default(number: int, payload: str) -> None:
-    assert check(payload) == "https://good.example/"
-    assert check(payload, default="/home") == "https://good.example/home"
+@pytest.mark.parametrize(
+    ("number", "payload", "current"), UNSAFE, ids=[f"L{row[0]}" for row in UNSAFE]
+)
+def test_unsafe_payload_gives_the_default(number: int, payload: str, current: str) -> None:
+    assert check(payload, current=current) == f"{current}/"
+    assert check(payload, current=current, default="/home") == f"{current}/home"
 
 
 @pytest.mark.parametrize(
@@ -112,6 +151,45 @@ def test_length_limit() -> None:
 
 def test_current_host_with_port_is_kept_for_relative_candidates() -> None:
     assert check("/x", current="http://good.example:8080") == "http://good.example:8080/x"
+
+
+@pytest.mark.parametrize(
+    ("candidate", "rejected"),
+    [(None, False), ("", False), ("/x", False), ("https://good.example/x", False),
+     ("https://evil.com/", True), ("https://good.example:8443/", True), ("//evil", True),
+     ("http://good.example/", True), ("\t", True)],
+)
+def test_check_says_whether_a_given_candidate_was_refused(
+    candidate: str | None, rejected: bool
+) -> None:
+    """A missing return URL is not a refusal; an unsafe one is (the record notes it)."""
+    result = check_return_url(
+        candidate, scheme="https", host="good.example", serves_host=serves_host
+    )
+    assert result.rejected is rejected
+    assert result.url == (CURRENT + "/" if rejected or not candidate else check(candidate))
+
+
+def test_other_ports_sees_host_and_path_of_a_routed_host_only() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def record(host: str, path: str) -> frozenset[int]:
+        seen.append((host, path))
+        return frozenset()
+
+    candidates = [
+        "https://App.Example.com:8443/orders/7?x",
+        "https://evil.com:8443/",
+        "/x",
+        "https://good.example/",
+        "https://good.example:443/",
+    ]
+    for candidate in candidates:
+        safe_return_url(
+            candidate, scheme="https", host="good.example", serves_host=serves_host, other_ports=record
+        )
+    # Asked only when the port is not the current one, and never for an unserved host.
+    assert seen == [("app.example.com", "/orders/7")]
 
 
 def test_serves_host_sees_canonical_host() -> None:
@@ -197,9 +275,8 @@ def assert_safe(result: str, current_scheme: str) -> None:
     parts = urlsplit(result)
     host = re.sub(r":[0-9]+$", "", parts.netloc)
     assert host == "good.example" or serves_host(host), result
-    assert parts.scheme in ("http", "https")
-    if current_scheme == "https":
-        assert parts.scheme == "https", result
+    assert parts.scheme == current_scheme, result
+    assert (parts.port or 0) in (0, 80 if current_scheme == "http" else 443), result
     assert result.isascii() and "\\" not in result
     assert not any(unicodedata.category(char) in _FORBIDDEN for char in result), result
     assert parts.path.startswith("/") and not parts.path.startswith("//"), result

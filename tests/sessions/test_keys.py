@@ -109,3 +109,27 @@ def test_repr_shows_no_key_material(keys: SessionKeys) -> None:
     text = repr(keys)
     assert keys.current.kid in text
     assert keys.current.cookie_mac.hex() not in text and "cookie_mac" not in text
+
+
+# --- the logout form's CSRF token -------------------------------------------------------
+
+
+def test_csrf_token_is_bound_to_the_session_and_the_secret(keys: SessionKeys) -> None:
+    first, second = new_session_id(), new_session_id()
+    token = keys.csrf_token(first)
+    assert keys.verify_csrf_token(first, token)
+    assert not keys.verify_csrf_token(second, token)
+    assert not SessionKeys.from_secrets(["x" * 40]).verify_csrf_token(first, token)
+    # Not the cookie's MAC: a token is no use as a cookie, nor a cookie MAC as a token.
+    assert token != keys.sign_session_id(first).partition(".")[2]
+    assert not keys.verify_csrf_token(first, keys.sign_session_id(first).partition(".")[2])
+
+
+def test_csrf_token_survives_a_secret_rotation(keys: SessionKeys, old_only: SessionKeys) -> None:
+    session_id = new_session_id()
+    assert keys.verify_csrf_token(session_id, old_only.csrf_token(session_id))
+
+
+@pytest.mark.parametrize("token", [None, 7, b"bytes", "", "A" * 42, "A" * 44, "\u00e9" * 43, "A" * 42 + "="])
+def test_csrf_token_of_another_shape_is_refused_without_raising(keys: SessionKeys, token: object) -> None:
+    assert keys.verify_csrf_token(new_session_id(), token) is False

@@ -299,6 +299,9 @@ def _default_authenticators() -> list[Authenticator]:
     return ["session"]
 
 
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
 class RouteAuthFields(Strict):
     """Login-related keys of a route (mixed into RouteConfig)."""
 
@@ -310,3 +313,6 @@ class RouteAuthFields(Strict):
     headers: IdentityHeaders = Field(default_factory=IdentityHeaders)
     pass_access_token: bool = False
     assertion_ttl: Duration = 60.0
+    # Ports, besides the one the user came in on, that a return URL on this route may
+    # name after sign-in (an origin is scheme, host and port: RFC 6454; docs/login.md).
+    return_ports: list[Port] = Field(default_factory=list)

@@ -73,6 +73,7 @@ class DecisionRecord:
     signals: tuple[str, ...] = ()
     # Identity headers not sent because the route's header budget was exceeded.
     headers_dropped: tuple[str, ...] = ()
+    return_url_rejected: bool = False
 
     @classmethod
     def from_decision(
@@ -95,6 +96,7 @@ class DecisionRecord:
         risk: int | None = None,
         signals: tuple[str, ...] = (),
         headers_dropped: tuple[str, ...] = (),
+        return_url_rejected: bool = False,
     ) -> DecisionRecord:
         """The record of `decision`; `status` is what the client actually received."""
         return cls(
@@ -118,6 +120,7 @@ class DecisionRecord:
             risk=risk,
             signals=signals,
             headers_dropped=headers_dropped,
+            return_url_rejected=return_url_rejected,
         )
 
     def to_json(self) -> str:
@@ -144,5 +147,6 @@ class DecisionRecord:
                 "upstream_status": self.upstream_status,
                 "durations": {f"{stage}_ms": round(s * 1000, 3) for stage, s in self.durations},
                 "headers_dropped": list(self.headers_dropped),
+                "return_url_rejected": self.return_url_rejected,
             }
         )

@@ -36,6 +36,8 @@ class Exchange:
     response_headers: dict[str, str] = field(default_factory=dict)
     # Identity headers the route's size budget left out (mutate/header_budget).
     headers_dropped: tuple[str, ...] = ()
+    # A return URL (`rd`) was given and refused as unsafe (server/login.py).
+    return_url_rejected: bool = False
 
     def fail(self, reason: Reason, status: int) -> Decision:
         """Replace the decision with an error that keeps its route and rule."""
@@ -68,4 +70,5 @@ class Exchange:
             risk=self.adaptive.assessment.score if self.adaptive.assessment else None,
             signals=self.adaptive.assessment.codes if self.adaptive.assessment else (),
             headers_dropped=self.headers_dropped,
+            return_url_rejected=self.return_url_rejected,
         )

@@ -35,8 +35,8 @@ from authgate.oidc.flow import (
 )
 from authgate.oidc.tokens import TokenInvalid
 from authgate.policy.stepup import StepUpNeed, check_step_up_result
-from authgate.redirects import safe_return_url
-from authgate.routing import PathRejected, normalize_path
+from authgate.redirects import check_return_url
+from authgate.routing import PathRejected, Route, normalize_path
 from authgate.server.abuse import count_failure, guard_login
 from authgate.server.adaptive import acknowledge_step_up
 from authgate.server.answers import decision_response, sign_in_unavailable_response
@@ -62,14 +62,18 @@ def _decision(name: str, reason: Reason, outcome: Outcome, status: int, route: s
     return Decision(outcome, (reason,), route_id=route, rule=f"endpoint:{name}", status=status)
 
 
-def _return_to(request: web.Request, runtime: ServerRuntime, facts: RequestFacts) -> str:
-    routes = runtime.snapshot.routes
-    return safe_return_url(
+def _return_to(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> str:
+    """The checked `rd`; a refused one becomes `/` on this host and is noted in the record."""
+    facts = exchange.facts
+    checked = check_return_url(
         request.query.get("rd"),
         scheme=facts.scheme,
         host=authority(facts, request),
-        serves_host=routes.serves_host,
+        serves_host=runtime.snapshot.routes.serves_host,
+        other_ports=lambda host, path: _return_ports(host, path, runtime),
     )
+    exchange.return_url_rejected = checked.rejected
+    return checked.url
 
 
 def authority(facts: RequestFacts, request: web.Request) -> str:
@@ -81,12 +85,22 @@ def authority(facts: RequestFacts, request: web.Request) -> str:
 def _route_for(url: str, runtime: ServerRuntime) -> str | None:
     """The id of the route that will serve `url` (to know which providers it accepts)."""
     parts = urlsplit(url)
+    route = _route_at(parts.hostname or "", parts.path, runtime)
+    return route.id if route else None
+
+
+def _route_at(host: str, path: str, runtime: ServerRuntime) -> Route | None:
     try:
-        path = normalize_path(parts.path or "/")
+        normalized = normalize_path(path or "/")
     except PathRejected:
         return None
-    route = runtime.snapshot.routes.match((parts.hostname or "").lower(), path, "GET").route
-    return route.id if route else None
+    return runtime.snapshot.routes.match(host.lower(), normalized, "GET").route
+
+
+def _return_ports(host: str, path: str, runtime: ServerRuntime) -> list[int]:
+    """The other ports the route serving `host` + `path` lists (`return_ports`)."""
+    route = _route_at(host, path, runtime)
+    return route.config.return_ports if route else []
 
 
 def _accepted_providers(route_id: str | None, runtime: ServerRuntime) -> list[str]:
@@ -163,7 +177,7 @@ async def start(request: web.Request, exchange: Exchange, runtime: ServerRuntime
     refused = await guard_login(request, exchange, runtime, "start")
     if refused is not None:
         return refused
-    return_to = _return_to(request, runtime, facts)
+    return_to = _return_to(request, exchange, runtime)
     route_id = _route_for(return_to, runtime)
     accepted = _accepted_providers(route_id, runtime)
     provider_id = request.query.get("provider")
@@ -228,7 +242,7 @@ async def _leave_for_provider(
 
 async def sign_in(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
     facts = exchange.facts
-    return_to = _return_to(request, runtime, facts)
+    return_to = _return_to(request, exchange, runtime)
     route_id = _route_for(return_to, runtime)
     names = {p.id: p.display_name or p.id for p in runtime.snapshot.config.providers}
     choices = [

@@ -1,7 +1,16 @@
 """Logout endpoints: RP-initiated `logout`, the `logged-out` page, back-channel logout.
 
-Contract: `logout` ends the gateway session (store and cookie) and then sends the
-browser to the provider's `end_session_endpoint` with `id_token_hint` and a
+Contract: `GET /.authgate/logout` changes nothing (RFC 9110 §9.2.1: GET is safe): for
+a live session it renders a confirmation page whose plain HTML form POSTs the
+session's CSRF token back; without one, the logged-out page. `POST` is the logout: it
+needs that token (an HMAC of the cookie's session id, `SessionKeys.csrf_token`) and
+no cross-site `Sec-Fetch-Site` / `Origin` (`server/csrf.py`), else 403 `csrf-invalid`
+or `csrf-cross-site` and the session lives on — a logout link in an `<img>` or a
+forged form on another site must not sign users out (logout CSRF; OWASP CSRF
+Prevention Cheat Sheet, CWE-352). A POST without a
+session cookie has nothing to end and is sent to the logged-out page. A good POST
+ends the gateway session (store and cookie) and then sends the browser (303) to the
+provider's `end_session_endpoint` with `id_token_hint` and a
 `post_logout_redirect_uri` on this host (OIDC RP-Initiated Logout 1.0 §2), or to the
 logged-out page when the provider has none. `backchannel-logout` validates the
 provider's `logout_token` (OIDC Back-Channel Logout 1.0 §2.6), refuses a replayed
@@ -20,38 +29,113 @@ from aiohttp import web
 from authgate.decision import Decision, Outcome, Reason, reason_of
 from authgate.oidc.client import OIDCClient, ProviderError, provider_for_token
 from authgate.oidc.tokens import TokenInvalid
+from authgate.server.answers import decision_response
 from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.cookies import clear_cookie, session_cookie
+from authgate.server.csrf import cross_site
 from authgate.server.exchange import Exchange
 from authgate.server.login import authority
-from authgate.server.sessions_view import current_session
+from authgate.server.sessions_view import current_session, session_id_from_cookie
 from authgate.server.state import ServerRuntime
 from authgate.sessions.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 LOGGED_OUT = "/.authgate/logged-out"
+CSRF_FIELD = "csrf_token"
+_METHODS = "GET, HEAD, POST"
 
 
-def _decision(name: str, reason: Reason, outcome: Outcome = Outcome.ALLOW, status: int = 200) -> Decision:
-    return Decision(outcome, (reason,), rule=f"endpoint:{name}", status=status)
+def _decision(
+    name: str,
+    reason: Reason,
+    outcome: Outcome = Outcome.ALLOW,
+    status: int = 200,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> Decision:
+    return Decision(outcome, (reason,), rule=f"endpoint:{name}", status=status, extra=extra)
+
+
+def _page(text: str, request_id: str) -> web.Response:
+    headers = {"Cache-Control": "no-store", "X-Request-Id": request_id}
+    return web.Response(text=text, content_type="text/html", headers=headers)
+
+
+def _see_other(location: str, request_id: str) -> web.Response:
+    # 303, not 302: the browser follows a POST's answer with a GET (RFC 9110 §15.4.4).
+    headers = {"Location": location, "Cache-Control": "no-store", "X-Request-Id": request_id}
+    return web.Response(status=303, headers=headers)
 
 
 async def logout(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
+    if request.method in ("GET", "HEAD"):
+        return await _confirm(request, exchange, runtime)
+    if request.method == "POST":
+        return await _log_out(request, exchange, runtime)
+    exchange.decision = _decision(
+        "logout", Reason.METHOD_NOT_ALLOWED, Outcome.DENY, 405, (("allow", _METHODS),)
+    )
+    return decision_response(request, exchange.decision, exchange.facts)
+
+
+async def _confirm(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
+    """The confirmation form for a live session; the logged-out page for no session."""
+    facts = exchange.facts
+    session = await current_session(request, facts, runtime)
+    keys = auth_of(request).keys
+    if session is None or keys is None:
+        exchange.decision = _decision("logout", Reason.GATEWAY_ENDPOINT)
+        return _page(runtime.pages.render_logged_out(facts.request_id), facts.request_id)
+    exchange.identity = session.identity
+    exchange.decision = _decision("logout", Reason.LOGOUT_CONFIRM)
+    token = keys.csrf_token(session.id)
+    page = runtime.pages.render_logout_confirm(token, facts.request_id, session.identity.user)
+    return _page(page, facts.request_id)
+
+
+async def _log_out(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
+    facts = exchange.facts
+    session_id = session_id_from_cookie(request, facts, runtime)
+    if session_id is None:  # nothing to end: a second tab, an expired cookie
+        exchange.decision = _decision("logout", Reason.GATEWAY_ENDPOINT, status=303)
+        return _see_other(LOGGED_OUT, facts.request_id)
+    refused = await _csrf_refusal(request, facts.scheme, authority(facts, request), session_id)
+    if refused is not None:
+        log.info("logout refused: %s (request %s)", refused.value, facts.request_id)
+        exchange.decision = _decision("logout", refused, Outcome.DENY, 403)
+        return decision_response(request, exchange.decision, facts)
+    return await _end_session(request, exchange, runtime, session_id)
+
+
+async def _csrf_refusal(request: web.Request, scheme: str, host: str, session_id: str) -> Reason | None:
+    # The browser's word first: a cross-site POST is refused before its body is read.
+    if cross_site(request.headers, scheme=scheme, authority=host):
+        return Reason.CSRF_CROSS_SITE
+    try:
+        token = (await request.post()).get(CSRF_FIELD)
+    except (ValueError, web.HTTPRequestEntityTooLarge):  # not UTF-8; over client_max_size
+        return Reason.CSRF_INVALID
+    keys = auth_of(request).keys
+    if keys is None or not keys.verify_csrf_token(session_id, token):
+        return Reason.CSRF_INVALID
+    return None
+
+
+async def _end_session(
+    request: web.Request, exchange: Exchange, runtime: ServerRuntime, session_id: str
+) -> web.StreamResponse:
     facts = exchange.facts
     auth = auth_of(request)
-    session = await current_session(request, facts, runtime)
+    session = await current_session(request, facts, runtime)  # who, and the id_token hint
+    try:
+        await auth.store.delete(session_id)
+    except StoreUnavailable:
+        log.warning("store unavailable at logout; the cookie is cleared anyway")
     location = LOGGED_OUT
     if session is not None:
         exchange.identity = session.identity
-        try:
-            await auth.store.delete(session.id)
-        except StoreUnavailable:
-            log.warning("store unavailable at logout; the cookie is cleared anyway")
         location = await _end_session_url(auth, session.identity.provider, session.tokens.id_token, facts.scheme, authority(facts, request)) or LOGGED_OUT
-    exchange.decision = _decision("logout", Reason.LOGOUT, status=302)
-    response = web.Response(
-        status=302, headers={"Location": location, "Cache-Control": "no-store", "X-Request-Id": facts.request_id}
-    )
+    exchange.decision = _decision("logout", Reason.LOGOUT, status=303)
+    response = _see_other(location, facts.request_id)
     sessions = runtime.snapshot.config.sessions
     secure = facts.scheme == "https"
     clear_cookie(response, session_cookie(sessions, secure), sessions=sessions, secure=secure)
@@ -75,8 +159,8 @@ async def _end_session_url(
 
 async def logged_out(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
     exchange.decision = _decision("logged-out", Reason.GATEWAY_ENDPOINT)
-    page = runtime.pages.render_logged_out(exchange.facts.request_id)
-    return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
+    request_id = exchange.facts.request_id
+    return _page(runtime.pages.render_logged_out(request_id), request_id)
 
 
 def _bad_request(exchange: Exchange, reason: Reason, status: int = 400) -> web.Response:

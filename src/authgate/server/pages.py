@@ -1,4 +1,4 @@
-"""The gateway's own HTML pages: error, access denied, provider chooser, signed out,
+"""The gateway's own HTML pages: error, denied, provider chooser, sign out, signed out,
 and "the sign-in service cannot be reached".
 
 Contract: `PageRenderer(templates_dir)` loads every page once, at start. A file in the
@@ -31,6 +31,10 @@ may not want to show the route id), never the required ones:
 | chooser.html | $providers $request_id | |
 | logged_out.html | $request_id | |
 | sign_in_unavailable.html | $title $message $retry_url $request_id | $provider $status $reason |
+| logout_confirm.html | $csrf_token $request_id | $user |
+
+`logout_confirm.html` must keep its plain `<form method="post">` posting
+`csrf_token` to `/.authgate/logout`: logging out is that POST (docs/login.md).
 
 `$reasons` is a run of `<li>` items; `$providers` a run of `<li><a>` items.
 """
@@ -77,6 +81,7 @@ PAGES: Mapping[str, _Page] = {
         frozenset({"title", "message", "retry_url", "request_id"}),
         frozenset({"provider", "status", "reason"}),
     ),
+    "logout_confirm.html": _Page(frozenset({"csrf_token", "request_id"}), frozenset({"user"})),
 }
 
 ERROR_TITLES: dict[int, tuple[str, str]] = {
@@ -149,6 +154,10 @@ PLAIN_REASONS: dict[str, str] = {
     "provider-unknown": "The requested way of signing in is not configured here.",
     "code-rejected": "The sign-in answer was already used or does not belong to this "
     "sign-in. Open the application's address again to start over.",
+    "csrf-invalid": "The sign-out request did not come from the gateway's own sign-out "
+    "page, so you are still signed in. Open /.authgate/logout to sign out.",
+    "csrf-cross-site": "The sign-out request came from another site, so you are still "
+    "signed in. Open /.authgate/logout to sign out.",
     "provider-unreachable": "Your identity provider could not be reached.",
     "provider-timeout": "Your identity provider took too long to answer.",
     "provider-bad-response": "Your identity provider sent an answer the gateway cannot use.",
@@ -298,6 +307,14 @@ class PageRenderer:
             status=_text(status),
             reason=_text(reason),
             request_id=_text(request_id),
+        )
+
+    def render_logout_confirm(self, csrf_token: str, request_id: str, user: str | None) -> str:
+        return self._render(
+            "logout_confirm.html",
+            csrf_token=_text(csrf_token),
+            request_id=_text(request_id),
+            user=_text(user or "an unnamed account"),
         )
 
     def _render(self, name: str, **values: str) -> str:

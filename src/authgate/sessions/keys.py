@@ -8,7 +8,10 @@ decrypt, so a new secret is rolled in by putting it first and an old one retired
 removing it (which ends every session it signed).
 
 The cookie carries `<session id>.<mac>`; `verify_cookie` answers the session id or
-None and never raises. The store is keyed by `storage_key(id)`, a SHA-256 of the id,
+None and never raises. `csrf_token(id)` is the logout form's token, an HMAC of the
+session id under its own derived key (the OWASP CSRF Prevention Cheat Sheet's
+HMAC-based token, bound to the session): only a page the gateway rendered for this
+session has it; `verify_csrf_token` compares in constant time and never raises. The store is keyed by `storage_key(id)`, a SHA-256 of the id,
 so a leaked store dump holds nothing that can be replayed as a cookie.
 """
 
@@ -30,12 +33,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 _COOKIE_INFO = b"authgate/v1/session-cookie-mac"
 _TOKEN_INFO = b"authgate/v1/token-encryption"
 _KID_INFO = b"authgate/v1/key-id"
+_CSRF_INFO = b"authgate/v1/logout-csrf"
 
 _ID_BYTES = 32  # 256 bits: unguessable (OWASP Session Management: >= 64 bits of entropy)
 _MAC_CHARS = 43  # base64url of a 32-byte HMAC-SHA256, unpadded
 _B64URL = r"[A-Za-z0-9_-]"
 _SESSION_ID = re.compile(rf"{_B64URL}{{16,128}}")
 _COOKIE = re.compile(rf"({_B64URL}{{16,128}})\.({_B64URL}{{{_MAC_CHARS}}})")
+_CSRF_TOKEN = re.compile(rf"{_B64URL}{{{_MAC_CHARS}}}")
 
 
 def b64url(data: bytes) -> str:
@@ -76,6 +81,7 @@ class DerivedKey:
     kid: str
     cookie_mac: bytes
     token_key: bytes
+    csrf_mac: bytes
 
     @classmethod
     def from_secret(cls, secret: str) -> DerivedKey:
@@ -84,6 +90,7 @@ class DerivedKey:
             kid=b64url(_derive(raw, _KID_INFO, 6)),
             cookie_mac=_derive(raw, _COOKIE_INFO, 32),
             token_key=_derive(raw, _TOKEN_INFO, 32),
+            csrf_mac=_derive(raw, _CSRF_INFO, 32),
         )
 
     def __repr__(self) -> str:
@@ -134,3 +141,16 @@ class SessionKeys:
             if hmac.compare_digest(_mac(key.cookie_mac, session_id), mac):
                 return session_id
         return None
+
+    def csrf_token(self, session_id: str) -> str:
+        """The token a form that acts on this session must send back (current key)."""
+        return _mac(self.current.csrf_mac, session_id)
+
+    def verify_csrf_token(self, session_id: str, token: object) -> bool:
+        """Whether `token` is this session's CSRF token under any key; never raises."""
+        # Shape first: compare_digest raises on non-ASCII text.
+        if not isinstance(token, str) or not _CSRF_TOKEN.fullmatch(token):
+            return False
+        # Constant time, as for the cookie MAC (CWE-208); every key, so a token
+        # rendered just before a secret rotation still works.
+        return any(hmac.compare_digest(_mac(key.csrf_mac, session_id), token) for key in self.keys)
