@@ -420,8 +420,12 @@ async def test_per_user_cap_across_addresses(
 async def test_websockets_do_not_hold_the_http_pool(
     ws_gateway: Callable[..., Gateway], counting_upstream: CountingUpstream
 ) -> None:
-    """More tunnels than `upstream_pool_size_per_host`, and a plain request still passes."""
-    gateway = ws_gateway(server={"upstream_pool_size_per_host": 4, "upstream_pool_size": 4})
+    """More tunnels than `upstream_pool_size_per_host` (and than the in-flight cap of
+    load shedding), and a plain request still passes."""
+    gateway = ws_gateway(
+        server={"upstream_pool_size_per_host": 4, "upstream_pool_size": 4},
+        limits={"max_inflight_per_upstream": 4},
+    )
     async with AsyncExitStack() as stack:
         sockets = [await open_ws(stack, gateway) for _ in range(6)]
         async with aiohttp.ClientSession() as client:
