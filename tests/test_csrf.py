@@ -34,6 +34,11 @@ CASES = [
     ({"Origin": "http://127.0.0.1:80"}, "http", "127.0.0.1", False),
     ({"Origin": "http://[::1]:8080"}, "http", "[::1]:8080", False),
     ({"Origin": "http://[::1]"}, "http", "[::1]:8080", True),
+    ({"Origin": "http://[0:0::1]:8080"}, "http", "[::1]:8080", False),
+    ({"Origin": "https://app.example.com/path"}, *OWN, True),  # not an origin at all
+    ({"Origin": "https://user@app.example.com"}, *OWN, True),
+    ({"Origin": "ftp://app.example.com"}, *OWN, True),
+    ({"Origin": "garbage"}, *OWN, True),
 ]
 
 

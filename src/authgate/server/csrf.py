@@ -4,14 +4,14 @@ Contract: `cross_site(headers, scheme=, authority=)` is True when the browser sa
 request came from another origin than `scheme://authority` (the request's own,
 validated host and port). It is the second check, next to the form's CSRF token
 (`SessionKeys.verify_csrf_token`), which decides on its own when the browser says
-nothing. Pure: stdlib only.
+nothing. Pure: stdlib and `authgate.origins` only.
 
 - `Sec-Fetch-Site` (W3C Fetch Metadata), when sent, must be `same-origin`: the form
   is rendered on this very origin, so `same-site` (a sibling subdomain, which may be
   someone else's app), `cross-site` and `none` (typed or bookmarked, never a form
   POST) are refused.
-- Otherwise `Origin` (RFC 6454 §7), when sent, must be this origin, with a default
-  port (80, 443) equal to no port. `Origin: null` says nothing: a browser sends it for
+- Otherwise `Origin` (RFC 6454 §7), when sent, must be this origin, compared as
+  `authgate.origins` does (a default port, 80 or 443, equals no port). `Origin: null` says nothing: a browser sends it for
   a same-origin POST from a page with `Referrer-Policy: no-referrer` (Fetch §3.2,
   "serializing a request origin"), as the gateway's pages ask for — so it cannot be
   told from a sandboxed cross-site frame, and the token has to decide.
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+from authgate.origins import parse_origin
 
 
 def cross_site(headers: Mapping[str, str], *, scheme: str, authority: str) -> bool:
@@ -32,9 +32,5 @@ def cross_site(headers: Mapping[str, str], *, scheme: str, authority: str) -> bo
     origin = headers.get("Origin")
     if origin is None or origin.strip().lower() == "null":
         return False
-    return _plain(origin.strip().lower(), scheme) != _plain(f"{scheme}://{authority}".lower(), scheme)
-
-
-def _plain(origin: str, scheme: str) -> str:
-    """The origin without its scheme's default port (`https://a:443` is `https://a`)."""
-    return origin.removesuffix(_DEFAULT_PORTS.get(scheme, ""))
+    sent = parse_origin(origin)  # None for anything that is not an http(s) origin
+    return sent is None or sent != parse_origin(f"{scheme}://{authority}")
