@@ -346,3 +346,23 @@ async def test_endpoints_on_the_issuer_host_log_nothing(
             assert r.status == 200
     assert rogue_server.discovery_fetches >= 1
     assert "hosts other than the issuer" not in gateway.stderr()
+
+
+async def test_forward_auth_records_bad_session_cookies_the_same_way(
+    make_gateway: Callable[..., Gateway],
+) -> None:
+    gateway = make_gateway(server={"trusted_proxies": ["127.0.0.1/32"]})
+    valid = await logged_in_cookie(gateway)
+    forwarded = {"X-Forwarded-Method": "GET", "X-Forwarded-Proto": "http", "X-Forwarded-Host": "127.0.0.1", "X-Forwarded-Uri": "/x"}
+    cases = {"valid": valid, "tampered": BAD_COOKIES["mac-tampered"](valid), "other-secret": BAD_COOKIES["other-secret"](valid)}
+    async with aiohttp.ClientSession() as client:
+        for name, cookie in cases.items():
+            headers = {**API, **forwarded, "Cookie": f"authgate={cookie}"}
+            async with client.get(f"{gateway.url}/.authgate/auth", headers=headers, allow_redirects=False) as r:
+                record = record_of(gateway, r.headers["X-Request-Id"])
+                if name == "valid":
+                    assert r.status == 200 and record["reason"] == "user-authenticated"
+                else:
+                    assert r.status == 401, name
+                    assert record["reason"].split(",")[0] == "session-invalid", (name, record)
+                    assert_cleared(r)

@@ -57,3 +57,10 @@ def clear_cookie(
     response: web.StreamResponse, name: str, *, sessions: SessionsConfig, secure: bool
 ) -> None:
     set_cookie(response, name, "", sessions=sessions, secure=secure, max_age=0)
+
+
+def clear_session_cookie(
+    response: web.StreamResponse, sessions: SessionsConfig, secure: bool
+) -> None:
+    """Drop a session cookie that names nothing usable (tampered, ended)."""
+    clear_cookie(response, session_cookie(sessions, secure), sessions=sessions, secure=secure)

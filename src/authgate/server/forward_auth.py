@@ -62,6 +62,7 @@ from authgate.server.answers import (
 )
 from authgate.server.auth_state import auth_of
 from authgate.server.authenticate import AuthResult
+from authgate.server.cookies import clear_session_cookie
 from authgate.server.exchange import Exchange
 from authgate.server.facts import resolve_target
 from authgate.server.forwarding import add_identity
@@ -248,7 +249,10 @@ def _answer(
     if decision.allowed:
         return _allowed(request, exchange, auth, runtime)
     if decision.outcome in (Outcome.LOGIN, Outcome.STEP_UP):
-        return _login(request, facts, decision, runtime, forwarded)
+        response = _login(request, facts, decision, runtime, forwarded)
+        if auth.stale_cookie:  # passed to the browser by proxies that relay the answer
+            clear_session_cookie(response, runtime.snapshot.config.sessions, facts.scheme == "https")
+        return response
     status = _refusal_status(decision, forwarded.dialect)
     if status != decision.status:
         exchange.decision = decision = dataclasses.replace(decision, status=status)

@@ -22,7 +22,7 @@ from authgate.proxy.forward import ClientGone, UpstreamAborted
 from authgate.server.answers import consent_response, decision_response, login_response
 from authgate.server.auth_state import AUTH, REQUEST_AUTH
 from authgate.server.authenticate import AuthResult
-from authgate.server.cookies import clear_cookie, session_cookie
+from authgate.server.cookies import clear_session_cookie
 from authgate.server.endpoints import PREFIX, serve_endpoint
 from authgate.server.exchange import Exchange
 from authgate.server.facts import gather_facts
@@ -101,8 +101,8 @@ async def _enforce(
         methods = runtime.snapshot.routes.by_id(decision.route_id).config.authenticate
         response = login_response(request, exchange.facts, decision, methods)
         if auth.stale_cookie:  # a bad or ended session cookie: the browser drops it
-            sessions, secure = runtime.snapshot.config.sessions, exchange.facts.scheme == "https"
-            clear_cookie(response, session_cookie(sessions, secure), sessions=sessions, secure=secure)
+            secure = exchange.facts.scheme == "https"
+            clear_session_cookie(response, runtime.snapshot.config.sessions, secure)
         return response
     if Reason.CONSENT_REQUIRED in decision.reasons:
         return consent_response(request, exchange.facts, decision)
