@@ -88,6 +88,7 @@ def _routes(upstream: str, **extra: Any) -> list[dict[str, Any]]:
     return [
         route("email", "/email", {"allow": [{"email_domain": ["corp.example"]}]}),
         route("exact", "/exact", {"allow": [{"email": ["ev-true@corp.example"]}]}),
+        route("user", "/user", {"allow": [{"user": ["svc@corp.example"]}]}),
         route("groups", "/groups", {"allow": [{"groups": ["hr-staff"]}]}),
         route("roles", "/roles", {"allow": [{"roles": ["hr-staff"]}]}),
         # Fail closed: a deny on a group must not be walked around by its shape.
@@ -329,6 +330,22 @@ async def test_bearer_email_rules_need_email_verified_json_true(
         assert status == 200 and record["reason"] == "email-domain-ok"
     else:
         assert status == 403 and "email-unverified" in record["reason"], record
+
+
+@pytest.mark.parametrize("label", ["true", "string-true", "missing"])
+async def test_bearer_user_rule_matches_an_email_only_when_verified(
+    bearer_gateway: Callable[..., Gateway], rogue_server: RogueProvider, label: str
+) -> None:
+    # No username: the display id is the email, which must not name a user unverified.
+    gateway = bearer_gateway()
+    jwt = token(rogue_server, preferred_username=_UNSET, email_verified=VERIFIED_SHAPES[label])
+    async with aiohttp.ClientSession() as client:
+        status, _, rid = await get(client, f"{gateway.url}/user/x", bearer(jwt))
+    record = record_of(gateway, rid)
+    if label == "true":
+        assert status == 200 and record["reason"] == "user-ok"
+    else:
+        assert status == 403 and "user-unauthorized" in record["reason"], record
 
 
 async def test_bearer_assume_verified(

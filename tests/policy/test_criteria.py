@@ -50,6 +50,7 @@ def row(entry: dict[str, Any], who: str, says: str, code: str, **facts: Any) -> 
         "unstated": unstated,
         "no_email": no_email,
         "mistyped": mistyped,
+        "carol_unverified": replace(carol_customer, email_verified=None),
     }[who]
     name = f"{next(iter(entry))}-{who}-{says}-{code}"
     return pytest.param(entry, persona, facts, says, code, id=name)
@@ -66,6 +67,9 @@ ROWS = [
     row({"user": ["ALICE"]}, "alice_admin", NO, r.USER_UNAUTHORIZED),
     row({"user": ["alice"]}, "bob_contractor", NO, r.USER_UNAUTHORIZED),
     row({"user": ["carol@eu.shop.example"]}, "carol_customer", YES, r.USER_OK),
+    # an unverified address as the display id is not that user (nOAuth)
+    row({"user": ["carol@eu.shop.example"]}, "carol_unverified", NO, r.USER_UNAUTHORIZED),
+    row({"user": ["carol-sub"]}, "carol_unverified", YES, r.USER_OK),
     row({"user": ["alice"]}, "anonymous", USER, r.USER_UNAUTHENTICATED),
     # email: exact, A-Z case-insensitive, unverified is unknown
     row({"email": ["alice@corp.com"]}, "alice_admin", YES, r.EMAIL_OK),

@@ -4,7 +4,9 @@ Contract: `authenticated: true` holds for any identity; without one it is unknow
 never false, because logging in changes it (so an allow rule leads to a login, not
 a 403). `user` holds when a listed value equals the identity's display id
 (`Identity.user`: username, else email, else subject) or its subject, exactly
-(case-sensitive: `sub` is, OIDC Core §2). Prefer subjects or emails in rules:
+(case-sensitive: `sub` is, OIDC Core §2) — an email counts only when verified
+(`email_verified` true, as for the `email` criterion: nOAuth, Descope 2023), so an
+unverified address shown as the display id never matches a listed address. Prefer subjects or emails in rules:
 `preferred_username` is not unique and some providers let users edit it
 (OIDC Core §5.7).
 Pure module.
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 from authgate.policy.verdict import Outcomes, Verdict
 
 if TYPE_CHECKING:
+    from authgate.identity import Identity
     from authgate.policy.evaluate import PolicyInput
 
 
@@ -40,6 +43,12 @@ class User:
         identity = inp.identity
         if identity is None:
             return self.out.anonymous
-        if identity.user in self.names or identity.subject in self.names:
+        if identity.subject in self.names or _display_id(identity) in self.names:
             return self.out.yes
         return self.out.no
+
+
+def _display_id(identity: Identity) -> str | None:
+    if identity.username is not None:
+        return identity.username
+    return identity.email if identity.email_verified is True else None
