@@ -33,6 +33,7 @@ KEYS = [
     "reason", "rule", "risk", "signals", "status", "upstream_status", "durations",
     "headers_dropped",
     "return_url_rejected",
+    "stripped",
 ]  # fmt: skip
 
 
@@ -116,6 +117,7 @@ def test_record_is_one_json_line_with_every_field_in_order() -> None:
         "durations": {"total_ms": 1.235, "upstream_ms": 0.9},
         "headers_dropped": [],
         "return_url_rejected": False,
+        "stripped": [],
     }
 
 

@@ -69,6 +69,11 @@ PURE_MODULES = [
     "authgate.proxy.handshake",
     "authgate.ratelimit.websocket_caps",
     "authgate.config.schema_websocket",
+    # client headers: what is stripped, duplicated credentials, opted-in overrides
+    "authgate.mutate.spoofed",
+    "authgate.mutate.cookies",
+    "authgate.credentials",
+    "authgate.overrides",
 ]
 IO_LIBRARIES = {
     "aiohttp", "redis", "authlib", "jwt", "yarl", "multidict", "cryptography", "maxminddb",

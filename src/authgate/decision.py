@@ -154,6 +154,9 @@ class Reason(enum.StrEnum):
     WEBSOCKET_ORIGIN_MISSING = "websocket-origin-missing"
     WEBSOCKET_LIMIT = "websocket-limit"
     WEBSOCKET_MESSAGE_TOO_BIG = "websocket-message-too-big"
+    # client headers (docs/headers.md)
+    DUPLICATE_CREDENTIALS = "duplicate-credentials"
+    OVERRIDE_INVALID = "override-invalid"
 
 
 def reason_of(code: str, fallback: Reason) -> Reason:

@@ -22,7 +22,8 @@ CASES = [
     (["  authgate = S ;a=1;  ;b=2"], ["a=1; b=2"]),  # whitespace and empty pairs
     (["a=1; authgate=S", "b=2"], ["a=1; b=2"]),  # HTTP/2 crumbs become one header
     (["a=1", "authgate=S"], ["a=1"]),
-    (["a=1", "b=2"], ["a=1", "b=2"]),  # none of ours: untouched, not even re-joined
+    (["a=1", "b=2"], ["a=1; b=2"]),  # several headers: always one (RFC 6265 §5.4)
+    (["a=1; b=2"], ["a=1; b=2"]),  # one header, none of ours: exactly as sent
     (["a=1;b=2"], ["a=1;b=2"]),
 ]
 

@@ -50,6 +50,8 @@ STRIPPED = [
     "X-Employee-Id",  # the route's template name
     "x_employee_id",
     "X-EMPLOYEE_ID",
+    "X.Authgate.User",  # PHP maps `.` like `_`
+    "X-User",  # generic names apps read (docs/headers.md)
 ]
 KEPT = [
     "Accept",
@@ -57,7 +59,6 @@ KEPT = [
     "Cookie",
     "X-Request-Id",
     "X-Forwarded-For",
-    "X-User",
     "X-Employee",
     "X-Authgateway-User",  # a prefix of the name is not the namespace
     "X-Authgate",

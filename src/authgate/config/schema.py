@@ -29,6 +29,7 @@ from authgate.config.schema_auth import (
     StrongSecret,
 )
 from authgate.config.paths import ConfigPath
+from authgate.config.schema_headers import RouteHeaderFields, StripEntries
 from authgate.config.schema_limits import LimitsConfig, RouteLimitFields
 from authgate.config.schema_policy import RoutePolicyFields
 from authgate.config.schema_types import Duration, Strict
@@ -90,6 +91,8 @@ class ServerConfig(Strict):
     # Where the gateway keeps what it writes itself (the generated assertion key
     # file): created 0700 when missing; never the working directory.
     state_dir: ConfigPath = DEFAULT_STATE_DIR
+    # More identity headers (names, or prefixes ending in `*`) to strip from clients.
+    strip_headers: StripEntries = Field(default_factory=list)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -234,7 +237,12 @@ class RouteMatch(Strict):
 
 
 class RouteConfig(
-    RouteAuthFields, RoutePolicyFields, RouteLimitFields, RouteAdaptiveFields, RouteWebSocketFields
+    RouteAuthFields,
+    RoutePolicyFields,
+    RouteLimitFields,
+    RouteAdaptiveFields,
+    RouteWebSocketFields,
+    RouteHeaderFields,
 ):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     match: RouteMatch

@@ -74,6 +74,7 @@ class DecisionRecord:
     # Identity headers not sent because the route's header budget was exceeded.
     headers_dropped: tuple[str, ...] = ()
     return_url_rejected: bool = False
+    stripped: tuple[str, ...] = ()  # client headers removed before forwarding
 
     @classmethod
     def from_decision(
@@ -97,6 +98,7 @@ class DecisionRecord:
         signals: tuple[str, ...] = (),
         headers_dropped: tuple[str, ...] = (),
         return_url_rejected: bool = False,
+        stripped: tuple[str, ...] = (),
     ) -> DecisionRecord:
         """The record of `decision`; `status` is what the client actually received."""
         return cls(
@@ -121,6 +123,7 @@ class DecisionRecord:
             signals=signals,
             headers_dropped=headers_dropped,
             return_url_rejected=return_url_rejected,
+            stripped=stripped,
         )
 
     def to_json(self) -> str:
@@ -148,5 +151,6 @@ class DecisionRecord:
                 "durations": {f"{stage}_ms": round(s * 1000, 3) for stage, s in self.durations},
                 "headers_dropped": list(self.headers_dropped),
                 "return_url_rejected": self.return_url_rejected,
+                "stripped": list(self.stripped),
             }
         )

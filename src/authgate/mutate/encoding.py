@@ -12,10 +12,10 @@ Contract (what an upstream decodes with `urllib.parse.unquote`):
   A lone surrogate, which has no UTF-8 form, is sent as `?`.
 * In a list (`groups`, `roles`, `amr`) items are joined with `,` and a `,` inside an
   item is encoded as `%2C`, so the list splits back unambiguously.
-* `normalize_name` lower-cases a header name and maps `_` to `-`: WSGI/CGI servers
-  (gunicorn, PHP, nginx with `underscores_in_headers`) give `X-Authgate-User` and
-  `X_Authgate_User` the same `HTTP_X_AUTHGATE_USER` variable (gunicorn#2799,
-  oauth2-proxy GHSA-vjrc-mh2v-45x6 / CVE-2025-64484).
+* `normalize_name` lower-cases a header name and maps `_` and `.` to `-`: WSGI/CGI
+  servers (gunicorn, PHP, nginx with `underscores_in_headers`) give `X-Authgate-User`
+  and `X_Authgate_User` the same `HTTP_X_AUTHGATE_USER` variable (gunicorn#2799,
+  oauth2-proxy GHSA-vjrc-mh2v-45x6 / CVE-2025-64484), and PHP also maps `.` to `_`.
 
 Pure module.
 """
@@ -37,8 +37,11 @@ _PLAIN_ITEM = re.compile(
 )
 
 
+_FOLD = str.maketrans("_.", "--")
+
+
 def normalize_name(name: str) -> str:
-    return name.lower().replace("_", "-")
+    return name.lower().translate(_FOLD)
 
 
 def encode_value(value: str) -> str:

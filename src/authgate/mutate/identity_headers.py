@@ -3,13 +3,13 @@
 Contract (STYLE lesson 3 — a mutator sets or strips headers and never decides):
 
 * `strip_identity_headers(headers, extra_names)` removes, in place, every incoming
-  header that an upstream could read as identity: the default set below, any name in
-  the gateway's `X-Authgate-` namespace, the route's template names and
-  `X-Forwarded-Access-Token`. Names are compared case-insensitively AND with `_`
-  read as `-`, because WSGI/CGI upstreams map both spellings to one variable: a
-  client-sent `X_Authgate_User` would otherwise impersonate anyone (gunicorn#2799;
-  the same bypass in oauth2-proxy, GHSA-vjrc-mh2v-45x6 / CVE-2025-64484). It must run
-  on every forwarded request, public paths included (oauth2-proxy PR #624).
+  header that an upstream could read as identity: `authgate.mutate.spoofed.IDENTITY`
+  (other gateways' headers and the gateway's whole `X-Authgate-` namespace) and the
+  route's template names, in every case and `_`/`.` spelling, and returns the names
+  it removed. A client-sent `X_Authgate_User` would otherwise impersonate anyone
+  (gunicorn#2799; oauth2-proxy GHSA-vjrc-mh2v-45x6 / CVE-2025-64484). The proxy runs
+  it (as part of `spoofed.route_strip_set`) on every forwarded request, public
+  paths included (oauth2-proxy PR #624).
 * `identity_headers(identity, templates, assertion=..., access_token=...)` returns the
   headers to add, values encoded as in `authgate.mutate.encoding` (percent-encoded
   UTF-8; nothing outside printable ASCII reaches the wire). Empty values are omitted.
@@ -33,6 +33,7 @@ from authgate.mutate.encoding import (
     is_token_value,
     normalize_name,
 )
+from authgate.mutate.spoofed import IDENTITY, HeaderSet, strip
 from authgate.mutate.templates import (
     CompiledTemplates,
     TemplateError,
@@ -74,22 +75,12 @@ DEFAULT_HEADERS: tuple[str, ...] = (
     ASSERTION_HEADER,
     ACCESS_TOKEN_HEADER,
 )
-# The whole namespace is the gateway's: future headers (device, country) are covered
-# before they exist, and a client can never pre-set one.
-GATEWAY_PREFIX = "x-authgate-"
 _DEFAULT_NAMES = frozenset(normalize_name(n) for n in DEFAULT_HEADERS)
 
 
-def strip_identity_headers(headers: CIMultiDict[str], extra_names: Iterable[str]) -> None:
-    """Remove every identity header, whatever its case or `_`/`-` spelling.
-
-    Pass a route's precomputed `templates.names` (a frozenset) as `extra_names`: the
-    normalized set is then built once per route, and each call is O(len(headers)).
-    """
-    drop = _drop_set(frozenset(extra_names))
-    doomed = {k for k in headers if _is_identity(normalize_name(k), drop)}
-    for key in doomed:
-        headers.popall(key, None)
+def strip_identity_headers(headers: CIMultiDict[str], extra_names: Iterable[str]) -> tuple[str, ...]:
+    """Remove every identity header, whatever its case or `_`/`.`/`-` spelling."""
+    return strip(headers, _identity_set(frozenset(extra_names)))
 
 
 def identity_headers(
@@ -109,12 +100,8 @@ def identity_headers(
 
 
 @lru_cache(maxsize=512)
-def _drop_set(extra_names: frozenset[str]) -> frozenset[str]:
-    return _DEFAULT_NAMES | {normalize_name(n) for n in extra_names}
-
-
-def _is_identity(normalized: str, drop: frozenset[str]) -> bool:
-    return normalized in drop or normalized.startswith(GATEWAY_PREFIX)
+def _identity_set(extra_names: frozenset[str]) -> HeaderSet:
+    return IDENTITY | HeaderSet.of(extra_names)
 
 
 def _defaults(identity: Identity, *, skip: frozenset[str]) -> list[tuple[str, str]]:

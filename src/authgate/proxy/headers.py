@@ -6,11 +6,15 @@ Contract: pure functions over header multidicts (no I/O).
   removed in both directions: they describe one connection, not the message, and a
   client that lists e.g. `X-Forwarded-For` or an identity header in `Connection`
   must not be able to make a proxy drop headers the upstream relies on.
-* `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` and `Forwarded`
-  (RFC 7239) are rebuilt. Values a client sent are kept (and extended) only when the
-  peer is a trusted proxy; from anyone else they are replaced, because an untrusted
-  client can write anything there (the class of spoofing behind oauth2-proxy's
-  GHSA-4mf2-f3wh-gvf2 / CVE-2020-4037 style bugs).
+* `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host`, `X-Forwarded-Port` and
+  `Forwarded` (RFC 7239) are rebuilt. Values a client sent are kept (and extended)
+  only when the peer is a trusted proxy; from anyone else they are replaced, because
+  an untrusted client can write anything there (the class of spoofing behind
+  oauth2-proxy's GHSA-4mf2-f3wh-gvf2 / CVE-2020-4037 style bugs). `X-Forwarded-Port`
+  is the gateway's own listener port unless a trusted proxy sent one;
+  `X-Forwarded-Prefix` is left to the caller (kept from a trusted proxy only). Every
+  other spelling of these names (`X_Forwarded_For`) is removed before this runs
+  (`authgate.mutate.spoofed`), so only the canonical ones are read here.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ HOP_BY_HOP: frozenset[str] = frozenset(
 FORWARDING: frozenset[str] = frozenset(
     {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip"}
 )
+PORT = "X-Forwarded-Port"
 
 
 def connection_listed(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> set[str]:
@@ -66,6 +71,11 @@ def _forwarded_node(ip: str) -> str:
     return ip
 
 
+def _is_port(value: str) -> bool:
+    value = value.strip()
+    return value.isascii() and value.isdigit() and 0 < int(value) < 65536
+
+
 def _quote_if_needed(value: str) -> str:
     safe = all(c.isalnum() or c in "!#$%&'*+-.^_`|~:" for c in value)
     return value if safe and value else '"' + value.replace('"', "") + '"'
@@ -79,13 +89,21 @@ def set_forwarding(
     peer_trusted: bool,
     proto: str,
     host: str,
+    port: int | None = None,
 ) -> None:
     """Write X-Forwarded-* and Forwarded into `out` for the hop from `peer`.
 
-    `proto` and `host` are what this gateway saw (or what a trusted proxy told it).
+    `proto` and `host` are what this gateway saw (or what a trusted proxy told it);
+    `port` is the listener port the request arrived on.
     """
     for name in FORWARDING:
         out.popall(name, None)
+    claimed_port = incoming.getall(PORT, ()) if peer_trusted else ()
+    out.popall(PORT, None)
+    if len(claimed_port) == 1 and _is_port(claimed_port[0]):
+        out[PORT] = claimed_port[0].strip()
+    elif port is not None:
+        out[PORT] = str(port)
     chain = [v.strip() for v in incoming.getall("X-Forwarded-For", ()) if v.strip()]
     forwarded = [v.strip() for v in incoming.getall("Forwarded", ()) if v.strip()]
     if not peer_trusted:

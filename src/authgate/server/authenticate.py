@@ -13,6 +13,13 @@ absolute expiry, logout, revocation, a failed refresh) is `session-expired`. The
 MAC proves the gateway issued that id, and the store keeps no tombstones, so "ended"
 is all it can say. Both leave `stale_cookie` set so the answer clears the cookie;
 a route's stricter idle limit does not (the session lives on for other routes).
+
+One credential per request (docs/headers.md): `duplicated_credential` finds a second
+`Authorization` or a second copy of a gateway cookie, which the caller refuses before
+anything here runs. A bearer token on a route that accepts bearer tokens is THE
+credential: the session cookie is then not read at all, so what is validated and what
+the upstream receives (`AuthResult.authorization`, the one validated field value)
+cannot be two different people.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from dataclasses import dataclass
 import jwt
 from aiohttp import web
 
+from authgate import credentials
 from authgate.config.schema import GatewayConfig
 from authgate.decision import Reason, reason_of
 from authgate.identity import Identity
@@ -34,7 +42,7 @@ from authgate.oidc.tokens import TokenInvalid
 from authgate.routing import Route
 from authgate.server.abuse import count_failure, is_banned
 from authgate.server.auth_state import AuthRuntime, auth_of
-from authgate.server.cookies import session_cookie
+from authgate.server.cookies import gateway_cookies, read_cookie, session_cookie
 from authgate.sessions.model import Session, Tokens
 from authgate.sessions.store import StoreUnavailable
 
@@ -47,6 +55,7 @@ class AuthResult:
     failure: Reason | None = None
     session: Session | None = None
     stale_cookie: bool = False  # the session cookie names nothing usable: clear it
+    authorization: str | None = None  # the Authorization value validated (bearer)
 
 
 NOBODY = AuthResult(None)
@@ -80,7 +89,10 @@ async def authenticate(
     route_idle_timeout: float | None = None,
 ) -> AuthResult:
     context = AuthContext(route, auth, config, secure, route_idle_timeout, client_ip)
-    for kind in route.config.authenticate:
+    kinds = route.config.authenticate
+    if "bearer" in kinds and _bearer_header(request) is not None:
+        kinds = ["bearer"]  # the bearer is the credential; the cookie is not consulted
+    for kind in kinds:
         result = await AUTHENTICATORS[kind](request, context)
         if result is not None:
             return result
@@ -89,7 +101,7 @@ async def authenticate(
 
 async def from_session(request: web.Request, context: AuthContext) -> AuthResult | None:
     auth, config = context.auth, context.config
-    cookie = request.cookies.get(session_cookie(config.sessions, context.secure))
+    cookie = read_cookie(request, session_cookie(config.sessions, context.secure))
     if not cookie or auth.keys is None:
         return None
     session_id = auth.keys.verify_cookie(cookie)
@@ -148,10 +160,10 @@ async def _refreshed(session: Session, client: OIDCClient, auth: AuthRuntime) ->
 
 async def from_bearer(request: web.Request, context: AuthContext) -> AuthResult | None:
     route, auth = context.route, context.auth
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
+    header = _bearer_header(request)
+    if header is None:
         return None
+    token = header.partition(" ")[2]
     bearer = route.config.bearer
     assert bearer is not None  # config references: `bearer` in authenticate needs it
     if await is_banned(request, "ip", context.client_ip):
@@ -178,7 +190,18 @@ async def from_bearer(request: web.Request, context: AuthContext) -> AuthResult 
         credential="bearer",
         email_verified=client.config.email_verified,
     )
-    return AuthResult(identity)
+    return AuthResult(identity, authorization=header)
+
+
+def _bearer_header(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header if header.partition(" ")[0].lower() == "bearer" else None
+
+
+def duplicated_credential(request: web.Request, config: GatewayConfig, secure: bool) -> str | None:
+    """What credential the request carries twice (`authgate.credentials`), or None."""
+    cookies = gateway_cookies(config.sessions, secure)
+    return credentials.duplicated_credential(request.headers.items(), cookies)
 
 
 # Checked only after the signature: a forged token's `sub` is anyone's, and counting

@@ -38,6 +38,8 @@ class Exchange:
     headers_dropped: tuple[str, ...] = ()
     # A return URL (`rd`) was given and refused as unsafe (server/login.py).
     return_url_rejected: bool = False
+    # Client headers removed before forwarding (lower-cased, sorted; docs/headers.md).
+    stripped: tuple[str, ...] = ()
 
     def fail(self, reason: Reason, status: int) -> Decision:
         """Replace the decision with an error that keeps its route and rule."""
@@ -71,4 +73,5 @@ class Exchange:
             signals=self.adaptive.assessment.codes if self.adaptive.assessment else (),
             headers_dropped=self.headers_dropped,
             return_url_rejected=self.return_url_rejected,
+            stripped=self.stripped,
         )

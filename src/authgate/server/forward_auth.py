@@ -34,7 +34,8 @@ recipes in docs/forward-auth.md):
     navigation there the same way;
   - deny -> 403, whatever the proxy mode would answer (404, 405): the gateway is asked
     whether the request may pass, not whether the resource exists;
-  - unreadable forwarded headers or an unsafe path -> 400; errors keep their 5xx.
+  - unreadable forwarded headers, an unsafe path or a credential sent twice
+    (`duplicate-credentials`, docs/headers.md) -> 400; errors keep their 5xx.
   In the nginx dialect every refusal below 500 other than 401 is a 403.
 * The exchange's facts become the authorized request's, so its one decision record
   names that request's method, host and path, like any proxied request.
@@ -61,7 +62,7 @@ from authgate.server.answers import (
     is_browser_navigation,
 )
 from authgate.server.auth_state import auth_of
-from authgate.server.authenticate import AuthResult
+from authgate.server.authenticate import AuthResult, duplicated_credential
 from authgate.server.cookies import clear_session_cookie
 from authgate.server.exchange import Exchange
 from authgate.server.facts import resolve_target
@@ -223,9 +224,15 @@ async def forward_auth(
         status = 403 if bad.dialect is Dialect.NGINX else 400
         return _refuse(request, exchange, bad.reason, status, "headers")
     exchange.facts, problem = forwarded_facts(base, forwarded)
+    if problem is None and duplicated_credential(
+        request, runtime.snapshot.config, forwarded.scheme == "https"
+    ):
+        # The proxy passes the client's headers on: the same one-credential rule.
+        problem = Reason.DUPLICATE_CREDENTIALS
     if problem is not None:
         status = 403 if forwarded.dialect is Dialect.NGINX else 400
-        return _refuse(request, exchange, problem, status, "target")
+        what = "credentials" if problem is Reason.DUPLICATE_CREDENTIALS else "target"
+        return _refuse(request, exchange, problem, status, what)
     auth = await evaluate(request, exchange, runtime)
     return _answer(request, exchange, auth, runtime, forwarded)
 

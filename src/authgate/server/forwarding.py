@@ -1,16 +1,24 @@
 """Enforce an `allow`: mutate the headers, then forward upstream (HTTP or WebSocket).
 
 Contract: the mutator runs on every forwarded request, identity or not — incoming
-identity headers are stripped even on public paths, so a client can never present
-its own `X-Authgate-User` to an upstream. Upstream failures replace the exchange's
-decision with an error (502/504) rendered as a page or JSON. A WebSocket upgrade
-goes to `server/websockets.py`, which checks the handshake, the Origin and the caps
-before contacting the upstream.
+identity, forwarding and override headers (`authgate.mutate.spoofed`, every spelling)
+are stripped even on public paths, so a client can never present its own
+`X-Authgate-User` or `X-Forwarded-User` to an upstream; the names stripped go in the
+decision record (`stripped`). Then the forwarding headers are rebuilt, the route's
+opted-in overrides are set to what was evaluated, and the identity headers are set.
+`Authorization` reaches the upstream only as the gateway validated it (a bearer
+token), on public paths as sent, or where the route sets `pass_authorization`:
+a session-authenticated request's `Authorization` was never checked by anyone.
+Upstream failures replace the exchange's decision with an error (502/504) rendered
+as a page or JSON (see docs/headers.md). A WebSocket upgrade goes to
+`server/websockets.py`, which checks the handshake, the Origin and the caps before
+contacting the upstream.
 """
 
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -18,11 +26,9 @@ from yarl import URL
 
 from authgate.decision import Reason
 from authgate.facts import RequestFacts
-from authgate.mutate.identity_headers import (
-    identity_headers,
-    strip_cookie,
-    strip_identity_headers,
-)
+from authgate.mutate.identity_headers import identity_headers, strip_cookie
+from authgate.mutate.spoofed import TRUSTED_FORWARDING, route_strip_set, strip
+from authgate.overrides import rewrite
 from authgate.proxy.forward import UpstreamError, forward_http, upstream_request_headers
 from authgate.proxy.headers import set_forwarding
 from authgate.proxy.handshake import wants_websocket
@@ -32,7 +38,7 @@ from authgate.routing import Route
 from authgate.server.answers import decision_response
 from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.authenticate import AuthResult
-from authgate.server.cookies import login_cookie, session_cookie
+from authgate.server.cookies import gateway_cookies
 from authgate.server.exchange import Exchange
 from authgate.server.state import CLIENT, ServerRuntime, UpstreamTarget
 from authgate.server.websockets import Outbound, forward_websocket
@@ -99,6 +105,11 @@ def _upstream_headers(
     facts = exchange.facts
     host_header = request.headers.get("Host") if route.preserve_host else None
     headers = upstream_request_headers(request, host_header)
+    strip_set = route_strip_set(
+        tuple(runtime.snapshot.config.server.strip_headers), gateway.templates[route.id].names
+    )
+    stripped = strip(headers, strip_set, _kept(route, facts.peer_trusted))
+    stripped += _authorization(headers, route, auth)
     set_forwarding(
         headers,
         request.headers,
@@ -106,16 +117,47 @@ def _upstream_headers(
         peer_trusted=facts.peer_trusted,
         proto=facts.scheme,
         host=request.headers.get("Host", facts.host),
+        port=_listener_port(request),
     )
+    rewrite(headers, facts, route.config.forward_overrides)
     headers[REQUEST_ID_HEADER] = facts.request_id
-    templates = gateway.templates[route.id]
-    strip_identity_headers(headers, templates.names)
     sessions = runtime.snapshot.config.sessions
-    secure = facts.scheme == "https"
-    strip_cookie(headers, session_cookie(sessions, secure), login_cookie(sessions, secure))
+    strip_cookie(headers, *gateway_cookies(sessions, facts.scheme == "https"))
     if auth.identity is not None:
         exchange.headers_dropped = add_identity(headers, facts, route, auth, gateway)
+    exchange.stripped = stripped
     return headers
+
+
+@lru_cache(maxsize=1024)
+def _kept_names(overrides: tuple[str, ...], peer_trusted: bool) -> frozenset[str]:
+    trusted = TRUSTED_FORWARDING if peer_trusted else frozenset()
+    return trusted | {name.lower() for name in overrides}
+
+
+def _kept(route: Route, peer_trusted: bool) -> frozenset[str]:
+    """Canonical names that survive the strip: a trusted proxy's chain, opted-in overrides."""
+    return _kept_names(tuple(route.config.forward_overrides), peer_trusted)
+
+
+def _authorization(headers: CIMultiDict[str], route: Route, auth: AuthResult) -> tuple[str, ...]:
+    """Only a credential the gateway validated reaches the upstream (Pomerium CVE-2021-39206)."""
+    if auth.authorization is not None:
+        headers.popall("Authorization", None)
+        headers["Authorization"] = auth.authorization
+        return ()
+    # No identity on an allowed request: a public path, where the upstream does its
+    # own authentication and the gateway checked nothing it could vouch for.
+    if auth.identity is None or route.config.pass_authorization:
+        return ()
+    if headers.popall("Authorization", None) is None:
+        return ()
+    return ("authorization",)
+
+
+def _listener_port(request: web.Request) -> int | None:
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return int(sockname[1]) if isinstance(sockname, tuple) and len(sockname) >= 2 else None
 
 
 def add_identity(

@@ -6,7 +6,8 @@ The decision object that is enforced is the one that is logged (`Exchange`). No
 exception text reaches the client: failures render through `answers`. Every answer
 the gateway writes itself gets the browser hardening headers (`page_headers`). Requests for
 `/.authgate/*` on a routed host go to the gateway's own endpoints; `/.authgate/auth`
-on any host is a proxy's forward-auth call (`server/forward_auth.py`).
+on any host is a proxy's forward-auth call (`server/forward_auth.py`). A request
+carrying a credential twice is refused before anything reads one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from authgate.ops.metrics import METRICS
 from authgate.proxy.forward import ClientGone, UpstreamAborted
 from authgate.server.answers import consent_response, decision_response, login_response
 from authgate.server.auth_state import AUTH, REQUEST_AUTH
-from authgate.server.authenticate import AuthResult
+from authgate.server.authenticate import AuthResult, duplicated_credential
 from authgate.server.cookies import clear_session_cookie
 from authgate.server.endpoints import PREFIX, serve_endpoint
 from authgate.server.exchange import Exchange
@@ -80,6 +81,9 @@ async def _serve(
     facts = exchange.facts
     if is_forward_auth(facts):  # before the Host check: proxies call it by any name
         return await forward_auth(request, exchange, runtime)
+    if problem is None and duplicated_credential(request, runtime.snapshot.config, facts.scheme == "https"):
+        # Before any validation, on every route (docs/headers.md; Envoy CVE-2021-32777).
+        problem = Reason.DUPLICATE_CREDENTIALS
     if problem is not None:
         exchange.decision = refuse_request(problem)
         return decision_response(request, exchange.decision, facts)

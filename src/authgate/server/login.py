@@ -44,6 +44,7 @@ from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.cookies import (
     clear_cookie,
     login_cookie,
+    read_cookie,
     session_cookie,
     set_cookie,
 )
@@ -304,7 +305,7 @@ async def _redeem_login_state(
     facts = exchange.facts
     sessions = runtime.snapshot.config.sessions
     state = request.query.get("state", "")
-    cookie = request.cookies.get(login_cookie(sessions, facts.scheme == "https"), "")
+    cookie = read_cookie(request, login_cookie(sessions, facts.scheme == "https")) or ""
     bound = auth.keys.verify_cookie(cookie) if auth.keys is not None and cookie else None
     if not state or bound != state:
         raise _LoginFailed(Reason.LOGIN_STATE_MISMATCH)

@@ -5,7 +5,9 @@ route (skipped on public paths and when no route matches), gathers the adaptive
 facts (geo, device, risk), decides, and stores identity, facts and decision on the
 exchange; an allowed request updates the user's risk history. It never answers: the caller enforces —
 the proxy forwards or answers, forward-auth answers 200/401/403 for another proxy.
-Only fact extraction differs between the two modes (STYLE.md lesson 8).
+Only fact extraction differs between the two modes (STYLE.md lesson 8). On a route
+with `forward_overrides`, the request judged is the one its override headers describe
+(`authgate.overrides`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from authgate.decide import decide
+from authgate.decision import Decision, Outcome, Reason
 from authgate.facts import RequestFacts
+from authgate.overrides import OverrideRejected, overridden
 from authgate.policy.authorize import public_rule
-from authgate.routing import Route
+from authgate.routing import Route, RouteLookup
 from authgate.server.adaptive import gather_context, record_allowed
 from authgate.server.auth_state import auth_of
 from authgate.server.authenticate import NOBODY, AuthResult, authenticate
@@ -25,8 +29,15 @@ from authgate.server.state import ServerRuntime
 
 
 async def evaluate(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> AuthResult:
+    lookup = runtime.snapshot.routes.match(
+        exchange.facts.host, exchange.facts.path, exchange.facts.method
+    )
+    if lookup.route is not None and lookup.route.config.forward_overrides:
+        retargeted = _apply_overrides(request, exchange, lookup.route, runtime)
+        if retargeted is None:
+            return NOBODY
+        lookup = retargeted
     facts = exchange.facts
-    lookup = runtime.snapshot.routes.match(facts.host, facts.path, facts.method)
     auth = await _authenticate(request, lookup.route, runtime, facts)
     exchange.identity = auth.identity
     exchange.adaptive = await gather_context(
@@ -41,6 +52,32 @@ async def evaluate(request: web.Request, exchange: Exchange, runtime: ServerRunt
     if exchange.decision.allowed:
         await record_allowed(request, exchange.adaptive, facts.time)
     return auth
+
+
+def _apply_overrides(
+    request: web.Request, exchange: Exchange, route: Route, runtime: ServerRuntime
+) -> RouteLookup | None:
+    """Judge the request the route's opted-in override headers describe (docs/headers.md).
+
+    The exchange's facts become the overridden ones (the upstream gets exactly those,
+    `forwarding`), and they are routed again: an override that leads to another route,
+    or to none, is not this route's to let through. None when refused (decision set).
+    """
+    try:
+        facts = overridden(exchange.facts, request.headers, route.config.forward_overrides)
+    except OverrideRejected:
+        exchange.decision = _refused(route, Reason.OVERRIDE_INVALID, 400)
+        return None
+    exchange.facts = facts
+    lookup = runtime.snapshot.routes.match(facts.host, facts.path, facts.method)
+    if lookup.route is not None and lookup.route.id != route.id:
+        exchange.decision = _refused(route, Reason.OVERRIDE_INVALID, 400)
+        return None
+    return lookup
+
+
+def _refused(route: Route, reason: Reason, status: int) -> Decision:
+    return Decision(Outcome.DENY, (reason,), route_id=route.id, rule="forward_overrides", status=status)
 
 
 async def _authenticate(
