@@ -74,6 +74,13 @@ PURE_MODULES = [
     "authgate.mutate.cookies",
     "authgate.credentials",
     "authgate.overrides",
+    # the connection level's policy: limits, timers, the peer table, refusals
+    "authgate.conn",
+    "authgate.conn.limits",
+    "authgate.conn.clock",
+    "authgate.conn.peers",
+    "authgate.conn.refusals",
+    "authgate.config.schema_listener",
 ]
 IO_LIBRARIES = {
     "aiohttp", "redis", "authlib", "jwt", "yarl", "multidict", "cryptography", "maxminddb",

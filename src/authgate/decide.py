@@ -42,9 +42,25 @@ class Context:
 NO_CONTEXT = Context()
 
 
+# Refusals before routing that are not a plain 400 (the connection level, authgate.conn).
+_REFUSAL_STATUS = {
+    Reason.HEADER_TIMEOUT: 408,  # RFC 9110 §15.5.9
+    Reason.BODY_TIMEOUT: 408,
+    Reason.BODY_TOO_SLOW: 408,
+    Reason.BODY_TOO_LARGE: 413,  # RFC 9110 §15.5.14
+    Reason.URI_TOO_LONG: 414,  # RFC 9110 §15.5.15
+    Reason.HEADERS_TOO_LARGE: 431,  # RFC 6585 §5
+    Reason.METHOD_NOT_ALLOWED: 405,  # CONNECT (RFC 9110 §9.3.6)
+    Reason.METHOD_NOT_IMPLEMENTED: 501,  # RFC 9110 §9.1
+    Reason.CONNECTIONS_EXCEEDED: 503,
+    Reason.VERSION_NOT_SUPPORTED: 505,  # RFC 9110 §15.6.6
+}
+
+
 def refuse_request(reason: Reason) -> Decision:
-    """A request refused before routing (bad host or path): 400, no route."""
-    return Decision(Outcome.DENY, (reason,), status=400)
+    """A request refused before routing (bad host or path: 400, or a connection-level
+    refusal with its own status), no route."""
+    return Decision(Outcome.DENY, (reason,), status=_REFUSAL_STATUS.get(reason, 400))
 
 
 def decide(

@@ -157,6 +157,17 @@ class Reason(enum.StrEnum):
     # client headers (docs/headers.md)
     DUPLICATE_CREDENTIALS = "duplicate-credentials"
     OVERRIDE_INVALID = "override-invalid"
+    # the connection level (authgate.conn): slow, greedy or malformed requests
+    HEADER_TIMEOUT = "header-timeout"
+    BODY_TIMEOUT = "body-timeout"
+    BODY_TOO_SLOW = "body-too-slow"
+    BODY_TOO_LARGE = "body-too-large"
+    HEADERS_TOO_LARGE = "headers-too-large"
+    URI_TOO_LONG = "uri-too-long"
+    CONNECTIONS_EXCEEDED = "connections-exceeded"
+    REQUEST_INVALID = "request-invalid"
+    METHOD_NOT_IMPLEMENTED = "method-not-implemented"
+    VERSION_NOT_SUPPORTED = "version-not-supported"
 
 
 def reason_of(code: str, fallback: Reason) -> Reason:

@@ -124,12 +124,13 @@ async def test_method_not_allowed(echo_gateway: Callable[..., Gateway]) -> None:
 
 
 async def test_two_host_headers_are_refused(echo_gateway: Callable[..., Gateway]) -> None:
-    # RFC 9112 §3.2: aiohttp's parser refuses this before our handler runs, so the
-    # body is its plain-text one; what matters is that nothing is forwarded.
+    # RFC 9112 §3.2: the parser refuses this before our handler runs; the connection
+    # level answers it as the gateway (tests/hardening/test_parser_refusals.py).
     gateway = echo_gateway()
     request = b"GET /x HTTP/1.1\r\nHost: echo.test\r\nHost: other.test\r\nConnection: close\r\n\r\n"
-    status, _, _ = await raw_request(gateway.port, request)
+    status, _, body = await raw_request(gateway.port, request)
     assert status == 400
+    assert json.loads(body)["reason"] == "host-invalid"
 
 
 async def test_client_that_leaves_mid_download_is_499_not_a_gateway_error(

@@ -63,7 +63,7 @@ def expected_sha256(size: int) -> str:
 
 
 async def test_200mb_upload_streams(echo_gateway: Callable[..., Gateway]) -> None:
-    gateway = echo_gateway()
+    gateway = echo_gateway(max_body="256MiB")  # above the 100 MiB default
     async with PeakRss(gateway) as rss, aiohttp.ClientSession() as client:
         async with client.post(
             f"{gateway.url}/upload",

@@ -31,6 +31,7 @@ from authgate.config.schema_auth import (
 from authgate.config.paths import ConfigPath
 from authgate.config.schema_headers import RouteHeaderFields, StripEntries
 from authgate.config.schema_limits import LimitsConfig, RouteLimitFields
+from authgate.config.schema_listener import RouteBodyFields, ServerListenerFields
 from authgate.config.schema_policy import RoutePolicyFields
 from authgate.config.schema_types import Duration, Strict
 from authgate.config.schema_websocket import RouteWebSocketFields
@@ -66,7 +67,7 @@ class UpstreamTimeouts(Strict):
     total: Duration | None = None
 
 
-class ServerConfig(Strict):
+class ServerConfig(ServerListenerFields):
     listen: ListenAddress = "127.0.0.1:8080"
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     trusted_proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(
@@ -243,6 +244,7 @@ class RouteConfig(
     RouteAdaptiveFields,
     RouteWebSocketFields,
     RouteHeaderFields,
+    RouteBodyFields,
 ):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     match: RouteMatch

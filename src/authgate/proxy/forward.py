@@ -20,6 +20,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from authgate.conn.refusals import BodyRefused
 from authgate.decision import Reason
 from authgate.proxy.headers import end_to_end
 
@@ -88,13 +89,23 @@ async def forward_http(
             skip_auto_headers=SKIP_AUTO_HEADERS,
         )
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        _raise_if_body_refused(request)
         log.warning("upstream %s timed out: %r", url.origin(), exc)
         raise UpstreamError(Reason.UPSTREAM_TIMEOUT, 504) from exc
     except aiohttp.ClientError as exc:
+        _raise_if_body_refused(request)
         log.warning("upstream %s unreachable: %r", url.origin(), exc)
         raise UpstreamError(Reason.UPSTREAM_UNREACHABLE, 502) from exc
     async with upstream:
         return await _relay_response(request, upstream, response_headers), upstream.status
+
+
+def _raise_if_body_refused(request: web.Request) -> None:
+    """The upstream request failed because the client's body was refused (too slow,
+    too large): that is the client's refusal to answer, not an upstream failure."""
+    failure = request.content.exception()
+    if isinstance(failure, BodyRefused):
+        raise failure
 
 
 async def _relay_response(

@@ -50,9 +50,7 @@ def decision_response(
     else:
         body, content_type = _json(decision, facts.request_id), "application/json"
     response = _answer(decision, facts, body, content_type)
-    for name, value in decision.extra:
-        if name == "allow":  # RFC 9110 §15.5.6: a 405 lists what the route accepts
-            response.headers["Allow"] = value
+    _set_allow(response, decision)
     return response
 
 
@@ -88,6 +86,21 @@ def _answer(decision: Decision, facts: RequestFacts, body: str, content_type: st
         charset="utf-8",
         headers={REQUEST_ID_HEADER: facts.request_id, "Cache-Control": "no-store"},
     )
+
+
+def _set_allow(response: web.Response, decision: Decision) -> None:
+    for name, value in decision.extra:
+        if name == "allow":  # RFC 9110 §15.5.6: a 405 lists what the route accepts
+            response.headers["Allow"] = value
+
+
+def refusal_response(decision: Decision, facts: RequestFacts) -> web.Response:
+    """A refusal at the connection level, where the request may not have parsed: JSON,
+    and the connection closes after it (RFC 9112 §9.6)."""
+    response = _answer(decision, facts, _json(decision, facts.request_id), "application/json")
+    _set_allow(response, decision)
+    response.force_close()
+    return response
 
 
 def is_browser_navigation(request: web.Request) -> bool:

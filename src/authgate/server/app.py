@@ -46,8 +46,9 @@ RELOADER = web.AppKey("reloader", Reloader)
 
 def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Application:
     hide_server_version()  # for this process: both listeners, every response
-    # client_max_size only bounds request.read()/post(); proxied bodies stream.
-    app = web.Application(handler_args={"max_field_size": 16384, "max_line_size": 16384})
+    # client_max_size only bounds request.read()/post(); proxied bodies stream. The
+    # parser's size limits are set per connection (server/protocol.py).
+    app = web.Application()
     app[RUNTIME] = ServerRuntime.build(snapshot)
     app[METRICS] = metrics if metrics is not None else Metrics()
     inflight = InFlight()
@@ -62,7 +63,9 @@ def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Appl
     app.cleanup_ctx.append(_reloader)
     app.cleanup_ctx.append(sampling)
     app.on_shutdown.append(close_websockets)
-    app.router.add_route("*", "/{tail:.*}", inflight.counted(handle))
+    # Every path reaches the handler, which refuses what it must with a record: `.`
+    # would not match a `%0a` (LF), which aiohttp's router then answered 404 itself.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", inflight.counted(handle))
     return app
 
 

@@ -38,6 +38,7 @@ from authgate.routing import Route
 from authgate.server.answers import decision_response
 from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.authenticate import AuthResult
+from authgate.server.body_limit import limit_body
 from authgate.server.cookies import gateway_cookies
 from authgate.server.exchange import Exchange
 from authgate.server.state import CLIENT, ServerRuntime, UpstreamTarget
@@ -51,6 +52,7 @@ async def forward(
     assert exchange.decision.route_id is not None  # an allow always names its route
     route = runtime.snapshot.routes.by_id(exchange.decision.route_id)
     target = runtime.upstreams[route.id]
+    limit_body(request, route, runtime)  # 413 before the upstream sees any of it
     headers = _upstream_headers(request, exchange, route, auth, auth_of(request), runtime)
     url = _upstream_url(target, facts)
     extra = {REQUEST_ID_HEADER: facts.request_id, **exchange.response_headers}

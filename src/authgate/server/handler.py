@@ -16,6 +16,7 @@ import logging
 
 from aiohttp import web
 
+from authgate.conn.refusals import BodyRefused
 from authgate.decide import refuse_request
 from authgate.decision import Decision, Outcome, Reason
 from authgate.ops.metrics import METRICS
@@ -23,6 +24,7 @@ from authgate.proxy.forward import ClientGone, UpstreamAborted
 from authgate.server.answers import consent_response, decision_response, login_response
 from authgate.server.auth_state import AUTH, REQUEST_AUTH
 from authgate.server.authenticate import AuthResult, duplicated_credential
+from authgate.server.body_limit import body_refused_response
 from authgate.server.cookies import clear_session_cookie
 from authgate.server.endpoints import PREFIX, serve_endpoint
 from authgate.server.exchange import Exchange
@@ -49,6 +51,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
     try:
         try:
             response = await _serve(request, exchange, problem, runtime)
+        except BodyRefused as refused:  # too slow or too large: the client's, not ours
+            response = body_refused_response(request, exchange, refused)
         except ClientGone as gone:
             # Logged as nginx's 499, not as a gateway error: nothing failed here.
             exchange.status = CLIENT_CLOSED

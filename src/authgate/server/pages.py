@@ -90,11 +90,17 @@ ERROR_TITLES: dict[int, tuple[str, str]] = {
     403: ("Access denied", "You are signed in, but this page is not open to you."),
     404: ("Not found", "There is no application at this address."),
     405: ("Method not allowed", "This application does not accept that kind of request here."),
+    408: ("Request timeout", "The request did not arrive in time."),
+    413: ("Request too large", "The request's body is larger than this application accepts."),
+    414: ("Address too long", "The address is longer than the gateway accepts."),
+    431: ("Headers too large", "The request's headers are larger than the gateway accepts."),
     429: ("Too many requests", "Please slow down and try again shortly."),
     500: ("Gateway error", "Something went wrong in the gateway."),
     502: ("Application unreachable", "The application behind this address is not answering."),
     503: ("Service unavailable", "The application is busy; please try again shortly."),
     504: ("Application timed out", "The application behind this address took too long to answer."),
+    501: ("Not implemented", "The gateway does not support this kind of request."),
+    505: ("HTTP version not supported", "The gateway speaks HTTP/1.0 and HTTP/1.1 on this port."),
 }
 _UNKNOWN_ERROR = ("Error", "The request could not be completed.")
 # The provider, not the application, failed during a sign-in (`provider-unreachable`
@@ -236,6 +242,17 @@ PLAIN_REASONS: dict[str, str] = {
     "page it came from.",
     "websocket-limit": "Too many live connections are open; close some and try again.",
     "websocket-message-too-big": "A message on the live connection was larger than allowed.",
+    # the connection (authgate.conn)
+    "header-timeout": "The request's headers did not arrive in time.",
+    "body-timeout": "The request's body stopped arriving.",
+    "body-too-slow": "The request's body arrived too slowly.",
+    "body-too-large": "The request's body is larger than this application accepts.",
+    "headers-too-large": "The request's headers are larger than the gateway accepts.",
+    "uri-too-long": "The address is longer than the gateway accepts.",
+    "connections-exceeded": "Too many connections are open from your network address.",
+    "request-invalid": "The request is not well-formed HTTP.",
+    "method-not-implemented": "The gateway does not support this kind of request.",
+    "version-not-supported": "The gateway speaks HTTP/1.0 and HTTP/1.1 on this port.",
 }
 GENERIC_REASON = "The gateway's access rules do not allow this request."
 

@@ -45,6 +45,7 @@ from authgate.ops.supervisor import Supervisor
 from authgate.ops.workers import SINGLE, WorkerSlot
 from authgate.server.app import RELOADER, build_app
 from authgate.server.pages import TemplateError
+from authgate.server.protocol import GatewayRunner
 from authgate.server.state import DECISION_LOG
 
 log = logging.getLogger("authgate")
@@ -106,7 +107,7 @@ def _run(main: Coroutine[Any, Any, None], event_loop: str) -> None:
 async def _serve(snapshot: Snapshot, slot: WorkerSlot) -> None:
     server = snapshot.config.server
     app = build_app(snapshot, metrics=Metrics(multiprocess_dir=slot.metrics_dir))
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=server.shutdown_timeout)
+    runner = GatewayRunner(app, access_log=None, shutdown_timeout=server.shutdown_timeout)
     admin = web.AppRunner(build_admin_app(app), access_log=None, shutdown_timeout=1.0)
     try:
         listeners, admin_listeners = await _start(runner, admin, snapshot.config, slot)

@@ -17,6 +17,7 @@ from aiohttp import web
 from authgate.client_ip import TrustedProxies
 from authgate.config.schema import UpstreamTimeouts
 from authgate.config.snapshot import Snapshot
+from authgate.conn.limits import ConnectionLimits
 from authgate.decisionlog import DecisionLog
 from authgate.policy.compile import RoutePolicy, compile_route_policy
 from authgate.ratelimit.route_limits import RouteLimit, compile_limits
@@ -43,6 +44,7 @@ class ServerRuntime:
     policies: dict[str, RoutePolicy]  # compiled once per snapshot, by route id
     risk_rules: dict[str, RiskRules]  # routes with an `adaptive:` block only
     route_limits: dict[str, tuple[RouteLimit, ...]]
+    connection_limits: ConnectionLimits  # read by each new connection (server/protocol.py)
 
     @classmethod
     def build(cls, snapshot: Snapshot) -> ServerRuntime:
@@ -63,6 +65,7 @@ class ServerRuntime:
                 if route.adaptive is not None
             },
             {route.id: compile_limits(route.rate_limit) for route in snapshot.config.routes},
+            ConnectionLimits.from_config(snapshot.config),
         )
 
 

@@ -1,0 +1,51 @@
+"""A route's request body limit, and the answer when a client's body is refused.
+
+Contract: `limit_body(request, route, runtime)` raises `BodyRefused` (body-too-large)
+when the declared `Content-Length` is over the route's `max_body` (or
+`server.max_body`) — before the upstream is contacted, so it sees none of it (RFC
+9110 §15.5.14) — and hands the limit to the data plane, which counts a chunked body
+as it streams (`conn.limits.BodyLimited`). `body_refused_response` answers a
+`BodyRefused` raised by whoever read the body (413, or 408 for a body too slow),
+keeps the route and rule in the decision, and closes the connection: the rest of
+the body is never read, so the connection cannot carry another request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aiohttp import web
+
+from authgate.conn.limits import BodyLimited
+from authgate.conn.refusals import BodyRefused
+from authgate.decide import refuse_request
+from authgate.decision import Reason
+from authgate.routing import Route
+from authgate.server.answers import decision_response
+from authgate.server.exchange import Exchange
+from authgate.server.state import ServerRuntime
+
+
+def limit_body(request: web.Request, route: Route, runtime: ServerRuntime) -> None:
+    limit = route.config.max_body or runtime.snapshot.config.server.max_body
+    length = request.content_length
+    if length is not None and length > limit:
+        raise BodyRefused(Reason.BODY_TOO_LARGE)
+    protocol = request.protocol
+    if isinstance(protocol, BodyLimited):
+        protocol.limit_body(request.content, limit)
+    failure = request.content.exception()
+    if isinstance(failure, BodyRefused):  # already over it (or too slow) before routing
+        raise failure
+
+
+def body_refused_response(
+    request: web.Request, exchange: Exchange, refused: BodyRefused
+) -> web.Response:
+    before = exchange.decision
+    exchange.decision = dataclasses.replace(
+        refuse_request(refused.reason), route_id=before.route_id, rule=before.rule
+    )
+    response = decision_response(request, exchange.decision, exchange.facts)
+    response.force_close()
+    return response

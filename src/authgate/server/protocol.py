@@ -1,0 +1,350 @@
+"""aiohttp glue: the public listener's connections run `authgate.conn`'s policy.
+
+Contract: `GatewayRunner` is an `AppRunner` whose connections are `GatewayProtocol`,
+aiohttp's `RequestHandler` with the connection level of docs/limits.md added:
+
+* the read timers of `conn.clock` (header read, idle, body stall and rate) — aiohttp's
+  own keep-alive timer is off, the clock owns the connection's idle time;
+* the per-peer connection cap (`conn.peers`), one table per worker;
+* the header budget (counted while the head arrives, then exactly) and the parser's
+  size limits, from the config snapshot current when the connection is made;
+* the body limit (`conn.refusals.BodyRefused` raised to the body's reader);
+* every request the parser refuses, or that this level refuses, answered by the
+  gateway (`server/refused.py`: JSON with a request id, a decision record) instead of
+  aiohttp's plain-text 400 — through aiohttp's own error path (`handle_error`), so
+  earlier pipelined requests are answered first and the connection then closes.
+
+This module reads aiohttp 3.14 internals (`_messages`, `_waiter`, `_ErrInfo`,
+`_lingering_time`, `Server._kwargs`); the raw-socket tests in tests/hardening/ pin
+the behaviour, and a data plane of our own replaces this module alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http import HttpVersion11, RawRequestMessage
+from aiohttp.http_exceptions import BadHttpMethod, BadStatusLine, HttpProcessingError, LineTooLong
+from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
+from aiohttp.web_protocol import ERROR, RequestHandler, _ErrInfo
+from aiohttp.web_request import BaseRequest
+
+from authgate.conn.clock import Phase, ReadClock
+from authgate.conn.limits import REFUSED_WAIT, ConnectionLimits, Timeouts
+from authgate.conn.peers import Admission, PeerTable
+from authgate.conn.refusals import (
+    BodyRefused,
+    ParseError,
+    RequestHint,
+    check_head,
+    classify_parse_error,
+    header_section_bytes,
+)
+from authgate.decision import Reason
+from authgate.server.refused import Refused, answer_refused, record_refused
+from authgate.server.state import RUNTIME
+
+# aiohttp's keep-alive timer would close a connection mid-head without an answer;
+# the clock's idle timer replaces it (a value aiohttp never reaches).
+_KEEPALIVE_OFF = 365 * 86400.0
+_PREFIX_BYTES = 512
+_ERROR_11 = ERROR._replace(version=HttpVersion11)  # the first bytes of a request, for its record and its refusal
+
+
+class GatewayRunner(web.AppRunner):
+    async def _make_server(self) -> web.Server:
+        plain = await super()._make_server()  # the app frozen, its handler args merged
+        return GatewayServer(plain, self.app)
+
+
+class GatewayServer(web.Server):
+    """aiohttp's `Server` making `GatewayProtocol`s, with the worker's peer table."""
+
+    def __init__(self, plain: web.Server, app: web.Application) -> None:
+        make_request = plain.request_factory
+
+        def request_factory(message: RawRequestMessage, *args: Any) -> BaseRequest:
+            # aiohttp answers a parser error as HTTP/1.0 (no `Connection: close`);
+            # the gateway's refusals are HTTP/1.1 answers that say they close.
+            return make_request(_ERROR_11 if message is ERROR else message, *args)
+
+        super().__init__(
+            plain.request_handler,
+            request_factory=request_factory,
+            handler_cancellation=plain.handler_cancellation,
+            loop=plain._loop,
+            **plain._kwargs,
+        )
+        self.app = app
+        self.peers = PeerTable()
+
+    def __call__(self) -> GatewayProtocol:
+        limits = self.app[RUNTIME].connection_limits
+        kwargs: dict[str, Any] = {
+            **self._kwargs,
+            "keepalive_timeout": _KEEPALIVE_OFF,
+            "max_line_size": limits.max_request_line,
+            # One field may use the whole budget; the sum is checked apart.
+            "max_field_size": limits.max_header_bytes,
+            "max_headers": limits.max_headers,
+        }
+        return GatewayProtocol(self, limits, loop=self._loop, **kwargs)
+
+
+def _peer_address(transport: asyncio.BaseTransport) -> str:
+    peer = transport.get_extra_info("peername")
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return "unknown"  # a Unix socket: one peer
+
+
+def _parse_error(exc: BaseException) -> ParseError:
+    if isinstance(exc, LineTooLong):
+        return ParseError.LINE_TOO_LONG
+    if isinstance(exc, BadHttpMethod):  # before BadStatusLine: it is one
+        return ParseError.BAD_METHOD
+    if isinstance(exc, BadStatusLine):
+        return ParseError.BAD_REQUEST_LINE
+    text = exc.message if isinstance(exc, HttpProcessingError) else ""
+    if "Too many headers" in text:
+        return ParseError.TOO_MANY_HEADERS
+    if "'Host' header" in text:  # "Duplicate 'Host' header found." / "Missing ..."
+        return ParseError.HOST
+    return ParseError.OTHER
+
+
+class GatewayProtocol(RequestHandler):
+    __slots__ = (
+        "_gateway", "_limits", "_clock", "_peer", "_admission", "_timer",
+        "_refusing", "_prefix", "_body", "_body_limit", "_draining",
+    )  # fmt: skip
+
+    def __init__(self, gateway: GatewayServer, limits: ConnectionLimits, **kwargs: Any) -> None:
+        super().__init__(gateway, **kwargs)
+        self._gateway = gateway
+        self._limits = limits
+        self._clock = ReadClock(limits.timeouts, 0.0)
+        self._peer = "unknown"
+        self._admission = Admission.DROPPED  # until placed in the table
+        self._timer: asyncio.TimerHandle | None = None
+        self._refusing = False  # a refusal is queued: nothing more is read
+        self._prefix = b""  # the first bytes of the request whose head is incomplete
+        self._body: StreamReader | None = None  # the body being read from the client
+        self._body_limit = limits.max_body
+        self._draining = False  # answered; aiohttp reads and drops the rest of the body
+
+    # --- the connection ---------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._peer = _peer_address(transport)
+        trusted = self._gateway.app[RUNTIME].trusted.contains(self._peer)
+        # The per-peer cap (conn.peers): over it, a connection is answered 503 after
+        # its request head (or REFUSED_WAIT without one), or dropped at once.
+        self._admission = self._gateway.peers.admit(self._peer, self._limits.cap(trusted))
+        admitted = self._admission is Admission.ADMITTED
+        timeouts = self._limits.timeouts if admitted else _refused_timeouts()
+        self._clock = ReadClock(timeouts, self._loop.time())
+        if self._admission is Admission.DROPPED:
+            self._refusing = True
+            refused = Refused(Reason.CONNECTIONS_EXCEEDED, RequestHint())
+            app, secure = self._gateway.app, self._secure()
+            record_refused(app, refused, peer=self._peer, secure=secure, answered=False)
+            self.force_close()
+            return
+        self._arm()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        admission, self._admission = self._admission, Admission.DROPPED
+        self._gateway.peers.release(self._peer, admission)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refusing:
+            return
+        if self._upgraded or self._payload_parser is not None:
+            super().data_received(data)  # a WebSocket (or its handshake's tail)
+            return
+        now = self._loop.time()
+        body = self._body
+        if body is None and data:
+            self._clock.head_received(now, len(data))
+            if len(self._prefix) < _PREFIX_BYTES:
+                self._prefix += data[: _PREFIX_BYTES - len(self._prefix)]
+        count = self._request_count
+        super().data_received(data)
+        if body is not None:
+            self._body_progress(now, body)
+        new = self._request_count - count
+        if new:
+            self._heads_complete(now, new)
+        elif body is None and self._clock.head_bytes > self._head_budget():
+            # Counted as it arrives, so a 938 KB head is refused at 48 KiB, not parsed.
+            self._queue_refusal(classify_parse_error(ParseError.LINE_TOO_LONG, self._prefix))
+        self._arm()
+
+    def pause_reading(self) -> None:
+        super().pause_reading()
+        self._clock.paused(self._loop.time())  # backpressure: not the client's time
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        self._clock.resumed(self._loop.time())
+        super().resume_reading(resume_parser)
+        self._arm()
+
+    # --- requests ---------------------------------------------------------------
+
+    def _heads_complete(self, now: float, new: int) -> None:
+        """`new` messages were parsed: refuse the ones this level refuses."""
+        prefix, self._prefix = self._prefix, b""
+        messages = self._messages
+        for index in range(len(messages) - new, len(messages)):
+            message, payload = messages[index]
+            refused = self._refusal(message, prefix)
+            if refused is not None:
+                messages[index] = (_ErrInfo(0, refused, ""), payload)
+                self._refusing = True
+                break
+        last = messages[-1][1]
+        has_body = last is not EMPTY_PAYLOAD and not last.is_eof() and not self._refusing
+        self._clock.head_complete(now, body=has_body)
+        self._body = last if has_body else None
+        self._body_limit = self._limits.max_body  # until the route's is known
+        self._draining = False
+        if has_body:
+            self._body_progress(now, last)
+
+    def _refusal(self, message: object, prefix: bytes) -> Refused | None:
+        if isinstance(message, _ErrInfo):
+            parsed = classify_parse_error(_parse_error(message.exc), prefix)
+            return Refused(parsed, RequestHint.read(prefix))
+        assert isinstance(message, RawRequestMessage)
+        reason = check_head(
+            message.method,
+            (message.version.major, message.version.minor),
+            message.path,
+            header_section_bytes(message.raw_headers),
+            self._limits.max_header_bytes,
+        )
+        if reason is None and self._admission is not Admission.ADMITTED:
+            reason = Reason.CONNECTIONS_EXCEEDED
+        if reason is None:
+            return None
+        hint = RequestHint(message.method, message.path)
+        return Refused(reason, hint, message.headers)
+
+    def _body_progress(self, now: float, body: StreamReader) -> None:
+        self._clock.body_received(now, body.total_bytes)
+        if body.total_bytes > self._body_limit:
+            # RFC 9110 §15.5.14: a chunked body is counted as it streams; the reader
+            # (the proxy) aborts the upstream request and answers 413.
+            self._refuse_body(Reason.BODY_TOO_LARGE, body)
+        elif body.is_eof():
+            self._clock.body_complete()
+            self._body = None
+
+    def limit_body(self, body: object, max_bytes: int) -> None:
+        """The route's limit for `body`, replacing the provisional one (`BodyLimited`)."""
+        if body is self._body:
+            self._body_limit = max_bytes
+        if isinstance(body, StreamReader) and body.total_bytes > max_bytes:
+            self._refuse_body(Reason.BODY_TOO_LARGE, body)  # it all came in one read
+
+    async def finish_response(
+        self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        result = await super().finish_response(request, resp, start_time)
+        self._clock.answered(self._loop.time())
+        self._draining = self._body is not None
+        # After aiohttp marks the request done (same step), so the phase is right.
+        self._loop.call_soon(self._arm)
+        return result
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if not isinstance(exc, Refused):  # a failure inside a handler: aiohttp's 500/504
+            return super().handle_error(request, status, exc, message)
+        return answer_refused(self._gateway.app, exc, peer=self._peer, secure=self._secure())
+
+    def _secure(self) -> bool:
+        transport = self.transport
+        return transport is not None and transport.get_extra_info("sslcontext") is not None
+
+    # --- refusing -----------------------------------------------------------------
+
+    def _head_budget(self) -> int:
+        return self._limits.max_request_line + self._limits.max_header_bytes
+
+    def _queue_refusal(self, reason: Reason) -> None:
+        """Answer `reason` after whatever is queued, then close; read nothing more."""
+        self._refusing = True
+        self._messages.append((_ErrInfo(0, Refused(reason, RequestHint.read(self._prefix)), ""), EMPTY_PAYLOAD))
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _refuse_body(self, reason: Reason, body: StreamReader) -> None:
+        if body is self._body:
+            self._body = None
+            self._clock.body_complete()
+        self._refusing = True
+        if self._draining:
+            self.force_close()  # already answered: nothing honest is left to say
+            return
+        # The reader (the proxy) answers 408/413; aiohttp must not then linger to
+        # drain a body the client is refused to send.
+        self._lingering_time = 0.0
+        body.set_exception(BodyRefused(reason))
+
+    # --- timers -------------------------------------------------------------------
+
+    def _busy(self) -> bool:
+        return self._request_in_progress or bool(self._messages)
+
+    def _arm(self) -> None:
+        if self.transport is None:
+            return
+        deadline = self._clock.deadline(self._busy())
+        if deadline is None:
+            # Nothing owed now (busy or paused): look again later, in case a change
+            # of phase went unnoticed. Cheap: one timer per connection.
+            deadline = self._loop.time() + self._limits.timeouts.idle
+        timer = self._timer
+        if timer is not None:
+            if timer.when() <= deadline:
+                return  # it fires early and re-arms (no reschedule per read)
+            timer.cancel()
+        self._timer = self._loop.call_at(deadline, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self.transport is None or self._refusing:
+            return
+        expiry = self._clock.expired(self._loop.time(), self._busy())
+        if expiry is None:
+            self._arm()
+        elif self._admission is not Admission.ADMITTED:
+            self._queue_refusal(Reason.CONNECTIONS_EXCEEDED)
+        elif expiry.phase is Phase.BODY and self._body is not None:
+            assert expiry.reason is not None
+            self._refuse_body(expiry.reason, self._body)
+        elif expiry.reason is None:
+            self.force_close()  # idle: no request began, nothing to answer or record
+        else:
+            self._queue_refusal(expiry.reason)  # 408 for a head that never completed
+
+
+def _refused_timeouts() -> Timeouts:
+    return Timeouts(REFUSED_WAIT, REFUSED_WAIT, REFUSED_WAIT, 0, REFUSED_WAIT)
+
+
