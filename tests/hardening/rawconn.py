@@ -95,4 +95,5 @@ def assert_refusal(answer: Answer, status: int, reason: str) -> str:
     assert body["reason"] == reason
     assert body["request_id"] == answer.headers["x-request-id"]
     assert b"Traceback" not in answer.body
+    assert answer.headers["x-content-type-options"] == "nosniff"
     return str(body["request_id"])

@@ -121,7 +121,7 @@ class ReadClock:
 
     def expired(self, now: float, busy: bool) -> Expiry | None:
         deadline, reason = self._next(busy)
-        if deadline is None or now < deadline:
+        if deadline is None or now <= deadline:  # at the floor rate exactly is still enough
             return None
         return Expiry(self.phase(busy), reason)
 
@@ -140,7 +140,7 @@ class ReadClock:
             if t.body_min_rate:
                 # The moment the average rate since the body began drops to the floor.
                 slow = self._body_start + max(t.body_grace, self._body_bytes / t.body_min_rate)
-                if slow < stalled:
-                    return slow, Reason.BODY_TOO_SLOW
+                if slow < stalled:  # with not a byte yet, it stalled rather than slowed
+                    return slow, Reason.BODY_TOO_SLOW if self._body_bytes else Reason.BODY_TIMEOUT
             return stalled, Reason.BODY_TIMEOUT
         return None, None

@@ -126,9 +126,10 @@ async def _relay_response(
 async def _to_client(sending: Awaitable[object], response: web.StreamResponse) -> None:
     try:
         await sending
-    except ConnectionResetError as exc:
+    except ConnectionError as exc:
         # Writing to the client failed: the client left (aiohttp's
-        # ClientConnectionResetError is one). Not the gateway's error, not the upstream's.
+        # ClientConnectionResetError is one, and so is the plain ConnectionError a
+        # write paused for backpressure gets). Not the gateway's error, not the upstream's.
         raise ClientGone(response) from exc
 
 

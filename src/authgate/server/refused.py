@@ -28,6 +28,7 @@ from authgate.request_id import request_id
 from authgate.server.answers import refusal_response
 from authgate.server.exchange import Exchange
 from authgate.server.facts import resolve_target
+from authgate.server.page_headers import secure_answer
 from authgate.server.state import DECISION_LOG, RUNTIME
 
 CLOSED_UNANSWERED = 444  # nginx's code for "closed the connection without a response"
@@ -57,7 +58,9 @@ def answer_refused(
 ) -> web.Response:
     """Record the refusal and return its answer (JSON, closing the connection)."""
     facts, decision = record_refused(app, refused, peer=peer, secure=secure)
-    return refusal_response(decision, facts)
+    response = refusal_response(decision, facts)
+    secure_answer(response.headers, app[RUNTIME].pages.content_security_policy)
+    return response
 
 
 def record_refused(
