@@ -16,7 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.hardening.rawconn import CLOSED_WITHIN, assert_refusal, connect, request
-from tests.proxy.conftest import public_route
+from tests.proxy.conftest import echo_gateway, public_route  # noqa: F401  (fixture)
+from tests.proxy.helpers import header_values
 from tests.testbed.gateway import Gateway
 
 LIMIT = 1024
@@ -159,3 +160,43 @@ async def test_route_max_body_replaces_the_server_default(
     assert answer.status == status
     assert counting_upstream.completed == ([size] if status == 200 else [])
     assert gateway.decisions(1)[0]["status"] == status
+
+
+async def test_expect_continue_is_not_sent_for_a_body_over_the_limit(
+    limited_gateway: Callable[..., Gateway], counting_upstream: Counting
+) -> None:
+    gateway = limited_gateway()
+    conn = await connect(gateway.port)
+    extra = f"Content-Length: {LIMIT + 1}\r\nExpect: 100-continue\r\n"
+    await conn.send(request("/big", "POST", extra=extra))
+    answer = await conn.answer(timeout=CLOSED_WITHIN)  # the first answer: no 100 before it
+    conn.close()
+    assert_refusal(answer, 413, "body-too-large")
+    assert counting_upstream.arrived == []
+
+
+async def test_expect_continue_invites_a_body_within_the_limit(
+    limited_gateway: Callable[..., Gateway], counting_upstream: Counting
+) -> None:
+    gateway = limited_gateway()
+    conn = await connect(gateway.port)
+    await conn.send(request("/ok", "POST", extra=f"Content-Length: {LIMIT}\r\nExpect: 100-continue\r\n"))
+    interim = await conn.answer()
+    assert interim.status == 100
+    await conn.send(b"f" * LIMIT)
+    answer = await conn.answer()
+    conn.close()
+    assert answer.status == 200 and counting_upstream.completed == [LIMIT]
+
+
+async def test_other_expectations_are_ignored_with_a_record_not_refused_without_one(
+    echo_gateway: Callable[..., Gateway],  # noqa: F811
+) -> None:
+    gateway = echo_gateway()
+    conn = await connect(gateway.port)
+    await conn.send(request("/e", "POST", extra="Content-Length: 2\r\nExpect: teapot\r\n") + b"ok")
+    answer = await conn.answer()
+    conn.close()
+    assert answer.status == 200
+    assert header_values(answer.json(), "Expect") == []  # never forwarded
+    assert gateway.decisions(1)[0]["status"] == 200

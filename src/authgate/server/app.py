@@ -37,6 +37,7 @@ from authgate.ops.inflight import IN_FLIGHT, InFlight
 from authgate.ops.metrics import METRICS, Metrics
 from authgate.ops.reload import IDP_TIMEOUT, Reloader
 from authgate.server.auth_state import auth_context
+from authgate.server.body_limit import expect_continue
 from authgate.server.handler import handle
 from authgate.server.page_headers import hide_server_version
 from authgate.server.state import CLIENT, DECISION_LOG, RUNTIME, WS_CLIENT, ServerRuntime
@@ -65,7 +66,9 @@ def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Appl
     app.on_shutdown.append(close_websockets)
     # Every path reaches the handler, which refuses what it must with a record: `.`
     # would not match a `%0a` (LF), which aiohttp's router then answered 404 itself.
-    app.router.add_route("*", r"/{tail:[\s\S]*}", inflight.counted(handle))
+    app.router.add_route(
+        "*", r"/{tail:[\s\S]*}", inflight.counted(handle), expect_handler=expect_continue
+    )
     return app
 
 

@@ -8,6 +8,8 @@ as it streams (`conn.limits.BodyLimited`). `body_refused_response` answers a
 `BodyRefused` raised by whoever read the body (413, or 408 for a body too slow),
 keeps the route and rule in the decision, and closes the connection: the rest of
 the body is never read, so the connection cannot carry another request.
+`expect_continue` is the route's `Expect` handler: it asks for the body (100
+Continue) only when it can be accepted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from aiohttp import web
+from aiohttp.http import HttpVersion11
 
 from authgate.conn.limits import BodyLimited
 from authgate.conn.refusals import BodyRefused
@@ -23,7 +26,9 @@ from authgate.decision import Reason
 from authgate.routing import Route
 from authgate.server.answers import decision_response
 from authgate.server.exchange import Exchange
-from authgate.server.state import ServerRuntime
+from authgate.server.state import RUNTIME, ServerRuntime
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def limit_body(request: web.Request, route: Route, runtime: ServerRuntime) -> None:
@@ -49,3 +54,19 @@ def body_refused_response(
     response = decision_response(request, exchange.decision, exchange.facts)
     response.force_close()
     return response
+
+
+async def expect_continue(request: web.Request) -> None:
+    """RFC 9110 §10.1.1: `100 Continue` invites the body, so none is sent for a
+    declared length over what any route accepts — the handler answers 413 (with its
+    record) before the client sends a byte of it. Other expectations are ignored (417
+    is a MAY) rather than refused without a record; `Expect` never goes upstream.
+    """
+    expect = request.headers.get("Expect", "").lower()
+    if request.version != HttpVersion11 or expect != "100-continue":
+        return
+    length = request.content_length
+    if length is not None and length > request.app[RUNTIME].connection_limits.max_body:
+        return
+    await request.writer.write(_CONTINUE)
+    request.writer.output_size = 0  # what follows is the response itself, as aiohttp does
