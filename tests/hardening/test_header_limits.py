@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Callable
 
 import pytest
 
 from tests.hardening.rawconn import CLOSED_WITHIN, assert_refusal, connect
+from tests.ops.conftest import edit_config
+from tests.ops.test_reload import wait_for_log
 from tests.proxy.conftest import echo_gateway  # noqa: F401  (fixture)
 from tests.proxy.helpers import header_values
 from tests.testbed.gateway import Gateway
@@ -77,3 +80,23 @@ async def test_header_section_within_the_limits_is_forwarded_whole(
     received = [name for name, _ in echo["headers"] if name.startswith("X-Pad-")]
     assert len(received) == count
     assert len(header_values(echo, "X-Pad-0")[0]) == size - len("X-Pad") - 8
+
+
+async def test_limits_follow_a_reload_for_new_connections(
+    echo_gateway: Callable[..., Gateway],  # noqa: F811
+) -> None:
+    gateway = echo_gateway(server={"watch_config": False})
+    many = HEAD + fields(60, 20) + b"\r\n"
+
+    async def status() -> int:
+        conn = await connect(gateway.port)
+        await conn.send(many)
+        answer = await conn.answer()
+        conn.close()
+        return answer.status
+
+    assert await status() == 200
+    edit_config(gateway, lambda config: config["server"].update(max_headers=50))
+    gateway.signal(signal.SIGHUP)
+    await wait_for_log(gateway, "config reload (SIGHUP) applied")
+    assert await status() == 431
