@@ -101,3 +101,24 @@ async def test_requests_before_a_refused_one_on_the_connection_are_answered(
     assert answers[0].status == 200 and answers[0].json()["raw_target"] == "/first"
     assert_refusal(answers[1], 505, "version-not-supported")
     assert [r["status"] for r in gateway.decisions(2)] == [200, 505]
+
+
+async def test_what_follows_a_declined_upgrade_is_not_served(
+    echo_gateway: Callable[..., Gateway],  # noqa: F811
+) -> None:
+    # The bytes after an upgrade request are held raw until it is answered; when it is
+    # declined (here: sign-in required), they must not be served unchecked afterwards.
+    gateway = echo_gateway(public=[])
+    upgrade = (
+        b"GET /ws HTTP/1.1\r\nHost: echo.test\r\nAccept: application/json\r\n"
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://echo.test\r\n\r\n"
+    )
+    conn = await connect(gateway.port)
+    await conn.send(upgrade + line(b"GET /after HTTP/2.0"))
+    first = await conn.answer()
+    _, rest = await conn.closed_after()
+    conn.close()
+    assert first.status == 401
+    assert rest == b""
+    assert [r["path"] for r in gateway.decisions(1)] == ["/ws"]

@@ -258,6 +258,10 @@ class GatewayProtocol(RequestHandler):
     async def finish_response(
         self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None
     ) -> tuple[web.StreamResponse, bool]:
+        if self._upgraded and self._payload_parser is None:
+            # A declined upgrade: what the client sent after it was kept raw, unseen by
+            # the checks above, and aiohttp would parse it now. Close instead.
+            resp.force_close()
         result = await super().finish_response(request, resp, start_time)
         self._clock.answered(self._loop.time())
         self._draining = self._body is not None
