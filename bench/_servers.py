@@ -434,7 +434,8 @@ def authgate_config(
     geo: bool,
 ) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "server": {"listen": f"127.0.0.1:{port}", "workers": workers},
+        # wrk is one client address: the per-address cap (256) must not cut --connections.
+        "server": {"listen": f"127.0.0.1:{port}", "workers": workers, "max_connections_per_ip": 65536},
         "secrets": {
             "cookie_secret": [COOKIE_SECRET],
             "assertion_keys": str(workdir / "assertion-keys.pem"),

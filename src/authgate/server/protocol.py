@@ -49,8 +49,8 @@ from authgate.server.state import RUNTIME
 # aiohttp's keep-alive timer would close a connection mid-head without an answer;
 # the clock's idle timer replaces it (a value aiohttp never reaches).
 _KEEPALIVE_OFF = 365 * 86400.0
-_PREFIX_BYTES = 512
-_ERROR_11 = ERROR._replace(version=HttpVersion11)  # the first bytes of a request, for its record and its refusal
+_PREFIX_BYTES = 512  # the first bytes of a request, for its record and its refusal
+_ERROR_11 = ERROR._replace(version=HttpVersion11)
 
 
 class GatewayRunner(web.AppRunner):
