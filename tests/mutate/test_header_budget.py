@@ -154,7 +154,7 @@ def test_templates_and_options_share_the_mapping() -> None:
 @pytest.mark.parametrize(
     ("headers", "message"),
     [
-        ({"max_byte": 4096}, "'max_byte' is not an option of headers (groups, max_bytes)"),
+        ({"max_byte": 4096}, "'max_byte' is not an option of headers (groups, max_bytes, preset)"),
         ({"grups": {"only": ["a"]}}, "'grups' is not an option of headers"),
         ({"groups": {}}, "give only (a list, or policy) and/or match"),
         ({"groups": {"only": []}}, "at least 1 item"),

@@ -29,7 +29,7 @@ from authgate.config.schema_auth import (
     StrongSecret,
 )
 from authgate.config.paths import ConfigPath
-from authgate.config.schema_headers import RouteHeaderFields, StripEntries
+from authgate.config.schema_headers import GatewayHeaders, RouteHeaderFields, StripEntries
 from authgate.config.schema_limits import LimitsConfig, RouteLimitFields
 from authgate.config.schema_listener import RouteBodyFields, ServerListenerFields
 from authgate.config.schema_policy import RoutePolicyFields
@@ -274,6 +274,7 @@ class GatewayConfig(Strict):
     risk_history: RiskHistoryConfig = Field(default_factory=RiskHistoryConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     decision_log: DecisionLogConfig = Field(default_factory=DecisionLogConfig)
+    headers: GatewayHeaders = Field(default_factory=GatewayHeaders)
     routes: list[RouteConfig]
 
     @field_validator("providers")

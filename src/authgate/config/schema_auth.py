@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from authgate.config.paths import ConfigPath
+from authgate.config.schema_headers import PresetName
 from authgate.config.schema_types import Duration, Strict
 
 # RFC 7518 asymmetric algorithms only: never `none`, never HMAC — an HS256 "key" made
@@ -267,6 +268,9 @@ class IdentityHeaders(Strict):
     # under this: past it the groups header goes first, then the roles header. Common
     # upstream limits are 8 KiB per line (nginx) and 8-16 KiB per request head.
     max_bytes: int = Field(default=_DEFAULT_HEADER_BUDGET, ge=512, le=1 << 20)
+    # A migration preset (docs/migrating.md); None: the top-level headers.preset;
+    # `none`: no preset on this route. The route's templates extend or replace it.
+    preset: PresetName | Literal["none"] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -51,3 +51,13 @@ class RouteHeaderFields(Strict):
 
     forward_overrides: list[OverrideHeader] = Field(default_factory=list)
     pass_authorization: bool = False
+
+
+# Migration presets (mutate/presets.py): the identity headers another gateway sends.
+PresetName = Literal["oauth2-proxy", "authelia", "pomerium", "iap"]
+
+
+class GatewayHeaders(Strict):
+    """Top-level `headers:` — what every route sends unless its own `headers` says."""
+
+    preset: PresetName | None = None

@@ -89,13 +89,18 @@ def identity_headers(
     *,
     assertion: str | None,
     access_token: str | None,
+    forward_auth: bool = False,
 ) -> list[tuple[str, str]]:
-    """Headers to add upstream for `identity` (after `strip_identity_headers`)."""
+    """Headers to add upstream for `identity` (after `strip_identity_headers`).
+
+    `forward_auth`: for a forward-auth answer, which also carries the templates a
+    preset sends only there (oauth2-proxy's `X-Auth-Request-*`).
+    """
     # A template named like a default replaces it even when it renders nothing: the
     # operator chose that header's source, so there is no silent fallback.
     out = _defaults(identity, skip=templates.normalized_names)
-    out.extend(templates.render(identity))
-    out.extend(_credentials(assertion, access_token))
+    out.extend(templates.render(identity, forward_auth=forward_auth))
+    out.extend(_credentials(assertion, access_token, templates.assertion_names))
     return out
 
 
@@ -120,8 +125,11 @@ def _defaults(identity: Identity, *, skip: frozenset[str]) -> list[tuple[str, st
     return [(n, v) for n, v in values if v]
 
 
-def _credentials(assertion: str | None, access_token: str | None) -> list[tuple[str, str]]:
+def _credentials(
+    assertion: str | None, access_token: str | None, assertion_names: tuple[str, ...]
+) -> list[tuple[str, str]]:
     # Tokens are sent verbatim, so anything but a printable token is dropped rather
     # than encoded: a mangled token is useless and a raw one could split the request.
-    pairs = ((ASSERTION_HEADER, assertion), (ACCESS_TOKEN_HEADER, access_token))
+    names = (ASSERTION_HEADER, *assertion_names)
+    pairs = (*((name, assertion) for name in names), (ACCESS_TOKEN_HEADER, access_token))
     return [(name, value) for name, value in pairs if value and is_token_value(value)]

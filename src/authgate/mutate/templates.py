@@ -116,23 +116,30 @@ class CompiledHeader:
 @dataclass(frozen=True, slots=True)
 class CompiledTemplates:
     headers: tuple[CompiledHeader, ...] = ()
+    # Sent only in forward-auth answers (a preset's `X-Auth-Request-*`, mutate/presets).
+    forward_auth: tuple[CompiledHeader, ...] = ()
+    # Names that carry the signed assertion besides X-Authgate-Assertion (a preset's).
+    assertion_names: tuple[str, ...] = ()
     # Header names the templates set, raw and normalized: computed once per route so
     # the per-request stripping and overriding are set lookups.
     names: frozenset[str] = field(init=False)
     normalized_names: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        names = frozenset(h.name for h in self.headers)
+        every = (*self.headers, *self.forward_auth)
+        names = frozenset((*(h.name for h in every), *self.assertion_names))
         object.__setattr__(self, "names", names)
         object.__setattr__(self, "normalized_names", frozenset(map(normalize_name, names)))
 
-    def render(self, identity: Identity) -> list[tuple[str, str]]:
-        rendered = ((h.name, h.render(identity)) for h in self.headers)
+    def render(self, identity: Identity, *, forward_auth: bool = False) -> list[tuple[str, str]]:
+        headers = (*self.headers, *self.forward_auth) if forward_auth else self.headers
+        rendered = ((h.name, h.render(identity)) for h in headers)
         return [(name, value) for name, value in rendered if value is not None]
 
     def using(self, placeholder: str) -> frozenset[str]:
         """Names of the headers whose template uses `{placeholder}`."""
-        return frozenset(h.name for h in self.headers if placeholder in h.placeholders)
+        every = (*self.headers, *self.forward_auth)
+        return frozenset(h.name for h in every if placeholder in h.placeholders)
 
 
 def compile_templates(templates: Mapping[str, str]) -> CompiledTemplates:

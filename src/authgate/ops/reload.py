@@ -214,11 +214,11 @@ async def _close_store(store: SessionStore) -> None:
 
 
 def _auth_inputs(config: GatewayConfig) -> tuple[object, ...]:
-    # Everything build_auth_runtime reads: routes for their header templates, the
-    # state folder for the default assertion key file.
+    # Everything build_auth_runtime reads: routes and the top-level headers preset
+    # for their header templates, the state folder for the default assertion key file.
     return (
         config.secrets, config.store, config.sessions, config.providers, config.routes,
-        config.server.state_dir,
+        config.server.state_dir, config.headers,
     )
 
 

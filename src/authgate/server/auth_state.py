@@ -24,7 +24,8 @@ from authgate.device.posture import PostureVerifier, http_jwks_fetch
 from authgate.geo.databases import GeoDatabases
 from authgate.mutate.assertion import AssertionKeys, AssertionSigner
 from authgate.mutate.header_budget import HeaderBudget
-from authgate.mutate.identity_headers import CompiledTemplates, compile_templates
+from authgate.mutate.identity_headers import CompiledTemplates
+from authgate.mutate.presets import compile_route_headers
 from authgate.oidc.client import OIDCClient
 from authgate.oidc.jwks import JwksCache
 from authgate.policy.audience import effective_route_settings
@@ -82,7 +83,8 @@ def build_auth_runtime(config: GatewayConfig, http: aiohttp.ClientSession) -> Au
     )
     cipher = TokenCipher(keys) if keys else None
     store = build_store(config.store, config.sessions, cipher=cipher)
-    templates = {r.id: compile_templates(r.headers.templates) for r in config.routes}
+    preset = config.headers.preset
+    templates = {r.id: compile_route_headers(r.headers, preset) for r in config.routes}
     return AuthRuntime(
         keys=keys,
         cipher=cipher,

@@ -289,7 +289,9 @@ def _allowed(
         assert decision.route_id is not None  # an allow always names its route
         route = runtime.snapshot.routes.by_id(decision.route_id)
         # The very mutator the proxy mode runs: same headers, same assertion, same budget.
-        exchange.headers_dropped = add_identity(headers, facts, route, auth, auth_of(request))
+        exchange.headers_dropped = add_identity(
+            headers, facts, route, auth, auth_of(request), forward_auth=True
+        )
     headers[REQUEST_ID_HEADER] = facts.request_id
     headers["Cache-Control"] = _NO_STORE
     return web.Response(status=200, headers=headers)

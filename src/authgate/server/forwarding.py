@@ -168,6 +168,8 @@ def add_identity(
     route: Route,
     auth: AuthResult,
     gateway: AuthRuntime,
+    *,
+    forward_auth: bool = False,
 ) -> tuple[str, ...]:
     """Set the identity headers; return the names the route's header budget dropped."""
     identity = auth.identity
@@ -192,6 +194,7 @@ def add_identity(
         gateway.templates[route.id],
         assertion=assertion,
         access_token=access_token,
+        forward_auth=forward_auth,
     )
     kept, dropped = budget.fit(pairs)
     for name, value in kept:
