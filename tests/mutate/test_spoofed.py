@@ -89,6 +89,7 @@ FORWARDING_NAMES = [
     "X-Forwarded-Prefix",
     "X-Real-IP",
     "Forwarded",
+    "X-Request-Id",
 ]
 OVERRIDE_NAMES = [
     "X-Original-URL",
@@ -104,7 +105,6 @@ NOT_SPOOFABLE = [
     "Accept",
     "Authorization",
     "Cookie",
-    "X-Request-Id",
     "X-Users",
     "X-Userid",  # not X-User-Id: no separator, no fold
     "X-Emails",

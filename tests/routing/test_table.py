@@ -56,6 +56,9 @@ LOOKUPS = [
     ("app.example.com", "/api/items", "DELETE", "app"),  # falls through to the catch-all
     ("app.example.com", "/api/items", "get", "app"),  # methods are case-sensitive
     ("app.example.com", "/api/items?x=1", "PUT", "api-write"),
+    # TRACE is never implied by a route without methods (Cross-Site Tracing)
+    ("app.example.com", "/x", "TRACE", "method-not-allowed"),
+    ("app.example.com", "/admin", "TRACE", "method-not-allowed"),
     # host spelling
     ("APP.Example.COM", "/admin", "GET", "admin"),
     ("app.example.com.", "/admin", "GET", "admin"),
@@ -200,3 +203,9 @@ def test_compile_reports_every_problem_with_its_key() -> None:
     first = caught.value.problems[0]
     assert (first.file, first.line) == ("", None)  # the snapshot builder fills these in
     assert "'/a/%2F'" in first.message and "%2F" in first.message
+
+
+
+def test_trace_refusal_names_the_common_methods(table: RouteTable) -> None:
+    found = lookup(table, "app.example.com", "/x", "TRACE")
+    assert "GET" in found.allow and "TRACE" not in found.allow

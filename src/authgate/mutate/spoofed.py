@@ -14,7 +14,8 @@ Contract (pure; STYLE.md lesson 3 — a mutator strips, it never decides):
     `X-Authgate-*` namespace. An upstream configured for a stock auth-proxy header
     could otherwise be impersonated by anyone (oauth2-proxy CVE-2025-64484).
   - `FORWARDING`: X-Forwarded-For/-Host/-Proto/-Port/-Prefix, X-Real-IP, Forwarded
-    (rebuilt by `authgate.proxy.headers.set_forwarding`).
+    (rebuilt by `authgate.proxy.headers.set_forwarding`) and X-Request-Id (always
+    the gateway's own).
   - `OVERRIDES`: URL and method override headers (`X-Original-URL`,
     `X-HTTP-Method-Override`, ...): an upstream that honours them would run
     `/admin` or `DELETE` behind a decision made for a public GET.
@@ -104,6 +105,10 @@ FORWARDING = HeaderSet.of(
         "X-Forwarded-Prefix",
         "X-Real-IP",
         "Forwarded",
+        # rebuilt too: the gateway always sends its own (a trusted proxy's is kept as
+        # the request id), so a `X_Request_Id` spelling cannot smuggle a second one
+        # into an upstream's logs and traces.
+        "X-Request-Id",
     )
 )
 # What a trusted proxy may pass on in the canonical spelling (X-Real-IP never: the

@@ -62,6 +62,17 @@ class Upstream:
     base_path: str  # normalized, no trailing slash; "" for the root
 
 
+# A route that lists no methods serves every method but these: TRACE (and IIS's TRACK)
+# echo the request, cookies and credentials included, back to the client — the
+# Cross-Site Tracing class (CVE-2004-2320; OWASP "Test HTTP Methods"). nginx refuses
+# them too. A route that wants them lists them in `match.methods`.
+NEVER_IMPLIED: frozenset[str] = frozenset({"TRACE", "TRACK"})
+# What `Allow` names (RFC 9110 §15.5.6) for a route that lists no methods.
+COMMON_METHODS: frozenset[str] = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """One compiled route; `config` keeps everything routing does not interpret."""
@@ -69,7 +80,7 @@ class Route:
     id: str
     hosts: tuple[HostMatcher, ...]
     path: PathMatcher
-    methods: frozenset[str] | None  # None = every method
+    methods: frozenset[str] | None  # None = every method but NEVER_IMPLIED
     upstream: Upstream
     public: tuple[GlobMatcher, ...]
     preserve_host: bool
@@ -78,7 +89,9 @@ class Route:
     config: RouteConfig
 
     def allows(self, method: str) -> bool:
-        return self.methods is None or method in self.methods
+        if self.methods is None:
+            return method not in NEVER_IMPLIED
+        return method in self.methods
 
     def is_public(self, path: str) -> bool:
         return any(pattern.matches(path) for pattern in self.public)
@@ -137,7 +150,7 @@ class RouteTable:
                 continue
             if route.allows(method):
                 return self._found[route.id]
-            allow.update(route.methods or ())
+            allow.update(route.methods or COMMON_METHODS)
         if allow:
             return RouteLookup(None, "method-not-allowed", frozenset(allow))
         return _PATH_UNKNOWN

@@ -164,6 +164,10 @@ PLAIN_REASONS: dict[str, str] = {
     "page, so you are still signed in. Open /.authgate/logout to sign out.",
     "csrf-cross-site": "The sign-out request came from another site, so you are still "
     "signed in. Open /.authgate/logout to sign out.",
+    "duplicate-credentials": "The request carried more than one set of sign-in credentials "
+    "(two Authorization headers or two session cookies). Send one.",
+    "override-invalid": "The request asked to be treated as another method or address in a "
+    "way this gateway refuses.",
     "provider-unreachable": "Your identity provider could not be reached.",
     "provider-timeout": "Your identity provider took too long to answer.",
     "provider-bad-response": "Your identity provider sent an answer the gateway cannot use.",
