@@ -1,17 +1,21 @@
 # authgate developer targets. Idempotent: stamp files make repeated runs quick.
 #   make test          venv + test bed + system check, then the whole test suite
 #   make test PYTEST_ARGS="-k oidc -x"
+#   make demo PORT=8081   the demo on another port (installs the gateway only)
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.authgate-installed
+# The demo's install: the gateway's own dependencies, none of the test tooling.
+DEMO_STAMP ?= $(VENV)/.authgate-demo-installed
+PORT ?= 8080
 OIDC_DIR := testbed/oidc
 OIDC_STAMP := $(OIDC_DIR)/node_modules/.authgate-installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: all venv testbed check-system test demo lint bench clean-testbed help
+.PHONY: all venv demo-venv testbed check-system test demo lint bench clean-testbed help
 
 all: test
 
@@ -20,7 +24,7 @@ help:
 	@echo "make testbed       install the OpenID Provider of the test bed (npm ci)"
 	@echo "make check-system  check redis-server, chromium and node; print how to install them"
 	@echo "make test          all of the above, then .venv/bin/pytest \$$PYTEST_ARGS"
-	@echo "make demo          run the gateway with config/demo.yaml"
+	@echo "make demo          the demo: gateway, two apps and a sign-in service (PORT=8080)"
 	@echo "make lint          mypy (strict, settings in pyproject.toml)"
 	@echo "make bench         wrk: authgate vs upstream, nginx, Caddy, bare aiohttp (~6 min);"
 	@echo "                   writes docs/performance.md (BENCH_ARGS=\"--repeat 5 --only caddy\")"
@@ -32,10 +36,22 @@ $(VENV_STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@
 
+# `pip install -e .` without extras; only "Collecting ..." lines, one per package, as
+# progress (pipefail: a failed install still fails the target).
+demo-venv: $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml
+	@echo "demo: installing authgate and its dependencies into $(VENV) (no test tools)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@set -o pipefail; $(PY) -m pip install --disable-pip-version-check --progress-bar off -e . \
+		| while IFS= read -r line; do case "$$line" in Collecting*) echo "demo:   $$line";; esac; done
+	@touch $@
+
 testbed: $(OIDC_STAMP)
 
 $(OIDC_STAMP): $(OIDC_DIR)/package.json $(OIDC_DIR)/package-lock.json
 	@command -v npm >/dev/null || { echo "npm not found: install Node.js >= 20.18 (https://nodejs.org)" >&2; exit 1; }
+	@echo "installing the OpenID Provider (npm oidc-provider) into $(OIDC_DIR)/node_modules"
 	npm ci --prefix $(OIDC_DIR) --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -45,8 +61,8 @@ check-system:
 test: venv testbed check-system
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-demo: venv testbed
-	$(VENV)/bin/python -m authgate.demo
+demo: demo-venv testbed
+	@$(PY) -m authgate.demo --port $(PORT)
 
 lint: venv
 	$(VENV)/bin/mypy

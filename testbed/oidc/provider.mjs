@@ -34,6 +34,11 @@
 //   exitOnStdinClose  true = exit when stdin reaches EOF (the test fixture sets this, so a
 //                   killed test run never leaves an orphaned provider behind)
 //   logRequests     true = one stderr line per request
+//   brand           {"product": "Northwind ID", "tagline": "...", "accent": "#2563eb",
+//                    "hint": "..."}: the pages look like a small product's (used by
+//                    `make demo`): a styled login form with only `login` and `password`
+//                    (same ids, same POST), no test options, no client/scope line. Unset:
+//                    the plain test pages below.
 //
 // Login (own interaction pages instead of devInteractions, which accept any password and
 // never set acr/amr): GET /interaction/<uid> renders a form (ids: login, password, otp, acr,
@@ -108,7 +113,49 @@ const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({
   '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
 }[c]));
 
+const brand = cfg.brand;
+
+// The demo's look: a centred card with the product's name (no external assets).
+function brandedPage(title, body) {
+  const accent = /^#[0-9a-fA-F]{3,8}$/.test(brand.accent ?? '') ? brand.accent : '#2563eb';
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)} · ${esc(brand.product)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+:root{--accent:${accent}}
+*{box-sizing:border-box}
+body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;
+  font-family:system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2933;
+  background:linear-gradient(160deg,#eef2f7 0%,#dde5f0 100%)}
+main{width:100%;max-width:24rem;padding:1rem}
+.card{background:#fff;border-radius:14px;padding:2rem 2rem 1.5rem;
+  box-shadow:0 10px 30px rgba(15,23,42,.12)}
+.brand{display:flex;align-items:center;gap:.6rem;margin-bottom:1.5rem}
+.logo{width:2.2rem;height:2.2rem;border-radius:9px;background:var(--accent);color:#fff;
+  display:flex;align-items:center;justify-content:center;font-weight:700}
+.product{font-weight:650;font-size:1.1rem}
+.tagline{color:#66788a;font-size:.85rem}
+h1{font-size:1.35rem;margin:0 0 1rem}
+label{display:block;font-size:.85rem;font-weight:600;margin:.9rem 0 .3rem}
+input{width:100%;padding:.65rem .75rem;border:1px solid #cbd5e1;border-radius:8px;font-size:1rem}
+input:focus{outline:2px solid var(--accent);outline-offset:1px;border-color:transparent}
+button{width:100%;margin-top:1.3rem;padding:.7rem;border:0;border-radius:8px;font-size:1rem;
+  font-weight:600;color:#fff;background:var(--accent);cursor:pointer}
+button.secondary{background:#e2e8f0;color:#1f2933;margin-top:.6rem}
+.error{background:#fdecec;color:#a11;border-radius:8px;padding:.6rem .75rem;font-size:.9rem}
+.hint{margin-top:1.2rem;color:#66788a;font-size:.8rem;text-align:center}
+.hint code{background:#f1f5f9;padding:.05rem .3rem;border-radius:4px}
+a{color:var(--accent)}
+</style></head>
+<body><main><div class="card">
+<div class="brand"><div class="logo">${esc((brand.product ?? '?').slice(0, 1))}</div>
+<div><div class="product">${esc(brand.product)}</div>
+<div class="tagline">${esc(brand.tagline ?? '')}</div></div></div>
+<h1>${esc(title)}</h1>${body}</div></main></body></html>`;
+}
+
 function page(title, body) {
+  if (brand) return brandedPage(title, body);
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -118,7 +165,26 @@ input,button{display:block;width:100%;margin:.4em 0;padding:.4em;box-sizing:bord
 <body><h1>${esc(title)}</h1>${body}</body></html>`;
 }
 
+// The same form as the test page (ids login, password, submit; posts prompt=login), less
+// the test options, with labels a person expects.
+function brandedLoginPage(uid, params, error, login) {
+  return page('Sign in', `
+${error ? `<p class="error" id="error">${esc(error)}</p>` : ''}
+<form id="login-form" method="post" action="/interaction/${esc(uid)}" autocomplete="off">
+  <input type="hidden" name="prompt" value="login">
+  <label for="login">Username</label>
+  <input id="login" name="login" type="text" required autofocus
+    value="${esc(login ?? params.login_hint ?? '')}">
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" required>
+  <button id="submit" type="submit">Sign in</button>
+</form>
+${brand.hint ? `<p class="hint" id="hint">${brand.hint.split('`').map((part, i) => (i % 2 ? `<code>${esc(part)}</code>` : esc(part))).join('')}</p>` : ''}
+<p class="hint"><a id="abort" href="/interaction/${esc(uid)}/abort">Cancel</a></p>`);
+}
+
 function loginPage(uid, params, error, login) {
+  if (brand) return brandedLoginPage(uid, params, error, login);
   return page('Sign-in', `
 ${error ? `<p class="error" id="error">${esc(error)}</p>` : ''}
 <form id="login-form" method="post" action="/interaction/${esc(uid)}" autocomplete="off">
@@ -280,7 +346,7 @@ function buildConfiguration() {
           ctx.body = page('Sign out', `<p>Do you want to sign out from ${esc(ctx.host)}?</p>
 ${form}
 <button id="logout-yes" type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
-<button id="logout-no" type="submit" form="op.logoutForm">No, stay signed in</button>`);
+<button id="logout-no" class="secondary" type="submit" form="op.logoutForm">No, stay signed in</button>`);
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.body = page('Signed out', '<p id="signed-out">You are signed out.</p>');

@@ -1,11 +1,12 @@
 """The demo's own state folder: `.demo/` at the checkout's root.
 
-Contract: `prepare_demo_state(root)` makes `root/.demo` (mode 0700) and, the first
-time, a random cookie secret in `root/.demo/cookie-secret` (mode 0600 from its first
-byte); later runs reuse it, so demo sessions survive a restart. `config/demo.yaml`
-reads the secret from there (`cookie_secret_file`) and keeps its generated assertion
-key there (`server.state_dir`). No secret of the demo is in the repository: a fixed
-one would sign cookies with a key that everyone can read.
+Contract: `prepare_demo_state(root)` makes `root/.demo` (mode 0700;
+`prepare_state_folder(folder)` any other folder) and, the first time, a random cookie
+secret in `cookie-secret` there (mode 0600 from its first byte); later runs reuse it,
+so demo sessions survive a restart. `config/demo.yaml` reads the secret from there
+(`cookie_secret_file`) and keeps its generated assertion key there
+(`server.state_dir`). No secret of the demo is in the repository: a fixed one would
+sign cookies with a key that everyone can read.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ SECRET_FILE = "cookie-secret"
 
 def prepare_demo_state(root: Path) -> Path:
     """The demo's state folder under `root`, with its cookie secret; returns the folder."""
-    folder = root / FOLDER
+    return prepare_state_folder(root / FOLDER)
+
+
+def prepare_state_folder(folder: Path) -> Path:
+    """`folder` (AUTHGATE_DEMO_STATE, or `.demo/`) with its cookie secret; returns it."""
     folder.mkdir(mode=0o700, exist_ok=True)
     folder.chmod(0o700)
     secret = folder / SECRET_FILE

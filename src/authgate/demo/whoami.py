@@ -1,9 +1,10 @@
 """whoami: a tiny upstream app that shows what the gateway forwarded to it.
 
-Contract: `build_whoami_app()` answers every path with a page (or JSON for API
-clients) listing the request line and every header it received, so a person can see
-the forwarding and identity headers the gateway sets. Run it with
-`python -m authgate.demo.whoami PORT [HOST]`.
+Contract: `build_whoami_app(title)` answers every path with a page titled `title` (or
+JSON for API clients) listing the request line and every header it received, so a
+person can see the forwarding and identity headers the gateway sets. Run it with
+`python -m authgate.demo.whoami PORT [HOST [TITLE]]` (the demo runs it twice, as the
+"Handbook" and the "Admin console").
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import sys
 
 from aiohttp import web
 
+TITLE = web.AppKey("title", str)
+
 
 async def whoami(request: web.Request) -> web.Response:
+    title = html.escape(request.app[TITLE])
     headers = [(k, v) for k, v in request.headers.items()]
     if "text/html" not in request.headers.get("Accept", ""):
         return web.json_response(
@@ -25,17 +29,18 @@ async def whoami(request: web.Request) -> web.Response:
         for k, v in headers
     )
     page = (
-        "<!doctype html><html lang=en><meta charset=utf-8><title>whoami</title>"
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
         "<style>body{font-family:system-ui,sans-serif;margin:2rem}th{text-align:left;"
         "padding-right:1rem;vertical-align:top}code{word-break:break-all}</style>"
-        f"<h1>whoami</h1><p><code>{html.escape(request.method)} "
+        f"<h1>{title}</h1><p><code>{html.escape(request.method)} "
         f"{html.escape(request.raw_path)}</code></p><table>{rows}</table></html>"
     )
     return web.Response(text=page, content_type="text/html")
 
 
-def build_whoami_app() -> web.Application:
+def build_whoami_app(title: str = "whoami") -> web.Application:
     app = web.Application()
+    app[TITLE] = title
     app.router.add_route("*", "/{tail:.*}", whoami)
     return app
 
@@ -44,4 +49,6 @@ if __name__ == "__main__":
     # python -m authgate.demo.whoami PORT [HOST] — loopback unless a host is given
     # (a container binds 0.0.0.0).
     host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
-    web.run_app(build_whoami_app(), host=host, port=int(sys.argv[1]), access_log=None)
+    title = sys.argv[3] if len(sys.argv) > 3 else "whoami"
+    app = build_whoami_app(title)
+    web.run_app(app, host=host, port=int(sys.argv[1]), access_log=None, print=None)
