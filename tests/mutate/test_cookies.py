@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict
 
-from authgate.mutate.cookies import strip_cookie
+from authgate.mutate.cookies import cookie_map, strip_cookie
 
 CASES = [
     # (Cookie header values in, Cookie header values out)
@@ -54,3 +54,21 @@ def test_no_cookie_header_is_fine() -> None:
     headers = CIMultiDict([("Accept", "*/*")])
     strip_cookie(headers, "authgate")
     assert list(headers.items()) == [("Accept", "*/*")]
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([], {}),
+        (["a=1; b=2"], {"a": "1", "b": "2"}),
+        # RFC 9113 §8.2.3: cookies split over several fields are one list
+        (["a=1", "b=2"], {"a": "1", "b": "2"}),
+        # the first value of a name wins, across fields too (as read_cookie)
+        (["a=1; a=2", "a=3"], {"a": "1"}),
+        (["a=1", "a=3; b=4"], {"a": "1", "b": "4"}),
+        (['q="quoted"'], {"q": "quoted"}),
+        ([" spaced = v ;  ; x=y"], {"spaced": "v", "x": "y"}),
+    ],
+)
+def test_cookie_map_reads_every_cookie_header(headers: list[str], expected: dict[str, str]) -> None:
+    assert cookie_map(headers) == expected

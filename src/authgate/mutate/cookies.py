@@ -56,6 +56,14 @@ def cookie_values(values: Iterable[str], name: str) -> list[str]:
     return [_value(pair) for pair in pairs if _name(pair) == name]
 
 
+def cookie_map(values: Iterable[str]) -> dict[str, str]:
+    """Every cookie in the `Cookie` header values; a name's first value wins."""
+    cookies: dict[str, str] = {}
+    for pair in (pair for value in values for pair in _pairs(value)):
+        cookies.setdefault(_name(pair), _value(pair))
+    return cookies
+
+
 def _unprefixed(name: str) -> str:
     # `__Host-authgate` and `authgate` name the same gateway cookie: strip every variant
     # whichever one the caller passes.

@@ -28,6 +28,7 @@ from authgate.risk.history import user_key, worth_recording
 from authgate.risk.model import History, Location
 from authgate.routing import Route
 from authgate.server.auth_state import AuthRuntime, auth_of
+from authgate.server.cookies import read_cookie, request_cookies
 from authgate.server.state import ServerRuntime
 from authgate.sessions.model import Session
 from authgate.sessions.store import StoreUnavailable
@@ -81,13 +82,13 @@ async def _device(request: web.Request, auth: AuthRuntime, now: float) -> Device
     posture = None
     if auth.posture is not None:
         try:
-            posture = await auth.posture.device(request.headers, request.cookies, now)
+            posture = await auth.posture.device(request.headers, request_cookies(request), now)
         except DeviceError as error:
             # A present but bad posture token is no device at all, and is logged.
             log.info("device posture token refused: %s", error.reason)
     cookie = None
     if auth.known_devices is not None:
-        value = request.cookies.get(auth.known_devices.name)
+        value = read_cookie(request, auth.known_devices.name)
         known = auth.known_devices.verify(value, now) if value else None
         cookie = known.facts if known is not None else None
     return primary_device(mtls, posture, cookie)

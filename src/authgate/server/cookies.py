@@ -17,7 +17,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from authgate.config.schema_auth import SessionsConfig
-from authgate.mutate.cookies import cookie_values
+from authgate.mutate.cookies import cookie_map, cookie_values
 
 LOGIN_SUFFIX = "-login"
 
@@ -45,6 +45,14 @@ def read_cookie(request: web.BaseRequest, name: str) -> str | None:
     """The first value of cookie `name` in all the request's `Cookie` headers."""
     values = cookie_values(request.headers.getall("Cookie", ()), name)
     return values[0] if values else None
+
+
+def request_cookies(request: web.BaseRequest) -> dict[str, str]:
+    """Every cookie of all the request's `Cookie` headers, the first value of a name
+    winning (as `read_cookie`): aiohttp's `request.cookies` reads only the first
+    header, so a cookie in a second one would be invisible to one check and seen by
+    the upstream (RFC 9113 §8.2.3 splits cookies over several fields)."""
+    return cookie_map(request.headers.getall("Cookie", ()))
 
 
 def set_cookie(

@@ -444,7 +444,7 @@ def _remember_device(
     if devices is None:
         return
     now = exchange.facts.time
-    value = request.cookies.get(devices.name)
+    value = read_cookie(request, devices.name)
     known = devices.verify(value, now) if value else None
     if known is not None and not known.needs_reissue(now):
         return
