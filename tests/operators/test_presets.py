@@ -22,8 +22,11 @@ from authgate.upstream import AssertionVerifier
 from tests.login.test_login_flow import log_in
 from tests.testbed.gateway import Gateway
 from tests.testbed.login_gateway import login_config
-from tests.testbed.oidc import OIDCProvider
+from tests.testbed.nginx import Nginx
+from tests.testbed.oidc import DEFAULT_USERS, OIDCProvider, login_at_provider
+from tests.testbed.ports import free_port
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml"}
 ALICE_SUB = "<sub>"  # replaced by the subject the assertion names
 GROUPS = "hr-staff,admins"
 
@@ -116,9 +119,11 @@ async def signed_in(gateway: Gateway) -> tuple[aiohttp.ClientSession, str]:
     return client, landing
 
 
-async def proxied(client: aiohttp.ClientSession, url: str) -> list[tuple[str, str]]:
+async def proxied(
+    client: aiohttp.ClientSession, url: str, more: list[tuple[str, str]] | None = None
+) -> list[tuple[str, str]]:
     """The headers the echo upstream received for `url`, sent with every forgery."""
-    headers = CIMultiDict(forged())
+    headers = CIMultiDict([*forged(), *(more or [])])
     headers["Accept"] = "application/json"
     async with client.get(url, headers=headers) as r:
         assert r.status == 200
@@ -213,3 +218,53 @@ async def test_preset_none_on_a_route_sends_no_preset_header_and_still_strips(
     names = {k.lower() for k, _ in got}
     assert not names & {n.lower() for n in ALL_NAMES}
     assert not any("_" in n for n in names)
+
+
+# --- behind a real nginx, with the identity block written for the old gateway ----
+
+FILES = Path(__file__).parent / "files"
+# nginx config file -> (preset, what the app receives from nginx for alice)
+NGINX_BLOCKS: dict[str, tuple[str, dict[str, str]]] = {
+    "nginx-oauth2-proxy.conf": (
+        "oauth2-proxy",
+        {
+            "X-User": ALICE_SUB,
+            "X-Email": "alice@example.com",
+            "X-Groups": GROUPS,
+            "X-Auth-Request-Preferred-Username": "alice",
+        },
+    ),
+    "nginx-authelia.conf": ("authelia", EXPECTED["authelia"]),
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(NGINX_BLOCKS))
+async def test_an_nginx_config_written_for_the_old_gateway_works_unchanged(
+    preset_gateway: Callable[..., Gateway],
+    echo_upstream: TestServer,
+    nginx_factory: Callable[[str, int], Nginx],
+    recipe: str,
+) -> None:
+    preset, want = NGINX_BLOCKS[recipe]
+    gateway = preset_gateway(preset)
+    port = free_port()
+    text = (FILES / recipe).read_text()
+    for key, value in {
+        "LISTEN": f"127.0.0.1:{port}",
+        "AUTHGATE": f"127.0.0.1:{gateway.port}",
+        "APP": f"127.0.0.1:{echo_upstream.port}",
+    }.items():
+        text = text.replace("{{%s}}" % key, value)
+    nginx = nginx_factory(text, port)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
+        async with client.get(f"{nginx.url}/app", headers=BROWSER, allow_redirects=False) as r:
+            assert r.status == 302, await r.text()
+            start = r.headers["Location"]
+        callback = await login_at_provider(client, start, "alice", "alice-password")
+        async with client.get(callback, allow_redirects=False) as r:
+            assert r.status == 302, await r.text()
+            landing = r.headers["Location"]
+        got = await proxied(client, landing, [(name, "mallory") for name in want])
+    subject = DEFAULT_USERS["alice"]["claims"].get("sub", "alice")
+    for name, value in want.items():
+        assert values(got, name) == [value.replace(ALICE_SUB, subject)], name
