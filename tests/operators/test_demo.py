@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page
 
+from authgate.demo.provider import provider_config
 from tests.testbed.browser import save_screenshot
 from tests.testbed.ports import free_port, port_is_open
 
@@ -61,6 +62,23 @@ def test_make_demo_port_moves_the_gateway(tmp_path: Path) -> None:
     plan = _make("demo", "PORT=8123", f"DEMO_STAMP={_touched(tmp_path / 'a')}",
                  f"OIDC_STAMP={_touched(tmp_path / 'b')}").stdout  # fmt: skip
     assert plan.strip() == f"{Path('.venv')}/bin/python -m authgate.demo --port 8123"
+
+
+@pytest.mark.parametrize("port", [8080, 8081, 23456])
+def test_the_providers_redirect_uris_follow_the_port(port: int) -> None:
+    template = json.loads((REPO / "config/demo/provider.json").read_text(encoding="utf-8"))
+    before = json.dumps(template)
+    config = provider_config(template, f"http://demo.localhost:{port}")
+    (client,) = config["clients"]
+    assert client["redirect_uris"] == [f"http://demo.localhost:{port}/.authgate/callback"]
+    assert client["post_logout_redirect_uris"] == [
+        f"http://demo.localhost:{port}/.authgate/logged-out"
+    ]
+    assert json.dumps(template) == before  # the template is left as it was
+    assert config["port"] == 0  # the provider picks a free port; its issuer is read back
+    assert {k: v for k, v in config.items() if k != "clients"} == {
+        k: v for k, v in template.items() if k != "clients"
+    }
 
 
 def _touched(path: Path) -> Path:
@@ -141,12 +159,18 @@ async def _sign_in(page: Page, demo: Demo, user: str, shot: str) -> None:
     await page.wait_for_url(f"{demo.origin}/")
 
 
-async def _confirm_sign_out(page: Page, demo: Demo) -> None:
-    await page.click("#logout-confirm")
-    await page.wait_for_load_state()
-    if page.url.startswith(demo.issuer):  # the provider asks too
-        await page.click("#logout-yes")
-    await page.wait_for_url(f"{demo.origin}/.authgate/logged-out")
+async def _finish_sign_out(page: Page, demo: Demo) -> None:
+    """Through the gateway's confirmation (POST) and the provider's, to `logged-out`."""
+    logged_out = f"{demo.origin}/.authgate/logged-out"
+    for _ in range(3):
+        if page.url.startswith(logged_out):
+            return
+        if page.url.startswith(demo.issuer):  # the provider asks too
+            await page.click("#logout-yes")
+        else:
+            await page.click("#logout-confirm")
+        await page.wait_for_load_state()
+    await page.wait_for_url(logged_out)
 
 
 async def _sign_out_from_denied_page(page: Page, demo: Demo) -> None:
@@ -158,8 +182,7 @@ async def _sign_out_from_denied_page(page: Page, demo: Demo) -> None:
         await page.wait_for_load_state()
     else:  # the denied page without its own sign-out yet: the gateway's logout page
         await page.goto(f"{demo.origin}/.authgate/logout")
-    if not page.url.startswith(f"{demo.origin}/.authgate/logged-out"):
-        await _confirm_sign_out(page, demo)
+    await _finish_sign_out(page, demo)
 
 
 @pytest.mark.slow
@@ -182,7 +205,7 @@ async def test_make_demo_in_a_real_browser(page: Page, demo: Demo) -> None:
     assert await page.text_content("h1") == "Admin console"
     await save_screenshot(page, "demo-3-alice-admin-console")
     await page.goto(f"{demo.origin}/.authgate/logout")
-    await _confirm_sign_out(page, demo)
+    await _finish_sign_out(page, demo)
 
     await _sign_in(page, demo, "bob", "demo-4-bob-sign-in")
     assert "bob@example.com" in (await page.text_content("body") or "")
