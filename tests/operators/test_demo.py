@@ -16,6 +16,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -79,6 +80,24 @@ def test_the_providers_redirect_uris_follow_the_port(port: int) -> None:
     assert {k: v for k, v in config.items() if k != "clients"} == {
         k: v for k, v in template.items() if k != "clients"
     }
+
+
+def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    # Without this check the wait for the port would succeed at once and the printed
+    # URL would lead to whatever already listens there.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "authgate.demo", "--port", str(port)], cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO / "src"),
+                 "AUTHGATE_DEMO_STATE": str(tmp_path / ".demo")},
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"127.0.0.1:{port} is already in use: try `make demo PORT={port + 1}`" in done.stderr
+    assert "starting" not in done.stdout and "ready" not in done.stdout
 
 
 def _touched(path: Path) -> Path:
@@ -174,11 +193,9 @@ async def _finish_sign_out(page: Page, demo: Demo) -> None:
 
 
 async def _sign_out_from_denied_page(page: Page, demo: Demo) -> None:
-    control = page.get_by_role("button", name=re.compile("sign out", re.I)).or_(
-        page.get_by_role("link", name=re.compile("sign out", re.I))
-    )
+    control = page.locator("#denied-sign-out")  # the denied page's own sign-out (a POST)
     if await control.count():
-        await control.first.click()
+        await control.click()
         await page.wait_for_load_state()
     else:  # the denied page without its own sign-out yet: the gateway's logout page
         await page.goto(f"{demo.origin}/.authgate/logout")
