@@ -8,12 +8,16 @@ spellings: the upstream must see the gateway's value once, never the client's.
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from multidict import CIMultiDict
 
 from aiohttp.test_utils import TestServer
@@ -268,3 +272,24 @@ async def test_an_nginx_config_written_for_the_old_gateway_works_unchanged(
     subject = DEFAULT_USERS["alice"]["claims"].get("sub", "alice")
     for name, value in want.items():
         assert values(got, name) == [value.replace(ALICE_SUB, subject)], name
+
+
+async def test_a_reload_that_changes_the_top_level_preset_applies_it(
+    preset_gateway: Callable[..., Gateway],
+) -> None:
+    gateway = preset_gateway("oauth2-proxy")
+    client, landing = await signed_in(gateway)
+    async with client:
+        assert values(await proxied(client, landing), "X-Forwarded-Email") == ["alice@example.com"]
+        config = yaml.safe_load(gateway.config_path.read_text())
+        config["headers"] = {"preset": "iap"}
+        gateway.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        gateway.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while True:  # the reload is applied in the background: poll, with a generous margin
+            got = await proxied(client, landing)
+            if values(got, "X-Goog-Authenticated-User-Email") or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+    assert values(got, "X-Goog-Authenticated-User-Email") == ["accounts.google.com:alice@example.com"]
+    assert values(got, "X-Forwarded-Email") == []
