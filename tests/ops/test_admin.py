@@ -146,7 +146,9 @@ async def test_requests_are_counted_by_route_decision_and_reason(
                 await response.read()
     gateway.decisions(3)
     seen = await scrape(gateway)
-    allowed = (("decision", "allow"), ("reason", "route-public"), ("route", "echo"))
+    allowed = (
+        ("code_class", "2xx"), ("decision", "allow"), ("reason", "route-public"), ("route", "echo")
+    )
     assert seen[("authgate_requests_total", allowed)] == 2
     assert (
         seen[

@@ -8,18 +8,19 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from authgate.decision import Outcome
 from authgate.decisionlog import DecisionRecord
-from authgate.ops.metrics import LATENCY_BUCKETS, Metrics
+from authgate.ops.metrics import LATENCY_BUCKETS, Metrics, code_class
 
 
 def record(
     route: str | None = "hr",
     decision: Outcome = Outcome.ALLOW,
     reason: str = "route-public",
+    status: int = 200,
     durations: tuple[tuple[str, float], ...] = (("total", 0.004), ("upstream", 0.003)),
 ) -> DecisionRecord:
     return DecisionRecord(
         time=0.0, request_id="r", route=route, method="GET", host="h", path="/",
-        client_ip="192.0.2.1", decision=decision, reason=reason, rule=None, status=200,
+        client_ip="192.0.2.1", decision=decision, reason=reason, rule=None, status=status,
         upstream_status=200, durations=durations,
     )  # fmt: skip
 
@@ -47,8 +48,12 @@ def test_requests_are_counted_by_route_decision_and_reason() -> None:
         )
     )
     seen = samples(metrics)
-    allowed = (("decision", "allow"), ("reason", "route-public"), ("route", "hr"))
-    unrouted = (("decision", "deny"), ("reason", "route-not-found"), ("route", ""))
+    allowed = (
+        ("code_class", "2xx"), ("decision", "allow"), ("reason", "route-public"), ("route", "hr")
+    )
+    unrouted = (
+        ("code_class", "2xx"), ("decision", "deny"), ("reason", "route-not-found"), ("route", "")
+    )
     assert seen[("authgate_requests_total", allowed)] == 2
     assert seen[("authgate_requests_total", unrouted)] == 1
 
@@ -122,7 +127,12 @@ def test_nothing_is_exposed_before_a_flush_and_everything_after() -> None:
         samples(metrics)[
             (
                 "authgate_requests_total",
-                (("decision", "allow"), ("reason", "route-public"), ("route", "hr")),
+                (
+                    ("code_class", "2xx"),
+                    ("decision", "allow"),
+                    ("reason", "route-public"),
+                    ("route", "hr"),
+                ),
             )
         ]
         == 1
@@ -160,6 +170,71 @@ def test_batched_histogram_matches_prometheus_observe(observed: list[float]) -> 
     got = {
         key: value
         for key, value in samples(metrics).items()
-        if key[0].startswith("authgate_request_duration") and not key[0].endswith("_created")
+        if key[0].startswith("authgate_request_duration")
+        and not key[0].endswith("_created")
+        and ("stage", "total") in key[1]
     }
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (100, "1xx"), (101, "1xx"), (199, "1xx"), (200, "2xx"), (204, "2xx"), (299, "2xx"),
+        (301, "3xx"), (304, "3xx"), (400, "4xx"), (429, "4xx"), (431, "4xx"), (499, "4xx"),
+        (500, "5xx"), (502, "5xx"), (503, "5xx"), (599, "5xx"),
+        (0, "other"), (99, "other"), (600, "other"), (999, "other"), (-1, "other"),
+    ],
+)  # fmt: skip
+def test_status_code_classes_are_bounded(status: int, expected: str) -> None:
+    assert code_class(status) == expected
+
+
+def test_requests_are_counted_by_status_class() -> None:
+    metrics = Metrics()
+    for status in (200, 204, 302, 404, 429, 502, 503, 503, 700):
+        metrics.observe(record(status=status))
+    classes: dict[str, float] = {}
+    for (name, labels), value in samples(metrics).items():
+        if name == "authgate_requests_total":
+            classes[dict(labels)["code_class"]] = value
+    assert classes == {"2xx": 2, "3xx": 1, "4xx": 2, "5xx": 3, "other": 1}
+
+
+@pytest.mark.parametrize(
+    ("durations", "gateway"),
+    [
+        ((("total", 0.004), ("upstream", 0.003)), 0.001),  # proxied: total minus upstream
+        ((("total", 0.0002),), 0.0002),  # answered by the gateway: all of it is its own
+        ((("upstream", 0.003), ("total", 0.0031)), 0.0001),  # order does not matter
+        ((("total", 0.002), ("upstream", 0.0021)), 0.0),  # clocks read apart: never negative
+    ],
+)
+def test_gateway_added_time_is_timed_per_route(
+    durations: tuple[tuple[str, float], ...], gateway: float
+) -> None:
+    metrics = Metrics()
+    metrics.observe(record(route="hr", durations=durations))
+    metrics.observe(record(route=None, durations=(("total", 0.01),)))
+    seen = samples(metrics)
+    labels = (("route", "hr"), ("stage", "gateway"))
+    assert seen[("authgate_request_duration_seconds_count", labels)] == 1
+    assert seen[("authgate_request_duration_seconds_sum", labels)] == pytest.approx(gateway)
+    unrouted = (("route", ""), ("stage", "gateway"))
+    assert seen[("authgate_request_duration_seconds_sum", unrouted)] == pytest.approx(0.01)
+
+
+def test_latency_series_per_route_are_bounded() -> None:
+    # Thousands of requests on two routes: the series count depends on routes, stages
+    # and buckets only, never on the number of requests or their statuses.
+    metrics = Metrics()
+    for index in range(2000):
+        metrics.observe(
+            record(route=("hr", "wiki")[index % 2], status=100 + index % 500,
+                   durations=(("total", index / 1000), ("upstream", index / 2000)))
+        )  # fmt: skip
+    seen = samples(metrics)
+    buckets = [k for k in seen if k[0] == "authgate_request_duration_seconds_bucket"]
+    assert len(buckets) == 2 * 3 * (len(LATENCY_BUCKETS) + 1)
+    requests = [k for k in seen if k[0] == "authgate_requests_total"]
+    assert len(requests) == 2 * 5  # two routes, five classes
