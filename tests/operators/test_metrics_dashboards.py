@@ -210,11 +210,12 @@ def test_each_required_alert_exists(topic: str) -> None:
     assert any(REQUIRED_ALERTS[topic] in rule["expr"] for rule in alert_rules()), topic
 
 
+PER_ROUTE_BUCKETS = "sum by (route, le) (rate(authgate_request_duration_seconds_bucket"
 REQUIRED_PANELS = {
     "request rate by outcome": "sum by (decision) (rate(authgate_requests_total",
     "request rate by code class": "sum by (code_class) (rate(authgate_requests_total",
-    "gateway latency percentiles per route": 'sum by (route, le) (rate(authgate_request_duration_seconds_bucket{stage="gateway"',
-    "upstream latency percentiles per route": 'sum by (route, le) (rate(authgate_request_duration_seconds_bucket{stage="upstream"',
+    "gateway latency percentiles per route": f'{PER_ROUTE_BUCKETS}{{stage="gateway"',
+    "upstream latency percentiles per route": f'{PER_ROUTE_BUCKETS}{{stage="upstream"',
     "upstream errors": "authgate_upstream_errors_total",
     "store unavailable": 'reason="store-unavailable"',
     "sheds": 'reason="upstream-overloaded"',
@@ -320,18 +321,29 @@ async def exercise(gateway: Gateway) -> None:
         await asyncio.sleep(0.05)
 
 
-async def scraped_series(gateway: Gateway) -> dict[str, set[str]]:
-    """Family name → label names, from the admin listener's /metrics."""
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape(gateway: Gateway) -> Samples:
+    """(sample name, labels) → value, from the admin listener's /metrics."""
     async with (
         aiohttp.ClientSession() as client,
         client.get(f"{admin_url(gateway)}/metrics") as response,
     ):
         assert response.status == 200
         text = await response.text()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def scraped_series(gateway: Gateway) -> dict[str, set[str]]:
+    """Family name → label names."""
     series: dict[str, set[str]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            series.setdefault(base_name(sample.name), set()).update(sample.labels)
+    for name, labels in await scrape(gateway):
+        series.setdefault(base_name(name), set()).update(label for label, _ in labels)
     return series
 
 
@@ -353,3 +365,40 @@ async def test_every_metric_the_deploy_files_name_is_exposed(metrics_gateway: Ga
             assert label in series[metric] | _TARGET_LABELS, f"{metric} has no label {label}"
             if operator == "=" and label in LABEL_VALUES:
                 assert value in LABEL_VALUES[label], f"{label}={value!r} is never set"
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    """The sum over every series of `name` that carries `labels`."""
+    wanted = set(labels.items())
+    return sum(value for (n, have), value in samples.items() if n == name and wanted <= have)
+
+
+async def test_status_class_and_latency_per_route_in_a_real_scrape(
+    metrics_gateway: Gateway,
+) -> None:
+    await exercise(metrics_gateway)
+    records = {r["route"] or "": r for r in metrics_gateway.decisions(4)}
+    # Summed over every worker; the ones that did not answer flush within a second.
+    deadline = time.monotonic() + 10
+    while True:
+        seen = await scrape(metrics_gateway)
+        if total(seen, "authgate_requests_total") >= 4 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.25)
+    requests = "authgate_requests_total"
+    assert total(seen, requests, route="echo", code_class="2xx") == 2
+    assert total(seen, requests, route="dead", code_class="5xx") == 1
+    unrouted = f"{records['']['status'] // 100}xx"  # whatever the refusal's status is
+    assert unrouted == "4xx"
+    assert total(seen, requests, route="", code_class=unrouted) == 1
+    assert total(seen, requests) == 4
+    count = "authgate_request_duration_seconds_count"
+    # "dead" never answered, but its failed connect attempt is timed as upstream time;
+    # an unrouted request never reaches an upstream, so all of it is the gateway's.
+    for route_id, answered, forwarded in (("echo", 2, 2), ("dead", 1, 1), ("", 1, 0)):
+        assert total(seen, count, route=route_id, stage="gateway") == answered, route_id
+        assert total(seen, count, route=route_id, stage="total") == answered, route_id
+        assert total(seen, count, route=route_id, stage="upstream") == forwarded, route_id
+    seconds = "authgate_request_duration_seconds_sum"
+    gateway_time = total(seen, seconds, route="echo", stage="gateway")
+    assert 0 < gateway_time <= total(seen, seconds, route="echo", stage="total")

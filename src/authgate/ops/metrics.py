@@ -55,8 +55,8 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 # request is a few hundred µs, hence the 0.1 and 0.25 ms buckets) to a slow upstream
 # (a minute). Fixed, so the series per route and stage stay bounded (19 with +Inf).
 LATENCY_BUCKETS = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-    30.0, 60.0,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 )
 _BOUNDS = (*LATENCY_BUCKETS, float("inf"))  # what prometheus-client adds as le="+Inf"
 UPSTREAM_FAILURES = frozenset(
