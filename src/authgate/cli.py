@@ -1,13 +1,16 @@
 """Command-line interface: `serve`, `check-config`, `explain`, `assertion-key rotate`.
 
 Contract: `main(argv)` returns the process exit code; each subcommand lives in its
-own module and this file only parses arguments and dispatches.
+own module and this file only parses arguments and dispatches. `authgate --version`
+prints `authgate <version>`, the installed distribution's version (one source: the
+`version` in pyproject.toml, read back through importlib.metadata).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Sequence
 
 from authgate.policy.explain_cli import add_explain_arguments
@@ -15,6 +18,7 @@ from authgate.policy.explain_cli import add_explain_arguments
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="authgate", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"authgate {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway")
     serve.add_argument("-c", "--config", required=True, help="path to the YAML config file")
@@ -28,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     rotate.add_argument("file", help="the PEM bundle (secrets.assertion_keys)")
     rotate.add_argument("--keep", type=int, default=2, help="keys kept, newest first")
     return parser
+
+
+def _version() -> str:
+    try:
+        return version("authgate")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,8 @@
 """Gateway fixture: the real `authgate serve` in a subprocess on a free loopback port.
 
 `gateway_factory(config: dict) -> Gateway` writes the config as YAML (filling in
-`server.listen`, `server.state_dir` (in the test's folder) and a decision-log file
-unless given), starts
+`server.listen`, `server.state_dir` (in the test's folder), a decision-log file and
+`log.format: text` unless given), starts
 `python -m authgate serve -c FILE`, waits until the port accepts connections and
 stops the process at the end of the test. `Gateway.decisions()` returns the decision
 records written so far (polling until at least `count` are there); `Gateway.record(id)`
@@ -85,6 +85,8 @@ def start_gateway(config: dict[str, Any], workdir: Path, host: str = "127.0.0.1"
     port = int(server["listen"].rpartition(":")[2])
     decision_file = workdir / "decisions.jsonl"
     config.setdefault("decision_log", {"sinks": [{"file": str(decision_file)}]})
+    # The tests read the log as text lines; tests/operators/test_logs.py sets `log:`.
+    config.setdefault("log", {"format": "text"})
     config_path = workdir / "authgate.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     process = ManagedProcess(

@@ -153,6 +153,14 @@ class DecisionLogConfig(Strict):
         return self
 
 
+class LogConfig(Strict):
+    """Operational logs (stderr); the decision log is `decision_log`."""
+
+    # auto: JSON lines when stderr is not a terminal, text when it is.
+    format: Literal["auto", "json", "text"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
 # Route patterns are checked here for shape only, so mistakes carry file, line and
 # key; `authgate.routing` compiles them and is the authority on the finer rules
 # (escapes, dot segments, label lengths), reporting by key path too. Not imported
@@ -275,6 +283,7 @@ class GatewayConfig(Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     decision_log: DecisionLogConfig = Field(default_factory=DecisionLogConfig)
     headers: GatewayHeaders = Field(default_factory=GatewayHeaders)
+    log: LogConfig = Field(default_factory=LogConfig)
     routes: list[RouteConfig]
 
     @field_validator("providers")

@@ -43,6 +43,7 @@ from authgate.oidc.client import OIDCClient
 from authgate.ops.changes import ConfigChanges, describe_changes
 from authgate.ops.filewatch import ChangeDetector
 from authgate.ops.inflight import InFlight
+from authgate.ops.logs import configure_logging
 from authgate.ops.metrics import Metrics
 from authgate.ops.workers import build_checked_snapshot
 from authgate.server.auth_state import AUTH, AuthRuntime, build_auth_runtime
@@ -119,6 +120,8 @@ class Reloader:
             if auth is not None:
                 _swap(self._app, AUTH, auth)
             self._applied(trigger, describe_changes(current.snapshot.config, snapshot.config))
+            # After the line above, so the reload that raises the level still says so.
+            configure_logging(snapshot.config)
             if retired:
                 self._spawn(self._retire(ended, retired, current.snapshot.config))
             return True

@@ -45,6 +45,7 @@ from prometheus_client.multiprocess import mark_process_dead
 
 from authgate.config.snapshot import Snapshot
 from authgate.ops.filewatch import ChangeDetector
+from authgate.ops.logs import configure_logging
 from authgate.ops.metrics import count_worker_restarts
 from authgate.ops.workers import WorkerSlot, build_checked_snapshot
 
@@ -242,6 +243,7 @@ class Supervisor:
         try:
             self._snapshot = build_checked_snapshot(self._snapshot.source)
             self._generation += 1
+            configure_logging(self._snapshot.config)  # its own lines follow `log:` too
         except Exception as error:  # each worker logs every problem itself
             log.debug("supervisor kept its snapshot: %s", error)
         log.info("config reload (%s): signalling %d workers", trigger, len(self._workers))

@@ -19,6 +19,7 @@ from aiohttp import web
 from authgate.conn.refusals import BodyRefused
 from authgate.decide import refuse_request
 from authgate.decision import Decision, Outcome, Reason
+from authgate.ops.logs import REQUEST_ID
 from authgate.ops.metrics import METRICS
 from authgate.proxy.forward import ClientGone, UpstreamAborted
 from authgate.server.answers import consent_response, decision_response, login_response
@@ -48,6 +49,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     # 499 (nginx's "client closed request") stays only if the client went away
     # (the handler is cancelled) before any answer was chosen.
     exchange.status = CLIENT_CLOSED
+    logged_as = REQUEST_ID.set(facts.request_id)  # every log line of this request names it
     try:
         try:
             response = await _serve(request, exchange, problem, runtime)
@@ -77,6 +79,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         record = exchange.record()
         request.app[DECISION_LOG].submit(record)
         request.app[METRICS].observe(record)
+        REQUEST_ID.reset(logged_as)
 
 
 async def _serve(

@@ -4,7 +4,7 @@ Contract: `serve(path)` returns an exit code. A bad config prints every problem 
 returns 1 without binding a port; so does a listener that cannot be bound, or keys,
 pages or files that cannot be read. With `server.workers > 1` the process becomes the
 supervisor (`ops.supervisor`) and each worker it forks runs `run_worker`; with one
-worker, this process is the worker.
+worker, this process is the worker. Operational logs: `ops.logs` (`log:`).
 
 A worker serves `server.listen` and, when set, `server.admin_listen` (`ops.admin`),
 both with SO_REUSEPORT when it has siblings. Signals:
@@ -38,6 +38,7 @@ from authgate.mutate.assertion import AssertionKeyError
 from authgate.ops.admin import build_admin_app
 from authgate.ops.drain import SETTLE_SECONDS, drain
 from authgate.ops.listeners import Listener, open_listeners
+from authgate.ops.logs import configure_logging
 from authgate.ops.metrics import Metrics
 from authgate.ops.reload import watch
 from authgate.ops.state_dir import StateDirError
@@ -59,7 +60,7 @@ def serve(config_path: str) -> int:
     try:
         snapshot = build_snapshot(config_path)
     except ConfigError as error:
-        _configure_logging(several=False)
+        configure_logging(None, several=False)
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return 1
@@ -69,19 +70,10 @@ def serve(config_path: str) -> int:
             print(dataclasses.replace(problem, file=config_path), file=sys.stderr)
         return 1
     several = snapshot.config.server.workers > 1
-    _configure_logging(several=several)
+    configure_logging(snapshot.config, several=several)
     if several:
         return Supervisor(snapshot, run_worker).run()
     return run_worker(snapshot, SINGLE)
-
-
-def _configure_logging(*, several: bool) -> None:
-    process = " [%(process)d]" if several else ""  # which worker said it
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format=f"%(asctime)s %(levelname)s %(name)s{process}: %(message)s",
-    )
 
 
 def run_worker(snapshot: Snapshot, slot: WorkerSlot) -> int:
