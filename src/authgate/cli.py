@@ -22,8 +22,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway")
     serve.add_argument("-c", "--config", required=True, help="path to the YAML config file")
-    check = sub.add_parser("check-config", help="validate a config file and exit")
+    check = sub.add_parser(
+        "check-config", help="report everything that would keep serve from starting, and exit"
+    )
     check.add_argument("config", help="path to the YAML config file")
+    check.add_argument(
+        "--config-only",
+        action="store_true",
+        help="check the file only, not this host's files, folders and ports "
+        "(on a machine that will not run it)",
+    )
     explain = sub.add_parser("explain", help="would this request be allowed, and by which rule?")
     add_explain_arguments(explain)
     keys = sub.add_parser("assertion-key", help="manage the upstream assertion signing keys")
@@ -46,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         from authgate.config.check import check_config
 
-        return check_config(args.config, out=sys.stdout)
+        return check_config(args.config, out=sys.stdout, host=not args.config_only)
     if args.command == "serve":
         from authgate.server.run import serve
 

@@ -284,7 +284,8 @@ def example_placeholder_lines() -> list[int]:
 def test_check_config_reports_exactly_the_examples_placeholders() -> None:
     env = {k: v for k, v in os.environ.items() if k == "PYTHONPATH"}
     done = subprocess.run(
-        [sys.executable, "-m", "authgate", "check-config", "config/example.yaml"],
+        # --config-only: the example's TLS and GeoIP files are not on this machine.
+        [sys.executable, "-m", "authgate", "check-config", "--config-only", "config/example.yaml"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 1

@@ -5,7 +5,8 @@ routes, and returns a frozen `Snapshot`, or raises `ConfigError` with every prob
 A snapshot is built completely before anyone sees it; hot reload swaps the one
 reference to it, and each request reads it once at its start (STYLE.md, lesson 7).
 Problems raised by route compilation that leave `file`/`line` empty get the file
-and the line of their key path filled in here. The example's placeholder secrets
+and the line of their key path filled in here (`locate_problems`, also used by
+`check-config` for its host checks and warnings). The example's placeholder secrets
 (`placeholders`) are refused here, so `serve`, `check-config` and reloads refuse them;
 only `authgate explain`, which never serves, asks for them to be let through.
 """
@@ -50,6 +51,17 @@ def build_snapshot(
     `allow_placeholders` is for tools that never serve (`authgate explain`): a policy
     question about the example needs no real secret."""
     config, source = load_source(path, environ)
+    routes, problems = compile_config(config, allow_placeholders=allow_placeholders)
+    if routes is None or problems:
+        raise ConfigError(sorted_problems(locate_problems(problems, source)))
+    return Snapshot(config, routes, str(path), time.time())
+
+
+def compile_config(
+    config: GatewayConfig, *, allow_placeholders: bool = False
+) -> tuple[RouteTable | None, list[ConfigProblem]]:
+    """The checks after the schema (references, placeholders, route compilation) and
+    the route table; the table is None when a route does not compile."""
     # Imported here: routing imports config, and config must load without routing.
     from authgate.routing.table import compile_routes
 
@@ -57,12 +69,9 @@ def build_snapshot(
     if not allow_placeholders:
         problems += placeholder_problems(config)
     try:
-        routes = compile_routes(config.routes)
+        return compile_routes(config.routes), problems
     except ConfigError as error:
-        problems += error.problems
-    if problems:
-        raise ConfigError(sorted_problems(_located(problems, source)))
-    return Snapshot(config, routes, str(path), time.time())
+        return None, problems + list(error.problems)
 
 
 def placeholder_problems(config: GatewayConfig) -> list[ConfigProblem]:
@@ -70,7 +79,7 @@ def placeholder_problems(config: GatewayConfig) -> list[ConfigProblem]:
     return [ConfigProblem("", None, format_key_path(p), MESSAGE) for p in find_placeholders(config)]
 
 
-def _located(problems: Iterable[ConfigProblem], source: Source) -> list[ConfigProblem]:
+def locate_problems(problems: Iterable[ConfigProblem], source: Source) -> list[ConfigProblem]:
     """Fill in the file and line that route compilation cannot know."""
     return [_locate(problem, source) for problem in problems]
 

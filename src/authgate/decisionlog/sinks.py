@@ -55,7 +55,7 @@ class StdoutSink:
         self._stream.flush()
 
 
-def _open_append(path: Path) -> TextIO:
+def open_append(path: Path) -> TextIO:
     # "backslashreplace" is a last guard: a line that slipped past the encoder's
     # escaping is written mangled rather than failing the whole batch.
     return open(
@@ -75,7 +75,7 @@ class FileSink:
         self.path = Path(path)
         self._lock = threading.Lock()
         # Opened now, so a bad path is an error at start, not on the first request.
-        self._file: TextIO | None = _open_append(self.path)
+        self._file: TextIO | None = open_append(self.path)
 
     def write_lines(self, lines: list[str]) -> None:
         with self._lock:
@@ -92,7 +92,7 @@ class FileSink:
                 self._file.close()
                 # If the open below fails, writes fail loudly instead of hitting a closed file.
                 self._file = None
-            self._file = _open_append(self.path)
+            self._file = open_append(self.path)
 
     def close(self) -> None:
         with self._lock:

@@ -8,7 +8,8 @@ Contract:
   and the request simply has no mTLS device. A certificate from another CA, expired,
   or otherwise unverifiable fails the handshake in both modes — a present but bad
   credential is never treated as absent. Without `client_ca` no certificate is asked
-  for. Unreadable files raise `ValueError` naming the file.
+  for. Unreadable files raise `TlsFileError` (a `ValueError`) naming each file that
+  failed, as "pair" (certificate and key) or "client_ca".
 - `device_from_certificate(der)` answers `DeviceFacts(source="mtls")` whose
   `device_id` is the lowercase hex SHA-256 of the DER certificate (the fingerprint
   operators see in `openssl x509 -fingerprint -sha256`), with subject and issuer as
@@ -35,6 +36,17 @@ ClientCertMode = Literal["optional", "required"]
 _VERIFY = {"optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 
 
+TlsFile = Literal["pair", "client_ca"]
+
+
+class TlsFileError(ValueError):
+    """TLS files that cannot be loaded: `failures` names each (which, message)."""
+
+    def __init__(self, failures: list[tuple[TlsFile, str]]) -> None:
+        super().__init__("; ".join(message for _, message in failures))
+        self.failures = failures
+
+
 def server_ssl_context(
     cert: str | Path,
     key: str | Path,
@@ -43,16 +55,19 @@ def server_ssl_context(
 ) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    failures: list[tuple[TlsFile, str]] = []
     try:
         context.load_cert_chain(str(cert), str(key))
     except (OSError, ssl.SSLError) as error:
-        raise ValueError(f"cannot load the TLS certificate {cert} / key {key}: {error}") from None
-    if client_ca is not None:
+        failures.append(("pair", f"cannot load the TLS certificate {cert} / key {key}: {error}"))
+    if client_ca is not None:  # tried even after a bad pair: every problem at once
         try:
             context.load_verify_locations(cafile=str(client_ca))
         except (OSError, ssl.SSLError) as error:
-            raise ValueError(f"cannot load the client CA bundle {client_ca}: {error}") from None
+            failures.append(("client_ca", f"cannot load the client CA bundle {client_ca}: {error}"))
         context.verify_mode = _VERIFY[mode]
+    if failures:
+        raise TlsFileError(failures)
     return context
 
 

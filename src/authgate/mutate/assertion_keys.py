@@ -78,9 +78,16 @@ class AssertionKeys:
         path = Path(path)
         if not path.exists():
             _create(path)
-        keys = cls(_read_keys(path), path)
-        _warn_if_exposed(path)
+        keys = cls.load(path)
+        mode = exposed_mode(path)
+        if mode is not None:
+            log.warning("assertion key file %s is readable by others (mode %o): chmod 600", path, mode)
         return keys
+
+    @classmethod
+    def load(cls, path: Path) -> AssertionKeys:
+        """Read an existing key file; raises `AssertionKeyError` naming it."""
+        return cls(_read_keys(path), path)
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The public JWK Set (RFC 7517 §5) to serve at `/.authgate/jwks.json`."""
@@ -130,12 +137,12 @@ def _parse_block(path: Path, number: int, block: re.Match[bytes]) -> AssertionKe
     return AssertionKey.from_private(key)
 
 
-def _warn_if_exposed(path: Path) -> None:
+def exposed_mode(path: Path) -> int | None:
+    """The key file's mode when group or others may read it, else None."""
     # Anyone who can read the key can mint identities for every upstream; say so
     # (as ssh does) rather than refuse, since some secret mounts are 0640 by design.
     mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        log.warning("assertion key file %s is readable by others (mode %o): chmod 600", path, mode)
+    return mode if mode & 0o077 else None
 
 
 def _pem_bundle(keys: list[ec.EllipticCurvePrivateKey]) -> bytes:

@@ -13,7 +13,9 @@ first, at start and at each reload that builds it anew:
 * a path that is not a folder, or that this process cannot write, is refused.
 
 Refusals raise `StateDirError`, one line naming the folder, which `serve` prints as
-`authgate: cannot start: ...`. State never goes to the working directory: a relative
+`authgate: cannot start: ...`. `check_state_dir(folder)` answers the same judgement
+without changing anything (a missing folder: whether it could be created), for
+`check-config` and the start-up checks (`ops.preflight`). State never goes to the working directory: a relative
 `state_dir` is taken from the config file's directory like every path. A folder no
 state file lives in is never touched, so a read-only deployment whose keys come from
 a mounted secret needs no writable state folder.
@@ -38,10 +40,15 @@ class StateDirError(Exception):
 
 def state_file(state_dir: str, given: str | None, name: str) -> Path:
     """Where a state file lives, the state folder made ready when it is there."""
-    path = Path(given) if given is not None else Path(state_dir) / name
+    path = state_path(state_dir, given, name)
     if path.is_relative_to(state_dir):
         prepare_state_dir(Path(state_dir))
     return path
+
+
+def state_path(state_dir: str, given: str | None, name: str) -> Path:
+    """Where a state file lives, touching nothing."""
+    return Path(given) if given is not None else Path(state_dir) / name
 
 
 def prepare_state_dir(folder: Path) -> Path:
@@ -55,16 +62,53 @@ def prepare_state_dir(folder: Path) -> Path:
         mode = folder.stat().st_mode
     except OSError as error:
         raise StateDirError(f"{where}: cannot create: {error.strerror or error}") from error
-    if not stat.S_ISDIR(mode):
-        raise StateDirError(f"{where}: not a folder")
-    _check_mode(where, folder, stat.S_IMODE(mode))
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise StateDirError(f"{where}: not writable by uid {os.getuid()}")
+    refusal = _refusal(folder, mode)
+    if refusal is not None:
+        raise StateDirError(f"{where}: {refusal}")
+    exposure = _exposure(folder, mode)
+    if exposure is not None:
+        log.warning("%s: %s", where, exposure)
     return folder
 
 
-def _check_mode(where: str, folder: Path, mode: int) -> None:
-    if mode & 0o022:
-        raise StateDirError(f"{where}: writable by group or others (mode {mode:o}): chmod 700 {folder}")
-    if mode & 0o055:
-        log.warning("%s: readable by group or others (mode %o): chmod 700 %s", where, mode, folder)
+def check_state_dir(folder: Path) -> tuple[str | None, str | None]:
+    """(refusal, warning) that `prepare_state_dir` would give, changing nothing."""
+    try:
+        mode = folder.stat().st_mode
+    except FileNotFoundError:
+        return creatable_problem(folder), None
+    except OSError as error:  # e.g. a parent that is a file: mkdir would fail the same way
+        return f"cannot create: {error.strerror or error}", None
+    refusal = _refusal(folder, mode)
+    return (refusal, None) if refusal is not None else (None, _exposure(folder, mode))
+
+
+def creatable_problem(folder: Path) -> str | None:
+    """Why `mkdir -p folder` would fail here, or None: its nearest existing ancestor
+    must be a folder this process may write."""
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"cannot create: {ancestor} is not a folder"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"cannot create: {ancestor} is not writable by uid {os.getuid()}"
+    return None
+
+
+def _refusal(folder: Path, mode: int) -> str | None:
+    if not stat.S_ISDIR(mode):
+        return "not a folder"
+    bits = stat.S_IMODE(mode)
+    if bits & 0o022:
+        return f"writable by group or others (mode {bits:o}): chmod 700 {folder}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"not writable by uid {os.getuid()}"
+    return None
+
+
+def _exposure(folder: Path, mode: int) -> str | None:
+    bits = stat.S_IMODE(mode)
+    if bits & 0o055:
+        return f"readable by group or others (mode {bits:o}): chmod 700 {folder}"
+    return None

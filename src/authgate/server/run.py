@@ -1,8 +1,9 @@
 """`authgate serve`: load the config, start the worker(s), run until signalled.
 
 Contract: `serve(path)` returns an exit code. A bad config prints every problem and
-returns 1 without binding a port; so does a listener that cannot be bound, or keys,
-pages or files that cannot be read. With `server.workers > 1` the process becomes the
+returns 1 without binding a port; so do keys, pages, files and folders that cannot be
+used (`ops.preflight`, the same checks `check-config` runs, all printed at once), and a
+listener that cannot be bound. With `server.workers > 1` the process becomes the
 supervisor (`ops.supervisor`) and each worker it forks runs `run_worker`; with one
 worker, this process is the worker. Operational logs: `ops.logs` (`log:`).
 
@@ -30,16 +31,15 @@ from aiohttp import web
 
 from authgate.config.errors import ConfigError
 from authgate.config.references import workers_problems
-from authgate.config.schema import GatewayConfig, ServerConfig
-from authgate.config.schema_adaptive import MtlsConfig
+from authgate.config.schema import GatewayConfig
 from authgate.config.snapshot import Snapshot, build_snapshot
-from authgate.device.cert import server_ssl_context
 from authgate.mutate.assertion import AssertionKeyError
 from authgate.ops.admin import build_admin_app
 from authgate.ops.drain import SETTLE_SECONDS, drain
 from authgate.ops.listeners import Listener, open_listeners
 from authgate.ops.logs import configure_logging
 from authgate.ops.metrics import Metrics
+from authgate.ops.preflight import host_findings, listener_ssl_context
 from authgate.ops.reload import watch
 from authgate.ops.state_dir import StateDirError
 from authgate.ops.supervisor import Supervisor
@@ -68,6 +68,11 @@ def serve(config_path: str) -> int:
     if problems:
         for problem in problems:
             print(dataclasses.replace(problem, file=config_path), file=sys.stderr)
+        return 1
+    refusals = host_findings(snapshot.config, ports=False).errors
+    if refusals:
+        for problem in refusals:
+            print(f"authgate: cannot start: {problem.key} {problem.message}", file=sys.stderr)
         return 1
     several = snapshot.config.server.workers > 1
     configure_logging(snapshot.config, several=several)
@@ -133,7 +138,7 @@ async def _start(
     try:
         await runner.setup()
         await admin.setup()
-        listeners = _open(server.listen, slot, _ssl_context(server, config.devices.mtls))
+        listeners = _open(server.listen, slot, listener_ssl_context(config))
         try:
             admin_listeners = _open(server.admin_listen, slot, None) if server.admin_listen else []
         except OSError:
@@ -178,13 +183,3 @@ def _handle_signals(
 async def _on_hangup(app: web.Application) -> None:
     await app[DECISION_LOG].reopen()
     await app[RELOADER].reload("SIGHUP")
-
-
-def _ssl_context(server: ServerConfig, mtls: MtlsConfig | None) -> ssl.SSLContext | None:
-    """TLS on the listener; with `devices.mtls`, client certificates are asked for
-    (optional) or required, and verified against the device CA."""
-    if server.tls is None:
-        return None
-    if mtls is None:
-        return server_ssl_context(server.tls.cert, server.tls.key)
-    return server_ssl_context(server.tls.cert, server.tls.key, mtls.client_ca, mtls.mode)
