@@ -58,7 +58,8 @@ def listen_port(address: str) -> int:
 
 def check_config(path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(AUTHGATE), "check-config", str(path)],
+        # --config-only: these configs run in a container, not on this machine.
+        [str(AUTHGATE), "check-config", "--config-only", str(path)],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 

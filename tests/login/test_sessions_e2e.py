@@ -111,7 +111,8 @@ def test_demo_config_is_valid(tmp_path: Path) -> None:
     # The demo's state folder as `make demo` prepares it (its own cookie secret).
     state = prepare_demo_state(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "authgate", "check-config", "config/demo.yaml"],
+        # --config-only: a running demo may hold its port.
+        [sys.executable, "-m", "authgate", "check-config", "--config-only", "config/demo.yaml"],
         capture_output=True, text=True, timeout=60,
         env={**os.environ, "AUTHGATE_DEMO_STATE": str(state)},
     )
