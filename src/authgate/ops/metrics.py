@@ -188,24 +188,25 @@ class Metrics:
         key = (route, record.decision, record.reason, record.status)
         outcomes = self._outcomes
         outcomes[key] = outcomes.get(key, 0) + 1
-        total = upstream = 0.0
+        timings = self._timings
+        gateway = 0.0  # total minus upstream, added up as the stages go by
         for stage, seconds in record.durations:
-            self._time(route, stage, seconds)
+            (timings.get((route, stage)) or self._timings_of(route, stage)).add(seconds)
             if stage == "total":
-                total = seconds
+                gateway += seconds
             elif stage == "upstream":
-                upstream = seconds
+                gateway -= seconds
         # Clamped: the two clocks are read at different points, never by the same call.
-        self._time(route, "gateway", max(total - upstream, 0.0))
+        found = timings.get((route, "gateway")) or self._timings_of(route, "gateway")
+        found.add(gateway if gateway > 0.0 else 0.0)
         if record.reason in UPSTREAM_FAILURES:  # rare: straight to the counter
             self.upstream_errors.labels(route, record.reason).inc()
 
-    def _time(self, route: str, stage: str, seconds: float) -> None:
-        timings = self._timings.get((route, stage))
-        if timings is None:
-            timings = _Timings(self.durations.labels(route, stage))
-            self._timings[(route, stage)] = timings
-        timings.add(seconds)
+    def _timings_of(self, route: str, stage: str) -> _Timings:
+        """The first observation of (route, stage): its histogram child, made once."""
+        timings = _Timings(self.durations.labels(route, stage))
+        self._timings[(route, stage)] = timings
+        return timings
 
     def flush(self) -> None:
         """Move what `observe` accumulated into the exposed metrics."""
