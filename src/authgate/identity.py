@@ -39,5 +39,20 @@ class Identity:
 
     @property
     def user(self) -> str:
-        """What the `user` header and the decision log show: a stable, readable id."""
+        """What the decision log shows: a stable, readable id."""
         return self.username or self.email or self.subject
+
+    @property
+    def verified_email(self) -> str | None:
+        """The email only when the provider asserted it verified (`email_verified` is
+        JSON true, or the provider is declared `email_verified: assume`). Upstream
+        apps take an identity header's email as an account key: an unverified one is
+        the nOAuth takeover (Descope, 2023), so headers and the assertion carry only
+        this."""
+        return self.email if self.email_verified is True else None
+
+    @property
+    def upstream_user(self) -> str:
+        """What the `user` header and the assertion show: as `user`, but never an
+        unverified email (then the provider's `sub`)."""
+        return self.username or self.verified_email or self.subject

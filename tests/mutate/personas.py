@@ -32,6 +32,7 @@ bob_contractor = Identity(
     provider="corp",
     credential="bearer",
     email="bob@contractor.example",
+    email_verified=True,
     groups=("contractors",),
 )
 
@@ -40,6 +41,7 @@ zoe_customer = Identity(
     provider="shop",
     credential="session",
     email="zoë@shop.example",
+    email_verified=True,
     name="Zoë 山田",
     groups=("vip", "eu,de"),
     session_id="sess-zoe",
@@ -52,9 +54,20 @@ mallory_injector = Identity(
     provider="shop",
     credential="session",
     email="m@evil.example\r\nX-Authgate-User: admin",
+    email_verified=True,
     name="Mal\x00lory\x7f\u0085 ",
     username=" mallory\tadmin",
     groups=("a\nb", "c\rd"),
     roles=("\u2028",),
     claims={"note": "x\r\n\r\nGET /admin HTTP/1.1"},
+)
+
+# A provider that did not say the address is verified (or said "true" as a string):
+# the address must reach no upstream (nOAuth).
+una_unverified = Identity(
+    subject="una-sub",
+    provider="social",
+    credential="session",
+    email="ceo@corp.example",
+    groups=("users",),
 )

@@ -12,7 +12,7 @@ import pytest
 
 from authgate.identity import Identity
 from authgate.mutate.assertion import AssertionKeys, AssertionSigner
-from tests.mutate.personas import alice_admin, bob_contractor, zoe_customer
+from tests.mutate.personas import alice_admin, bob_contractor, una_unverified, zoe_customer
 
 NOW = 1_800_000_000.0
 
@@ -164,3 +164,9 @@ def test_reuse_is_much_cheaper_than_signing(keys: AssertionKeys) -> None:
         return min(runs)
 
     assert per_call(AssertionSigner(keys)) * 5 < per_call(AssertionSigner(keys, cache_size=0))
+
+
+def test_an_unverified_email_is_not_asserted(keys: AssertionKeys) -> None:
+    token = AssertionSigner(keys).sign(una_unverified, audience="hr", now=NOW, ttl=60, request_id="r")
+    claims = _decode(keys, token)
+    assert "email" not in claims and claims["sub"] == "una-sub"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from urllib.parse import unquote
 
@@ -21,6 +22,7 @@ from tests.mutate.personas import (
     alice_admin,
     bob_contractor,
     mallory_injector,
+    una_unverified,
     zoe_customer,
 )
 
@@ -128,6 +130,28 @@ def test_empty_values_are_omitted() -> None:
         ("X-Authgate-Groups", "contractors"),
         ("X-Authgate-Provider", "corp"),
     ]
+
+
+@pytest.mark.parametrize("verified", [None, False])
+def test_an_unverified_email_reaches_no_header(verified: bool | None) -> None:
+    # nOAuth: an app keys accounts on the email header; only a verified one is sent,
+    # and the user header falls back to the provider's sub, not to the address.
+    una = dataclasses.replace(una_unverified, email_verified=verified)
+    templates = compile_templates({"X-Mail": "{email}", "X-Who": "{user}"})
+    headers = identity_headers(una, templates, assertion=None, access_token=None)
+    assert ("X-Authgate-User", "una-sub") in headers
+    assert ("X-Who", "una-sub") in headers
+    assert all("ceo@corp.example" not in value for _, value in headers)
+    assert not any(name in ("X-Authgate-Email", "X-Mail") for name, _ in headers)
+
+
+def test_a_verified_email_is_sent() -> None:
+    una = dataclasses.replace(una_unverified, email_verified=True)
+    templates = compile_templates({"X-Mail": "{email}"})
+    headers = identity_headers(una, templates, assertion=None, access_token=None)
+    assert ("X-Authgate-Email", "ceo@corp.example") in headers
+    assert ("X-Mail", "ceo@corp.example") in headers
+    assert ("X-Authgate-User", "ceo@corp.example") in headers
 
 
 def test_route_templates_follow_the_defaults() -> None:

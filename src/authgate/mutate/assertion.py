@@ -114,7 +114,7 @@ class AssertionSigner:
 def _signed_content(identity: Identity) -> tuple[Hashable, ...]:
     """Everything that ends up in the token: the cache key's identity part."""
     i = identity
-    return (i.subject, i.provider, i.email, i.name, i.username, i.groups, i.roles, i.acr, i.amr)
+    return (i.subject, i.provider, i.verified_email, i.name, i.username, i.groups, i.roles, i.acr, i.amr)
 
 
 def _claims(
@@ -132,7 +132,7 @@ def _claims(
         "provider": identity.provider,
     }
     optional: dict[str, Any] = {
-        "email": identity.email,
+        "email": identity.verified_email,  # never an unverified one (nOAuth)
         "name": identity.name,
         "preferred_username": identity.username,
         "groups": list(identity.groups),

@@ -111,8 +111,8 @@ def _identity_set(extra_names: frozenset[str]) -> HeaderSet:
 
 def _defaults(identity: Identity, *, skip: frozenset[str]) -> list[tuple[str, str]]:
     values = (
-        (USER_HEADER, encode_value(identity.user)),
-        (EMAIL_HEADER, encode_value(identity.email or "")),
+        (USER_HEADER, encode_value(identity.upstream_user)),
+        (EMAIL_HEADER, encode_value(identity.verified_email or "")),
         (NAME_HEADER, encode_value(identity.name or "")),
         (GROUPS_HEADER, encode_list(identity.groups)),
         (ROLES_HEADER, encode_list(identity.roles)),

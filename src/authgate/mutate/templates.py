@@ -5,8 +5,8 @@ template once and raises `TemplateError(header_name, message)` for an unknown
 placeholder, malformed braces, a reserved or invalid header name, or literal text that
 is not printable ASCII. `CompiledTemplates.render(identity)` never raises.
 
-Placeholders: user, subject, email, name, username, provider, groups, roles, acr, amr
-and `claims.<dotted.path>`; `{{` and `}}` are literal braces. Rendering rules:
+Placeholders: user, subject, email (only a verified one), name, username, provider, groups,
+roles, acr, amr and `claims.<dotted.path>`; `{{` and `}}` are literal braces. Rendering rules:
 
 * a list joins its items with `,`; a bool or number renders as JSON text (`true`, `42`);
   a mapping renders as compact JSON;
@@ -34,9 +34,9 @@ from authgate.mutate.encoding import encode_list, encode_value, normalize_name
 Getter = Callable[[Identity], object]
 
 _FIELDS: dict[str, Getter] = {
-    "user": lambda i: i.user,
+    "user": lambda i: i.upstream_user,
     "subject": lambda i: i.subject,
-    "email": lambda i: i.email,
+    "email": lambda i: i.verified_email,  # never an unverified one (nOAuth)
     "name": lambda i: i.name,
     "username": lambda i: i.username,
     "provider": lambda i: i.provider,
