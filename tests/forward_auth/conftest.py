@@ -89,13 +89,23 @@ def front(
     nginx_factory: Callable[[str, int], Nginx],
     caddy_factory: Callable[[str, int], Caddy],
 ) -> Front:
-    kind: str = request.param
+    return start_front(request.param, forward_gateway, echo_upstream, nginx_factory, caddy_factory)
+
+
+def start_front(
+    kind: str,
+    gateway: Gateway,
+    echo_upstream: TestServer,
+    nginx_factory: Callable[[str, int], Nginx],
+    caddy_factory: Callable[[str, int], Caddy],
+) -> Front:
+    """The proxy `kind` running its recipe in front of the echo upstream and `gateway`."""
     port = free_port()
     text = render(
         RECIPES[kind],
         LISTEN=f"127.0.0.1:{port}",
-        AUTHGATE=f"127.0.0.1:{forward_gateway.port}",
+        AUTHGATE=f"127.0.0.1:{gateway.port}",
         APP=f"127.0.0.1:{echo_upstream.port}",
     )
     factory = nginx_factory if kind == "nginx" else caddy_factory
-    return Front(kind, port, forward_gateway, factory(text, port))
+    return Front(kind, port, gateway, factory(text, port))

@@ -16,6 +16,7 @@ from aiohttp import web
 from authgate.decision import Decision, Outcome, Reason
 from authgate.server.answers import decision_response
 from authgate.server.auth_state import auth_of
+from authgate.server.denied_page import DENIED_PATH, denied_page
 from authgate.server.exchange import Exchange
 from authgate.server.login import callback, sign_in, start
 from authgate.server.logout import backchannel_logout, logged_out, logout
@@ -74,6 +75,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     PREFIX + "backchannel-logout": backchannel_logout,
     PREFIX + "jwks.json": jwks,
     PREFIX + "userinfo": userinfo,
+    DENIED_PATH: denied_page,
 }
 
 

@@ -23,8 +23,10 @@ recipes in docs/forward-auth.md):
 * Those facts go through the same pipeline as proxied requests (`evaluate`; STYLE.md
   lesson 8), and the answer is the decision, with `Cache-Control: no-store`:
   - allow -> 200, empty body, with the identity headers the upstream should get (the
-    proxy mode's set, signed assertion included) and X-Request-Id, for the proxy to
-    copy (`auth_request_set`, `copy_headers`, `authResponseHeaders`);
+    proxy mode's set, signed assertion included), X-Request-Id, and `Cookie`: the
+    client's cookies without the gateway's session and login cookies (none left: no
+    header), for the proxy to copy (`auth_request_set`, `copy_headers`,
+    `authResponseHeaders`) so the upstream never sees the session id, as in proxy mode;
   - login or step-up -> a browser navigation on a session route goes to
     `<proto>://<host>/.authgate/start?rd=<url>` (plus the step-up parameters, as in
     `answers.login_response`): a 302 in the forward dialect; in the nginx dialect a
@@ -33,7 +35,10 @@ recipes in docs/forward-auth.md):
     with WWW-Authenticate. A refusal that names a `consent_url` sends a browser
     navigation there the same way;
   - deny -> 403, whatever the proxy mode would answer (404, 405): the gateway is asked
-    whether the request may pass, not whether the resource exists;
+    whether the request may pass, not whether the resource exists. The body is the
+    denied page (Caddy and Traefik relay it), with X-Authgate-Reason and
+    X-Authgate-Route for nginx, whose `error_page 403` shows it through
+    `/.authgate/denied` (`server.denied_page`);
   - unreadable forwarded headers, an unsafe path or a credential sent twice
     (`duplicate-credentials`, docs/headers.md) -> 400; errors keep their 5xx.
   In the nginx dialect every refusal below 500 other than 401 is a 403.
@@ -63,7 +68,8 @@ from authgate.server.answers import (
 )
 from authgate.server.auth_state import auth_of
 from authgate.server.authenticate import AuthResult, duplicated_credential
-from authgate.server.cookies import clear_session_cookie
+from authgate.mutate.identity_headers import strip_cookie
+from authgate.server.cookies import clear_session_cookie, gateway_cookies
 from authgate.server.exchange import Exchange
 from authgate.server.facts import resolve_target
 from authgate.server.forwarding import add_identity
@@ -84,6 +90,12 @@ FORWARDED_URI = "X-Forwarded-Uri"
 _METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
 _SCHEMES = ("http", "https")
 _NO_STORE = "no-store"
+COOKIE = "Cookie"
+# A refusal names its reason codes here, for a proxy that can't relay the page
+# itself (nginx's auth_request drops the body): its `error_page 403` fetches
+# `/.authgate/denied` with this header (`server.denied_page`).
+REASON_HEADER = "X-Authgate-Reason"
+ROUTE_HEADER = "X-Authgate-Route"
 
 
 class Dialect(enum.Enum):
@@ -269,7 +281,11 @@ def _answer(
         query = urlencode({"return_to": _original_url(facts, forwarded)})
         return _send_to(consent_url + separator + query, facts, forwarded, None)
     user = exchange.identity.user if exchange.identity else None
-    return decision_response(request, decision, facts, user)
+    response = decision_response(request, decision, facts, user)
+    response.headers[REASON_HEADER] = ",".join(reason.value for reason in decision.reasons)
+    if decision.route_id is not None:
+        response.headers[ROUTE_HEADER] = decision.route_id
+    return response
 
 
 def _refusal_status(decision: Decision, dialect: Dialect) -> int:
@@ -292,9 +308,29 @@ def _allowed(
         exchange.headers_dropped = add_identity(
             headers, facts, route, auth, auth_of(request), forward_auth=True
         )
+    _clean_cookie(headers, request, runtime, facts.scheme == "https")
     headers[REQUEST_ID_HEADER] = facts.request_id
     headers["Cache-Control"] = _NO_STORE
     return web.Response(status=200, headers=headers)
+
+
+def _clean_cookie(
+    headers: CIMultiDict[str], request: web.Request, runtime: ServerRuntime, secure: bool
+) -> None:
+    """The client's `Cookie` without the gateway's session and login cookies, for the
+    proxy to send upstream instead of the client's (no header: send none).
+
+    The proxy mode's own `strip_cookie`, so both modes keep the same bytes: every
+    `Cookie` header folded, `__Host-`/`__Secure-` variants removed, quoted values kept.
+    A regex in the proxy's config would miss a second `Cookie` header or a prefix
+    variant, and the upstream must never see the session id (it could replay it).
+    """
+    cookies: CIMultiDict[str] = CIMultiDict(
+        (COOKIE, value) for value in request.headers.getall(COOKIE, ())
+    )
+    strip_cookie(cookies, *gateway_cookies(runtime.snapshot.config.sessions, secure))
+    if COOKIE in cookies:
+        headers[COOKIE] = cookies[COOKIE]
 
 
 def _login(
