@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from authgate.mutate.assertion_keys import rotate_key_file
+
 SECRET = "one-pass-check-config-cookie-secret-0123456789"
 Config = dict[str, Any]
 
@@ -339,3 +341,30 @@ def test_a_state_dir_others_may_read_is_a_warning_not_an_error(tmp_path: Path) -
     assert checked.returncode == 0, checked.stdout
     [warning, _] = checked.stdout.splitlines()
     assert f"server.state_dir: warning: {tmp_path / 'state'}: readable by group or others" in warning
+
+
+def test_serve_too_prints_every_host_problem_at_once(tmp_path: Path) -> None:
+    config = base_config(tmp_path)
+    config["server"]["templates_dir"] = str(tmp_path / "no-templates")
+    config["geoip"] = {"city": str(tmp_path / "no.mmdb")}
+    config["decision_log"] = {"sinks": [{"file": str(tmp_path / "none" / "d.jsonl")}]}
+    served = authgate("serve", "-c", str(write(tmp_path, config)), cwd=tmp_path)
+    assert served.returncode == 1
+    refusals = [line for line in served.stderr.splitlines() if "cannot start" in line]
+    assert [line.split()[3] for line in refusals] == [
+        "server.templates_dir", "geoip.city", "decision_log.sinks[0].file"
+    ], served.stderr
+
+
+def test_a_key_file_others_may_read_is_a_warning(tmp_path: Path) -> None:
+    config = base_config(tmp_path)
+    config["secrets"]["assertion_keys"] = str(tmp_path / "keys.pem")
+    path = write(tmp_path, config)
+    # serve creates the key file (0600); loosen it as a careless copy would.
+    rotate_key_file(tmp_path / "keys.pem")
+    (tmp_path / "keys.pem").chmod(0o644)
+    checked = authgate("check-config", str(path), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout
+    [warning, _] = checked.stdout.splitlines()
+    assert "secrets.assertion_keys: warning: assertion key file" in warning
+    assert "readable by others (mode 644): chmod 600" in warning

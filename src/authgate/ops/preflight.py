@@ -8,8 +8,8 @@ locates them in the config file (`config.snapshot.locate_problems`). Nothing on
 the host is changed: a missing state folder or key file is judged on whether it
 could be created, a missing decision-log file on whether its folder is writable.
 
-One implementation of each check, shared with `serve`: the page templates load
-through the `PageRenderer` the server uses, TLS through `listener_ssl_context` (the
+One implementation of each check, shared with `serve`: the pages load through the
+server's own `page_renderer(config)`, TLS through `listener_ssl_context` (the
 server's own context), GeoIP through `GeoDatabases`, an existing decision-log file
 through the sink's own `open_append`, the state folder through
 `ops.state_dir.check_state_dir` (the judgement `prepare_state_dir` enforces), an
@@ -39,7 +39,8 @@ from authgate.geo.reader import SLOTS
 from authgate.mutate.assertion_keys import AssertionKeyError, AssertionKeys, exposed_mode
 from authgate.ops.listeners import Listener, open_listeners
 from authgate.ops.state_dir import ASSERTION_KEY_FILE, check_state_dir, creatable_problem, state_path
-from authgate.server.pages import PageRenderer, TemplateError
+from authgate.server.pages import TemplateError
+from authgate.server.state import page_renderer
 
 
 @dataclass
@@ -78,11 +79,8 @@ def listener_ssl_context(config: GatewayConfig) -> ssl.SSLContext | None:
 
 
 def _templates(config: GatewayConfig, found: Findings) -> None:
-    folder = config.server.templates_dir
-    if folder is None:
-        return
     try:
-        PageRenderer(Path(folder))
+        page_renderer(config)
     except TemplateError as error:
         found.error("server.templates_dir", str(error))
 

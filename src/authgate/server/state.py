@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from authgate.client_ip import TrustedProxies
-from authgate.config.schema import UpstreamTimeouts
+from authgate.config.schema import GatewayConfig, UpstreamTimeouts
 from authgate.config.snapshot import Snapshot
 from authgate.conn.limits import ConnectionLimits
 from authgate.decisionlog import DecisionLog
@@ -52,12 +52,11 @@ class ServerRuntime:
         upstreams = {
             route.id: _target(route, server.upstream_timeouts) for route in snapshot.routes.routes
         }
-        templates = Path(server.templates_dir) if server.templates_dir else None
         return cls(
             snapshot,
             TrustedProxies.from_networks(server.trusted_proxies),
             upstreams,
-            PageRenderer(templates),
+            page_renderer(snapshot.config),
             {route.id: compile_route_policy(route) for route in snapshot.config.routes},
             {
                 route.id: compile_rules(route.adaptive, route.audience)
@@ -67,6 +66,12 @@ class ServerRuntime:
             {route.id: compile_limits(route.rate_limit) for route in snapshot.config.routes},
             ConnectionLimits.from_config(snapshot.config),
         )
+
+
+def page_renderer(config: GatewayConfig) -> PageRenderer:
+    """The pages as configured; raises `TemplateError` (also run by `ops.preflight`)."""
+    folder = config.server.templates_dir
+    return PageRenderer(Path(folder) if folder else None)
 
 
 def _target(route: Route, defaults: UpstreamTimeouts) -> UpstreamTarget:
