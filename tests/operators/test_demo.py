@@ -12,6 +12,7 @@ the test run must not be re-pointed); what the install step runs is checked with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -135,6 +136,19 @@ def _wait_ready(output: Path, process: subprocess.Popen[bytes], port: int) -> tu
     pytest.fail(f"make demo printed no URL within {START_TIMEOUT:.0f} s:\n{output.read_text()}")
 
 
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    # The whole group: make, the launcher and its children. The group may be gone
+    # already when make failed at start (its failure is what the test reports).
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Demo]:
     port = free_port()
@@ -158,12 +172,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         origin, issuer = _wait_ready(output, process, port)
         yield Demo(origin, issuer, port, output, process)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        _stop_group(process)
     # Ctrl-C / SIGTERM stops every part: nothing keeps the port.
     assert not port_is_open("127.0.0.1", port)
 
