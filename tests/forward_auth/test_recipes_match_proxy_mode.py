@@ -164,6 +164,10 @@ async def test_a_denied_user_sees_the_gateways_denied_page(front: Front) -> None
         async with client.get(f"{front.url}/admin/users", headers=API, allow_redirects=False) as r:
             assert r.status == 403
             document = await r.json()
+        # A POST too (nginx fetches the page with GET, without the body).
+        async with client.post(f"{front.url}/admin/users", data=b"x=1", headers=API) as r:
+            assert r.status == 403
+            assert (await r.json())["status"] == 403
     # The page names the refusal the auth call recorded (its request id, reason,
     # route and user), not the page fetch of its own.
     record = front.gateway.record(page_id)
