@@ -173,10 +173,10 @@ async def test_a_denied_user_sees_the_gateways_denied_page(front: Front) -> None
     record = front.gateway.record(page_id)
     assert (record["decision"], record["path"], record["route"]) == ("deny", "/admin/users", "admin")
     assert record["user"] == "bob"
-    assert "<h1>Access denied</h1>" in page and "nginx" not in page.lower()
-    assert f"<code>{page_id}</code>" in page
+    # Loose on markup: the page's template is the pages' business (docs/pages.md).
+    assert "Access denied" in page and "nginx" not in page.lower() and page_id in page
     assert all(code in page for code in record["reason"].split(","))
-    assert "<dd>bob</dd>" in page and "<dd>admin</dd>" in page
+    assert re.search(r">\s*bob\s*<", page) and re.search(r">\s*admin\s*<", page)
     api_record = front.gateway.record(document["request_id"])
     assert document["status"] == 403 and api_record["decision"] == "deny"
     assert api_record["path"] == "/admin/users"
@@ -273,7 +273,7 @@ async def test_traefik_relays_the_gateways_denied_page_and_sign_in(admin_gateway
     client = CIMultiDict({**BROWSER, "Cookie": f"{SESSION}={session}"})
     status, answer, page = await traefik_ask(admin_gateway, client, "/admin/users")
     assert status == 403 and answer["Content-Type"].startswith("text/html")
-    assert "<h1>Access denied</h1>" in page and f"<code>{answer['X-Request-Id']}</code>" in page
-    assert "<dd>bob</dd>" in page
+    assert "Access denied" in page and answer["X-Request-Id"] in page
+    assert re.search(r">\s*bob\s*<", page)
     status, answer, _ = await traefik_ask(admin_gateway, CIMultiDict(BROWSER), "/reports")
     assert status == 302 and answer["Location"].startswith("http://127.0.0.1/.authgate/start?rd=")
