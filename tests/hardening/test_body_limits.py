@@ -7,6 +7,7 @@ upstream never got a complete body" are facts the tests can check.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,3 +201,29 @@ async def test_other_expectations_are_ignored_with_a_record_not_refused_without_
     assert answer.status == 200
     assert header_values(answer.json(), "Expect") == []  # never forwarded
     assert gateway.decisions(1)[0]["status"] == 200
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+async def test_a_refused_client_that_keeps_sending_still_reads_its_413(
+    limited_gateway: Callable[..., Gateway], counting_upstream: Counting, framing: str
+) -> None:
+    # The client writes far more than the limit without waiting. Closing a socket with
+    # unread bytes makes the kernel reset it, and a reset can destroy the 413 before
+    # the client reads it: the gateway half-closes and drops what still arrives
+    # (lingering close, as nginx), so the answer is always read.
+    gateway = limited_gateway()
+    size = 512 * LIMIT
+    if framing == "chunked":
+        head = request("/flood", "POST", extra="Transfer-Encoding: chunked\r\n")
+        body = chunked(size, piece=8192)
+    else:
+        head = request("/flood", "POST", extra=f"Content-Length: {size}\r\n")
+        body = b"f" * size
+    for _ in range(3):
+        conn = await connect(gateway.port)
+        conn.writer.write(head + body)  # not drained: the kernel sends what it can
+        await asyncio.sleep(0.3)  # the gateway answers and closes while bytes arrive
+        answer = await conn.answer(timeout=CLOSED_WITHIN)
+        conn.close()
+        assert_refusal(answer, 413, "body-too-large")
+    assert counting_upstream.completed == []

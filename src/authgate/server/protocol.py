@@ -22,7 +22,7 @@ the behaviour, and a data plane of our own replaces this module alone.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http import HttpVersion11, RawRequestMessage
@@ -50,6 +50,11 @@ from authgate.server.state import RUNTIME
 # the clock's idle timer replaces it (a value aiohttp never reaches).
 _KEEPALIVE_OFF = 365 * 86400.0
 _PREFIX_BYTES = 512  # the first bytes of a request, for its record and its refusal
+# How long a refused client that may still be sending is read (and dropped) after the
+# answer, before the socket closes. nginx's lingering_close does the same (its
+# lingering_timeout is 5 s): closing a socket with unread bytes makes the kernel send a
+# TCP reset, which can destroy the 413/431/408 before the client has read it.
+LINGER_SECONDS = 2.0
 _ERROR_11 = ERROR._replace(version=HttpVersion11)
 
 
@@ -118,7 +123,7 @@ def _parse_error(exc: BaseException) -> ParseError:
 class GatewayProtocol(RequestHandler):
     __slots__ = (
         "_gateway", "_limits", "_clock", "_peer", "_admission", "_timer",
-        "_refusing", "_prefix", "_body", "_body_limit", "_draining",
+        "_refusing", "_prefix", "_body", "_body_limit", "_draining", "_linger",
     )  # fmt: skip
 
     def __init__(self, gateway: GatewayServer, limits: ConnectionLimits, **kwargs: Any) -> None:
@@ -134,11 +139,13 @@ class GatewayProtocol(RequestHandler):
         self._body: StreamReader | None = None  # the body being read from the client
         self._body_limit = limits.max_body
         self._draining = False  # answered; aiohttp reads and drops the rest of the body
+        self._linger = False  # refused while the client may still send: linger at close
 
     # --- the connection ---------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
+        # Duck-typed as the transport (uvloop's are no asyncio.Transport subclasses).
+        super().connection_made(cast(asyncio.BaseTransport, _LingeringTransport(transport, self)))
         self._peer = _peer_address(transport)
         trusted = self._gateway.app[RUNTIME].trusted.contains(self._peer)
         # The per-peer cap (conn.peers): over it, a connection is answered 503 after
@@ -208,7 +215,7 @@ class GatewayProtocol(RequestHandler):
             refused = self._refusal(message, prefix)
             if refused is not None:
                 messages[index] = (_ErrInfo(0, refused, ""), payload)
-                self._refusing = True
+                self._refusing = self._linger = True
                 break
         last = messages[-1][1]
         has_body = last is not EMPTY_PAYLOAD and not last.is_eof() and not self._refusing
@@ -291,7 +298,7 @@ class GatewayProtocol(RequestHandler):
 
     def _queue_refusal(self, reason: Reason) -> None:
         """Answer `reason` after whatever is queued, then close; read nothing more."""
-        self._refusing = True
+        self._refusing = self._linger = True
         self._messages.append((_ErrInfo(0, Refused(reason, RequestHint.read(self._prefix)), ""), EMPTY_PAYLOAD))
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -301,7 +308,7 @@ class GatewayProtocol(RequestHandler):
         if body is self._body:
             self._body = None
             self._clock.body_complete()
-        self._refusing = True
+        self._refusing = self._linger = True
         if self._draining:
             self.force_close()  # already answered: nothing honest is left to say
             return
@@ -309,6 +316,26 @@ class GatewayProtocol(RequestHandler):
         # drain a body the client is refused to send.
         self._lingering_time = 0.0
         body.set_exception(BodyRefused(reason))
+
+    def linger_close(self, transport: Any) -> bool:
+        """Half-close instead of closing, when a refused client may still be sending:
+        the answer goes out with a FIN, whatever still arrives is read and dropped
+        (`_refusing`), and the socket closes when the client closes its side or after
+        LINGER_SECONDS. Returns False when the caller is to close at once."""
+        if not self._linger or transport.is_closing():
+            return False
+        self._linger = False
+        self._refusing = True
+        try:
+            transport.resume_reading()  # a paused socket would fill and reset anyway
+            if not transport.can_write_eof():  # TLS: no half-close; linger all the same
+                self._loop.call_later(LINGER_SECONDS, transport.close)
+                return True
+            transport.write_eof()
+        except (OSError, RuntimeError):
+            return False
+        self._loop.call_later(LINGER_SECONDS, transport.close)
+        return True
 
     # --- timers -------------------------------------------------------------------
 
@@ -352,3 +379,23 @@ def _refused_timeouts() -> Timeouts:
     return Timeouts(REFUSED_WAIT, REFUSED_WAIT, REFUSED_WAIT, 0, REFUSED_WAIT)
 
 
+
+
+class _LingeringTransport:
+    """The connection's transport, whose `close()` lingers when the protocol says a
+    refused client may still be sending (`GatewayProtocol.linger_close`); everything
+    else is the transport's own. aiohttp closes the transport itself at the end of a
+    connection, so this is the one place that sees every close."""
+
+    __slots__ = ("_transport", "_protocol")
+
+    def __init__(self, transport: asyncio.BaseTransport, protocol: GatewayProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        if not self._protocol.linger_close(self._transport):
+            self._transport.close()
