@@ -93,7 +93,9 @@ def test_links_have_visible_focus_styles(pages: PageRenderer) -> None:
 
 def test_error_page_keeps_its_placeholders() -> None:
     used = set(re.findall(r"\$(\w+)", packaged("error.html")))
-    assert used == {"status", "title", "message", "reason", "request_id"}
+    assert used == {
+        "status", "title", "message", "reason", "request_id", "start_over", "brand_style", "brand"
+    }
 
 
 # --- error ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from authgate.config.schema_policy import PolicyConfig
 from authgate.config.snapshot import Snapshot, build_snapshot
 from authgate.decision import Decision, Outcome, Reason
 from authgate.facts import RequestFacts
@@ -149,15 +150,16 @@ def decide_on(
             "routes[intranet].default[workforce].allow[0]",
             ["user-authenticated", "mfa-ok"],
         ),
+        # the workforce default refuses for MFA alone: a step-up, not a dead-end 403
         (
             "intranet",
             "bob_contractor",
             "/",
             "GET",
-            "deny",
-            403,
-            None,
-            ["policy-no-match", "mfa-required"],
+            "step_up",
+            401,
+            "routes[intranet].default[workforce]",
+            ["mfa-required"],
         ),
         ("intranet", "anonymous", "/", "GET", "login", 401, None, ["user-unauthenticated"]),
         # shop: the customer default, consent required
@@ -270,3 +272,20 @@ def test_policy_input_from_facts(snapshot: Snapshot) -> None:
         3.0,
     )
     assert inp.consent_claim == "consents"
+
+
+def test_mfa_step_up_names_the_methods_any_of_which_will_do(snapshot: Snapshot) -> None:
+    decision = decide_on(snapshot, "intranet", bob_contractor)
+    assert decision.outcome is Outcome.STEP_UP and decision.reasons == (Reason.MFA_REQUIRED,)
+    assert set(dict(decision.extra)["mfa"].split()) >= {"otp", "hwk", "mfa"}
+
+
+def test_a_written_policy_refusing_for_mfa_stays_a_deny(snapshot: Snapshot) -> None:
+    route = snapshot.routes.by_id("intranet")
+    written = route.config.model_copy(
+        update={"policy": PolicyConfig.model_validate({"allow": [{"mfa": True}]})}
+    )
+    compiled = compile_route_policy(written)
+    facts = RequestFacts("t", "GET", "https", "h", "/", "/", "", "10.1.2.3", "10.1.2.3", False, 0.0, NOW)
+    decision = authorize(route, compiled, policy_input(facts, bob_contractor, compiled))
+    assert decision.outcome is Outcome.DENY and decision.status == 403

@@ -108,8 +108,8 @@ async def test_workforce_audience_requires_mfa_by_default(login_gateway: Callabl
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
         await sign_in(client, gateway, "/", "alice")  # no otp: amr=[pwd]
         async with client.get(f"{gateway.url}/", headers=API) as r:
-            assert r.status == 403
-            assert "mfa-required" in (await r.json())["reason"]
+            assert r.status == 401  # a step-up to MFA, not a dead-end 403
+            assert (await r.json())["reason"] == "mfa-required"
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as client:
         await sign_in(client, gateway, "/", "alice", otp="123456")
         async with client.get(f"{gateway.url}/", headers=API) as r:

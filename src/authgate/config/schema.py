@@ -30,6 +30,7 @@ from authgate.config.schema_auth import (
 )
 from authgate.config.paths import ConfigPath
 from authgate.config.schema_headers import GatewayHeaders, RouteHeaderFields, StripEntries
+from authgate.config.schema_pages import PagesConfig
 from authgate.config.schema_limits import LimitsConfig, RouteLimitFields
 from authgate.config.schema_listener import RouteBodyFields, ServerListenerFields
 from authgate.config.schema_policy import RoutePolicyFields
@@ -284,6 +285,7 @@ class GatewayConfig(Strict):
     decision_log: DecisionLogConfig = Field(default_factory=DecisionLogConfig)
     headers: GatewayHeaders = Field(default_factory=GatewayHeaders)
     log: LogConfig = Field(default_factory=LogConfig)
+    pages: PagesConfig = Field(default_factory=PagesConfig)
     routes: list[RouteConfig]
 
     @field_validator("providers")

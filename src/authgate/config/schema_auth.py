@@ -202,6 +202,10 @@ class ProviderConfig(Strict):
     # the JSON boolean true. assume: every email of this provider counts as verified
     # (the nOAuth risk, docs/policies.md: only for a provider that verifies them all).
     email_verified: Literal["strict", "assume"] = "strict"
+    # Offer "Create account" on the chooser (prompt=create, OpenID Connect Initiating
+    # User Registration 1.0), shown only where discovery lists `create` in
+    # prompt_values_supported, and not on workforce routes.
+    signup: bool = False
 
     @field_validator("scopes")
     @classmethod

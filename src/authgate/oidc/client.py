@@ -143,6 +143,7 @@ class OIDCClient:
                 self._metadata = parse_metadata(document, configured_issuer=self.configured_issuer)
                 if first:
                     self._warn_foreign_hosts(self._metadata)
+                    self._warn_signup_unsupported(self._metadata)
             return self._metadata
 
     def _warn_foreign_hosts(self, metadata: ProviderMetadata) -> None:
@@ -154,6 +155,15 @@ class OIDCClient:
                 self.config.id,
                 urlsplit(metadata.issuer).netloc,
                 ", ".join(f"{name} on {host}" for name, host in hosts),
+            )
+
+    def _warn_signup_unsupported(self, metadata: ProviderMetadata) -> None:
+        if self.config.signup and "create" not in metadata.prompt_values_supported:
+            log.warning(
+                "provider %s: signup is on, but its discovery document does not list "
+                "`create` in prompt_values_supported: the chooser shows no \"Create "
+                "account\" for it (OpenID Connect Initiating User Registration 1.0)",
+                self.config.id,
             )
 
     async def _fetch_jwks(self) -> dict[str, Any]:

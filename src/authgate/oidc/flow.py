@@ -83,6 +83,7 @@ class LoginState:
     max_age: int | None = None  # step-up: seconds
     prompt: str | None = None  # step-up: usually "login"
     amr: str | None = None  # step-up: methods the new login must show, space-separated
+    mfa: str | None = None  # MFA step-up: the new login must show ONE of these methods
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
@@ -94,6 +95,8 @@ class LoginState:
             raw = json.loads(data)
         except (ValueError, UnicodeDecodeError):
             raise LoginError("login-state-invalid") from None
+        if isinstance(raw, dict):
+            raw.setdefault("mfa", None)  # a login started by a version without it
         if not isinstance(raw, dict) or set(raw) != {f.name for f in fields(cls)}:
             raise LoginError("login-state-invalid")
         return cls(**_typed_state_fields(raw))
@@ -107,7 +110,7 @@ def _typed_state_fields(raw: dict[str, Any]) -> dict[str, Any]:
     for name in ("provider_id", "state", "nonce", "code_verifier", "return_to"):
         check(isinstance(raw[name], str))
     check(isinstance(raw["created_at"], int | float) and not isinstance(raw["created_at"], bool))
-    for name in ("acr_values", "prompt", "amr"):
+    for name in ("acr_values", "prompt", "amr", "mfa"):
         check(raw[name] is None or isinstance(raw[name], str))
     max_age = raw["max_age"]
     check(max_age is None or (isinstance(max_age, int) and not isinstance(max_age, bool)))
@@ -123,6 +126,7 @@ def new_login_state(
     max_age: int | None = None,
     prompt: str | None = None,
     amr: str | None = None,
+    mfa: str | None = None,
 ) -> LoginState:
     """Fresh secrets for one login. `secrets.token_urlsafe(32)` gives 43 characters of
     the unreserved set: 256 bits, the RFC 7636 §7.1 recommendation, and a valid
@@ -138,6 +142,7 @@ def new_login_state(
         max_age=max_age,
         prompt=prompt,
         amr=amr,
+        mfa=mfa,
     )
 
 

@@ -43,6 +43,9 @@ class ProviderMetadata:
     authorization_response_iss_parameter_supported: bool = False
     id_token_signing_alg_values_supported: tuple[str, ...] = ()
     code_challenge_methods_supported: tuple[str, ...] = ()
+    # OpenID Connect Initiating User Registration 1.0 §4: `create` here means the
+    # provider accepts prompt=create; without the member nothing may be assumed.
+    prompt_values_supported: tuple[str, ...] = ()
 
 
 _ENDPOINTS = (
@@ -103,6 +106,7 @@ def parse_metadata(document: Mapping[str, Any], *, configured_issuer: str) -> Pr
             document, "id_token_signing_alg_values_supported"
         ),
         code_challenge_methods_supported=_strings(document, "code_challenge_methods_supported"),
+        prompt_values_supported=_strings(document, "prompt_values_supported"),
     )
 
 

@@ -8,8 +8,12 @@ explaining a request cannot drift from serving it. In order:
    `routes[id].public[i]`) — still decided and logged;
 2. an identity from a provider the route does not accept -> `login` (401);
 3. the policy (`authgate.policy.evaluate`): refused with no identity while a login
-   could change the answer -> `login` (401, `user-unauthenticated`); refused
-   otherwise -> `deny` (403) with the deciding rule and reasons;
+   could change the answer -> `login` (401, `user-unauthenticated`); refused by the
+   audience's default policy (no `policy:` on the route) for MFA alone -> `step_up`
+   (401, `mfa-required`, `mfa` in `extra`: a fresh login that must show one of the
+   policy's `mfa_methods`, checked at the callback so a second password-only login
+   ends on `step-up-failed`, not in a loop); refused otherwise -> `deny` (403) with
+   the deciding rule and reasons;
 4. allowed, but a step-up rule covers the path and the login falls short ->
    `step_up` (401) with `acr_values` / `max_age` / `amr` in `extra`, for the
    enforcer's authorization request (`prompt=login`) or an RFC 9470
@@ -29,6 +33,7 @@ from typing import Any
 from authgate.decision import Decision, Outcome, Reason
 from authgate.facts import RequestFacts
 from authgate.identity import Identity
+from authgate.policy import reasons
 from authgate.policy.compile import RoutePolicy
 from authgate.policy.evaluate import PolicyInput, PolicyResult, evaluate
 from authgate.policy.stepup import StepUpNeed, consent_missing, step_up_needed
@@ -81,6 +86,8 @@ def authorize(route: Route, policy: RoutePolicy, inp: PolicyInput) -> Decision:
         )
     result = evaluate(policy.policy, inp)
     if not result.allowed:
+        if identity is not None and _mfa_is_missing(policy, result):
+            return _mfa_step_up(route.id, policy)
         return _refused(route.id, result, identity)
     need = step_up_needed(policy.step_up, identity, inp.path, inp.now)
     if need is not None:
@@ -106,6 +113,34 @@ def _refused(route_id: str, result: PolicyResult, identity: Identity | None) -> 
         )
     return Decision(
         Outcome.DENY, codes(result.reasons), route_id=route_id, rule=result.rule, status=403
+    )
+
+
+# What a refusal of the default policy may name besides MFA and still be "only MFA".
+_MFA_ONLY = {reasons.MFA_REQUIRED, reasons.POLICY_NO_MATCH}
+
+
+def _mfa_is_missing(policy: RoutePolicy, result: PolicyResult) -> bool:
+    """The audience's default (`authenticated AND mfa`) refused a signed-in user for
+    MFA alone: a login with a second factor would be let in, so a 403 is a dead end.
+    A route's own policy is the operator's word and is left as written."""
+    found = set(result.reasons)
+    return (
+        policy.policy.source == "audience"
+        and reasons.MFA_REQUIRED in found
+        and found <= _MFA_ONLY
+    )
+
+
+def _mfa_step_up(route_id: str, policy: RoutePolicy) -> Decision:
+    methods = " ".join(sorted(policy.settings.policy.mfa_methods))
+    return Decision(
+        Outcome.STEP_UP,
+        (Reason.MFA_REQUIRED,),
+        route_id=route_id,
+        rule=f"routes[{route_id}].default[{policy.settings.audience}]",
+        status=401,
+        extra=(("mfa", methods),),
     )
 
 

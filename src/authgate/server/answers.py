@@ -17,7 +17,8 @@ from aiohttp import web
 from authgate.decision import Decision, Outcome
 from authgate.facts import RequestFacts
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
-from authgate.server.pages import ERROR_TITLES, sign_in_unavailable_text
+from authgate.server.auth_state import auth_of
+from authgate.server.pages import ERROR_TITLES, DeniedActions, safe_href, sign_in_unavailable_text
 from authgate.server.state import RUNTIME
 
 
@@ -26,12 +27,40 @@ def wants_html(accept: str) -> bool:
     return "text/html" in accept.lower()
 
 
-def _html(request: web.Request, decision: Decision, request_id: str, user: str | None) -> str:
+def _html(
+    request: web.Request, decision: Decision, facts: RequestFacts, user: str | None, session_id: str | None
+) -> str:
     pages = request.app[RUNTIME].pages
     if decision.status == 403:
         codes = [reason.value for reason in decision.reasons]
-        return pages.render_denied(codes, request_id, decision.route_id, user)
-    return pages.render_error(decision.status, decision.reason, request_id)
+        actions = _denied_actions(request, facts, session_id)
+        return pages.render_denied(codes, facts.request_id, decision.route_id, user, actions)
+    return pages.render_error(decision.status, decision.reason, facts.request_id, start_over(request, facts))
+
+
+def _denied_actions(request: web.Request, facts: RequestFacts, session_id: str | None) -> DeniedActions | None:
+    """Sign out (the logout POST with this session's CSRF token) and "switch account"
+    (a fresh login back to this URL, `switch=1`: `server/login.py`) for a session."""
+    if session_id is None:
+        return None
+    keys = auth_of(request).keys
+    if keys is None:
+        return None
+    switch = "/.authgate/start?" + urlencode({"rd": original_url(request, facts), "switch": "1"})
+    return DeniedActions(keys.csrf_token(session_id), switch)
+
+
+def start_over(request: web.Request, facts: RequestFacts) -> str:
+    """Where "start over" leads: the address asked for again when that is a page load
+    on a route, else the host's root — a path on this host, never another one."""
+    if request.method not in ("GET", "HEAD") or facts.path.startswith("/.authgate/"):
+        return "/"
+    target = facts.path + ("?" + facts.query if facts.query else "")
+    try:
+        safe_href(target)
+    except ValueError:  # `//host/...` would leave this host: the root instead
+        return "/"
+    return target
 
 
 def _json(decision: Decision, request_id: str) -> str:
@@ -42,11 +71,16 @@ def _json(decision: Decision, request_id: str) -> str:
 
 
 def decision_response(
-    request: web.Request, decision: Decision, facts: RequestFacts, user: str | None = None
+    request: web.Request,
+    decision: Decision,
+    facts: RequestFacts,
+    user: str | None = None,
+    session_id: str | None = None,
 ) -> web.Response:
-    """The gateway's own answer for a decision that does not go upstream."""
+    """The gateway's own answer for a decision that does not go upstream; with the
+    gateway `session_id` of a signed-in user, the denied page offers to sign out."""
     if wants_html(request.headers.get("Accept", "")):
-        body, content_type = _html(request, decision, facts.request_id, user), "text/html"
+        body, content_type = _html(request, decision, facts, user, session_id), "text/html"
     else:
         body, content_type = _json(decision, facts.request_id), "application/json"
     response = _answer(decision, facts, body, content_type)

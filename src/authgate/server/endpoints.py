@@ -17,6 +17,7 @@ from authgate.decision import Decision, Outcome, Reason
 from authgate.server.answers import decision_response
 from authgate.server.auth_state import auth_of
 from authgate.server.denied_page import DENIED_PATH, denied_page
+from authgate.server.branding import LOGO_PATH
 from authgate.server.exchange import Exchange
 from authgate.server.login import callback, sign_in, start
 from authgate.server.logout import backchannel_logout, logged_out, logout
@@ -66,6 +67,17 @@ async def userinfo(request: web.Request, exchange: Exchange, runtime: ServerRunt
     )
 
 
+async def logo(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
+    """The operator's `pages.logo`, served here so the pages' CSP stays `img-src 'self'`."""
+    image = runtime.pages.branding.logo
+    if image is None:
+        exchange.decision = endpoint_decision("logo", Reason.ENDPOINT_NOT_FOUND, Outcome.DENY, 404)
+        return decision_response(request, exchange.decision, exchange.facts)
+    exchange.decision = endpoint_decision("logo", Reason.GATEWAY_ENDPOINT)
+    headers = {"Cache-Control": "public, max-age=300"}
+    return web.Response(body=image.body, content_type=image.content_type, headers=headers)
+
+
 ENDPOINTS: dict[str, Endpoint] = {
     PREFIX + "start": start,
     PREFIX + "sign-in": sign_in,
@@ -76,6 +88,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     PREFIX + "jwks.json": jwks,
     PREFIX + "userinfo": userinfo,
     DENIED_PATH: denied_page,
+    LOGO_PATH: logo,
 }
 
 

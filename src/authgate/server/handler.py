@@ -118,4 +118,7 @@ async def _enforce(
     if Reason.CONSENT_REQUIRED in decision.reasons:
         return consent_response(request, exchange.facts, decision)
     identity = exchange.identity
-    return decision_response(request, decision, exchange.facts, identity.user if identity else None)
+    if identity is None:
+        return decision_response(request, decision, exchange.facts)
+    session = identity.session_id if identity.credential == "session" else None
+    return decision_response(request, decision, exchange.facts, identity.user, session)

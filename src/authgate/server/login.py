@@ -26,6 +26,7 @@ from authgate.decision import Decision, Outcome, Reason, reason_of
 from authgate.facts import RequestFacts
 from authgate.oidc.claims import identity_from_claims
 from authgate.oidc.client import OIDCClient, ProviderError, merge_userinfo
+from authgate.oidc.metadata import ProviderMetadata
 from authgate.oidc.flow import (
     LoginError,
     LoginState,
@@ -34,6 +35,7 @@ from authgate.oidc.flow import (
     new_login_state,
 )
 from authgate.oidc.tokens import TokenInvalid
+from authgate.policy.reasons import STEP_UP_FAILED
 from authgate.policy.stepup import StepUpNeed, check_step_up_result
 from authgate.redirects import check_return_url
 from authgate.routing import PathRejected, Route, normalize_path
@@ -125,7 +127,7 @@ def _step_up(request: web.Request) -> dict[str, Any]:
     if query.get("step_up") != "1":
         return {}
     wanted: dict[str, Any] = {"prompt": "login"}
-    for name in ("acr_values", "amr"):
+    for name in ("acr_values", "amr", "mfa"):
         value = query.get(name)
         if value is not None and _STEP_UP_VALUE.fullmatch(value):
             wanted[name] = value
@@ -147,7 +149,84 @@ def _step_up_failure(login: LoginState, claims: Mapping[str, Any], leeway: float
         rule="",
         reason="",
     )
-    return check_step_up_result(need, claims, login.created_at, leeway)
+    failed = check_step_up_result(need, claims, login.created_at, leeway)
+    if failed is None and login.mfa is not None and not _shows_one_of(login.mfa, claims):
+        return STEP_UP_FAILED  # asked for a second factor, came back with a password only
+    return failed
+
+
+def _shows_one_of(methods: str, claims: Mapping[str, Any]) -> bool:
+    amr = claims.get("amr")
+    return isinstance(amr, list) and not set(methods.split()).isdisjoint(
+        m for m in amr if isinstance(m, str)
+    )
+
+
+def _switching(request: web.Request) -> dict[str, str]:
+    return {"switch": "1"} if request.query.get("switch") == "1" else {}
+
+
+def _login_params(
+    request: web.Request, client: OIDCClient, metadata: ProviderMetadata, route_id: str | None, runtime: ServerRuntime
+) -> dict[str, Any]:
+    """What this login asks of the provider beyond a plain sign-in: a step-up; else a
+    registration (`signup=1`, `prompt=create` — OpenID Connect Initiating User
+    Registration 1.0 §3 — only where offered); else "switch account" (`switch=1`: the
+    provider's account picker, `prompt=select_account`, where it lists one, else a
+    fresh login, `prompt=login` with `max_age=0` so the answer must carry `auth_time`,
+    OIDC Core §3.1.2.1). Anything else in the query is ignored."""
+    wanted = _step_up(request)
+    if wanted:
+        return wanted
+    if request.query.get("signup") == "1" and _offers_signup(client, metadata, route_id, runtime):
+        return {"prompt": "create"}
+    if request.query.get("switch") == "1":
+        if "select_account" in metadata.prompt_values_supported:
+            return {"prompt": "select_account"}
+        return {"prompt": "login", "max_age": 0}
+    return {}
+
+
+def _offers_signup(
+    client: OIDCClient, metadata: ProviderMetadata, route_id: str | None, runtime: ServerRuntime
+) -> bool:
+    """`signup: true`, advertised by the provider, and not for a workforce route:
+    employees are provisioned, they do not register themselves."""
+    if not client.config.signup or "create" not in metadata.prompt_values_supported:
+        return False
+    return route_id is None or runtime.snapshot.routes.by_id(route_id).config.audience != "workforce"
+
+
+async def _chooser_first(
+    request: web.Request, accepted: list[str], route_id: str | None, runtime: ServerRuntime
+) -> bool:
+    """The chooser page before the provider: several providers to pick from, or one
+    whose "Create account" is on offer (never in the middle of a step-up)."""
+    if len(accepted) > 1:
+        return True
+    if request.query.get("step_up") == "1" or not accepted:
+        return False
+    return bool(await _signup_offers(request, accepted, route_id, runtime))
+
+
+async def _signup_offers(
+    request: web.Request, accepted: list[str], route_id: str | None, runtime: ServerRuntime
+) -> list[str]:
+    """The accepted providers whose "Create account" the chooser shows; one whose
+    discovery cannot be loaded now is left out (signing in reports it, if it is down)."""
+    clients = auth_of(request).oidc
+    offers = []
+    for pid in accepted:
+        client = clients.get(pid)
+        if client is None or not client.config.signup:
+            continue
+        try:
+            metadata = await client.load()
+        except ProviderError:
+            continue
+        if _offers_signup(client, metadata, route_id, runtime):
+            offers.append(pid)
+    return offers
 
 
 # The provider, not the application, is down or slow: a sign-in page that says so and
@@ -182,9 +261,10 @@ async def start(request: web.Request, exchange: Exchange, runtime: ServerRuntime
     route_id = _route_for(return_to, runtime)
     accepted = _accepted_providers(route_id, runtime)
     provider_id = request.query.get("provider")
-    if provider_id is None and len(accepted) > 1:
+    if provider_id is None and await _chooser_first(request, accepted, route_id, runtime):
         exchange.decision = _decision("start", Reason.LOGIN_CHOOSER, Outcome.LOGIN, 302, route_id)
-        return _redirect("/.authgate/sign-in?" + urlencode({"rd": return_to}), facts.request_id)
+        query = {"rd": return_to, **_switching(request)}
+        return _redirect("/.authgate/sign-in?" + urlencode(query), facts.request_id)
     if provider_id is None and accepted:
         provider_id = accepted[0]
     auth = auth_of(request)
@@ -208,7 +288,9 @@ async def _leave_for_provider(
     sessions = runtime.snapshot.config.sessions
     try:
         metadata = await client.load()
-        login = new_login_state(client.config.id, return_to, time.time(), **_step_up(request))
+        login = new_login_state(
+            client.config.id, return_to, time.time(), **_login_params(request, client, metadata, route_id, runtime)
+        )
         await auth.store.put_login_state(login.state, login.to_bytes(), sessions.login_timeout)
     except ProviderError as error:
         reason = reason_of(error.reason, Reason.PROVIDER_BAD_RESPONSE)
@@ -246,12 +328,16 @@ async def sign_in(request: web.Request, exchange: Exchange, runtime: ServerRunti
     return_to = _return_to(request, exchange, runtime)
     route_id = _route_for(return_to, runtime)
     names = {p.id: p.display_name or p.id for p in runtime.snapshot.config.providers}
-    choices = [
-        (pid, names[pid], "/.authgate/start?" + urlencode({"provider": pid, "rd": return_to}))
-        for pid in _accepted_providers(route_id, runtime)
-    ]
+    accepted = _accepted_providers(route_id, runtime)
+
+    def link(pid: str, **more: str) -> tuple[str, str, str]:
+        query = {"provider": pid, "rd": return_to, **more}
+        return (pid, names[pid], "/.authgate/start?" + urlencode(query))
+
+    choices = [link(pid, **_switching(request)) for pid in accepted]
+    signups = [link(pid, signup="1") for pid in await _signup_offers(request, accepted, route_id, runtime)]
     exchange.decision = _decision("sign-in", Reason.LOGIN_CHOOSER, Outcome.LOGIN, 200, route_id)
-    page = runtime.pages.render_chooser(choices, facts.request_id)
+    page = runtime.pages.render_chooser(choices, facts.request_id, signups)
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 

@@ -26,17 +26,25 @@ may not want to show the route id), never the required ones:
 
 | file | required | optional |
 |---|---|---|
-| error.html | $title $message $request_id | $status $reason |
-| denied.html | $reasons $request_id | $codes $route $user |
+| error.html | $title $message $request_id | $status $reason $start_over |
+| denied.html | $reasons $request_id | $codes $route $user $actions |
 | chooser.html | $providers $request_id | |
 | logged_out.html | $request_id | |
 | sign_in_unavailable.html | $title $message $retry_url $request_id | $provider $status $reason |
 | logout_confirm.html | $csrf_token $request_id | $user |
 
+Every page may also use `$brand_style` (in `<head>`: the operator's accent colour, a
+whole `<style>` element hashed into the CSP) and `$brand` (the logo and product name
+header), both empty without `pages:` (`server/branding.py`).
+
 `logout_confirm.html` must keep its plain `<form method="post">` posting
 `csrf_token` to `/.authgate/logout`: logging out is that POST (docs/login.md).
 
-`$reasons` is a run of `<li>` items; `$providers` a run of `<li><a>` items.
+`$reasons` is a run of `<li>` items; `$providers` a run of `<li><a>` items (the
+"Create account" ones, `prompt=create`, after the sign-in ones). `$actions` is the
+denied page's sign-out form (a POST with the session's CSRF token, button
+`denied-sign-out`) and "switch account" link (`switch-account`), empty when nobody is
+signed in; `$start_over` the error page's `start-over` link.
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from string import Template
+
+from authgate.server.branding import NO_BRANDING, Branding
 
 
 class TemplateError(Exception):
@@ -68,20 +78,22 @@ class _Page:
     optional: frozenset[str] = frozenset()
 
 
+_BRAND = frozenset({"brand_style", "brand"})
 PAGES: Mapping[str, _Page] = {
     "error.html": _Page(
-        frozenset({"title", "message", "request_id"}), frozenset({"status", "reason"})
+        frozenset({"title", "message", "request_id"}),
+        frozenset({"status", "reason", "start_over"}) | _BRAND,
     ),
     "denied.html": _Page(
-        frozenset({"reasons", "request_id"}), frozenset({"codes", "route", "user"})
+        frozenset({"reasons", "request_id"}), frozenset({"codes", "route", "user", "actions"}) | _BRAND
     ),
-    "chooser.html": _Page(frozenset({"providers", "request_id"})),
-    "logged_out.html": _Page(frozenset({"request_id"})),
+    "chooser.html": _Page(frozenset({"providers", "request_id"}), _BRAND),
+    "logged_out.html": _Page(frozenset({"request_id"}), _BRAND),
     "sign_in_unavailable.html": _Page(
         frozenset({"title", "message", "retry_url", "request_id"}),
-        frozenset({"provider", "status", "reason"}),
+        frozenset({"provider", "status", "reason"}) | _BRAND,
     ),
-    "logout_confirm.html": _Page(frozenset({"csrf_token", "request_id"}), frozenset({"user"})),
+    "logout_confirm.html": _Page(frozenset({"csrf_token", "request_id"}), frozenset({"user"}) | _BRAND),
 }
 
 ERROR_TITLES: dict[int, tuple[str, str]] = {
@@ -268,14 +280,19 @@ _SAFE_HREF = re.compile(r"(?:/(?![/\\])|https?://)[!-\[\]-~]*")
 class PageRenderer:
     """Every page, loaded and checked once; `render_*` only fills in values."""
 
-    def __init__(self, templates_dir: Path | None) -> None:
+    def __init__(self, templates_dir: Path | None, branding: Branding = NO_BRANDING) -> None:
         if templates_dir is not None:
             _check_folder(templates_dir)
         self._pages = {name: _load(name, page, templates_dir) for name, page in PAGES.items()}
-        styles = (_style_hashes(page.template) for page in self._pages.values())
-        self.content_security_policy = content_security_policy(h for p in styles for h in p)
+        self.branding = branding
+        texts = [page.template for page in self._pages.values()] + [branding.style]
+        self.content_security_policy = content_security_policy(
+            h for text in texts for h in _style_hashes(text)
+        )
 
-    def render_error(self, status: int, reason: str, request_id: str) -> str:
+    def render_error(
+        self, status: int, reason: str, request_id: str, start_over: str = "/"
+    ) -> str:
         title, message = ERROR_TITLES.get(status, _UNKNOWN_ERROR)
         return self._render(
             "error.html",
@@ -284,6 +301,7 @@ class PageRenderer:
             message=_text(message),
             reason=_text(reason),
             request_id=_text(request_id),
+            start_over=f'<p><a class="action" id="start-over" href="{safe_href(start_over)}">Start over</a></p>',
         )
 
     def render_denied(
@@ -292,6 +310,7 @@ class PageRenderer:
         request_id: str,
         route_id: str | None,
         user: str | None,
+        actions: DeniedActions | None = None,
     ) -> str:
         sentences = dict.fromkeys(plain_reason(code) for code in reason_codes)
         return self._render(
@@ -301,12 +320,17 @@ class PageRenderer:
             route=_text(route_id or "none matched"),
             user=_text(user or "not signed in"),
             request_id=_text(request_id),
+            actions=_denied_actions(actions) if actions is not None else "",
         )
 
     def render_chooser(
-        self, providers: Sequence[tuple[str, str, str]], request_id: str
+        self,
+        providers: Sequence[tuple[str, str, str]],
+        request_id: str,
+        signups: Sequence[tuple[str, str, str]] = (),
     ) -> str:
         links = "".join(_provider_link(*provider) for provider in providers)
+        links += "".join(_signup_link(*provider) for provider in signups)
         empty = "<li>No way of signing in is configured here; please tell your administrator.</li>"
         return self._render(
             "chooser.html", providers=links or empty, request_id=_text(request_id)
@@ -339,7 +363,8 @@ class PageRenderer:
         )
 
     def _render(self, name: str, **values: str) -> str:
-        return self._pages[name].substitute(values)
+        brand = {"brand_style": self.branding.style, "brand": self.branding.header}
+        return self._pages[name].substitute(values, **brand)
 
 
 # Directives, each for one attack: no script, plugin, font, frame or connection at all
@@ -391,6 +416,35 @@ def _text(value: object) -> str:
 
 def _items(sentences: Iterable[str]) -> str:
     return "".join(f"<li>{_text(sentence)}</li>" for sentence in sentences)
+
+
+@dataclass(frozen=True, slots=True)
+class DeniedActions:
+    """What a signed-in user may do on the denied page: sign out, or sign in as
+    somebody else (`switch_url` starts a fresh login back to the same URL)."""
+
+    csrf_token: str
+    switch_url: str
+
+
+def _denied_actions(actions: DeniedActions) -> str:
+    # The same plain POST form as logout_confirm.html: signing out is that POST with
+    # the session's CSRF token, never a GET (docs/login.md; CWE-352).
+    return (
+        '<form class="actions" method="post" action="/.authgate/logout">'
+        f'<input type="hidden" name="csrf_token" value="{_text(actions.csrf_token)}">'
+        '<button type="submit" id="denied-sign-out">Sign out</button> '
+        f'<a class="action" id="switch-account" href="{safe_href(actions.switch_url)}">'
+        "Use another account</a></form>"
+    )
+
+
+def _signup_link(provider_id: str, display_name: str, start_url: str) -> str:
+    return (
+        f'<li><a class="provider signup" id="create-account-{_text(provider_id)}" '
+        f'href="{safe_href(start_url)}" data-provider="{_text(provider_id)}">'
+        f"Create an account with {_text(display_name)}</a></li>"
+    )
 
 
 def _provider_link(provider_id: str, display_name: str, start_url: str) -> str:

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from authgate.client_ip import TrustedProxies
 from authgate.config.schema import GatewayConfig, UpstreamTimeouts
+from authgate.config.schema_pages import PagesConfig
 from authgate.config.snapshot import Snapshot
 from authgate.conn.limits import ConnectionLimits
 from authgate.decisionlog import DecisionLog
@@ -23,6 +24,7 @@ from authgate.policy.compile import RoutePolicy, compile_route_policy
 from authgate.ratelimit.route_limits import RouteLimit, compile_limits
 from authgate.risk.rules import RiskRules, compile_rules
 from authgate.routing import Route
+from authgate.server.branding import Branding, load_branding
 from authgate.server.pages import PageRenderer
 
 
@@ -69,9 +71,15 @@ class ServerRuntime:
 
 
 def page_renderer(config: GatewayConfig) -> PageRenderer:
-    """The pages as configured; raises `TemplateError` (also run by `ops.preflight`)."""
+    """The pages as configured; raises `TemplateError` or `BrandingError` (also run by
+    `ops.preflight`)."""
     folder = config.server.templates_dir
-    return PageRenderer(Path(folder) if folder else None)
+    return PageRenderer(Path(folder) if folder else None, _branding(config.pages))
+
+
+def _branding(pages: PagesConfig) -> Branding:
+    logo = Path(pages.logo) if pages.logo else None
+    return load_branding(pages.title, logo, pages.accent)
 
 
 def _target(route: Route, defaults: UpstreamTimeouts) -> UpstreamTarget:
