@@ -28,6 +28,7 @@ Row = tuple[dict[str, Any], Callable[[GatewayConfig], object]]
 TABLE: dict[str, Row] = {
     "server.state_dir": ({"server": {"state_dir": REL}}, lambda c: c.server.state_dir),
     "server.templates_dir": ({"server": {"templates_dir": REL}}, lambda c: c.server.templates_dir),
+    "pages.logo": ({"pages": {"logo": REL}}, lambda c: c.pages.logo),
     "server.tls.cert": (
         {"server": {"tls": {"cert": REL, "key": "/abs/key"}}},
         lambda c: c.server.tls and c.server.tls.cert,
