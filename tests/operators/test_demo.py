@@ -202,12 +202,9 @@ async def _finish_sign_out(page: Page, demo: Demo) -> None:
 
 
 async def _sign_out_from_denied_page(page: Page, demo: Demo) -> None:
-    control = page.locator("#denied-sign-out")  # the denied page's own sign-out (a POST)
-    if await control.count():
-        await control.click()
-        await page.wait_for_load_state()
-    else:  # the denied page without its own sign-out yet: the gateway's logout page
-        await page.goto(f"{demo.origin}/.authgate/logout")
+    # The denied page's own sign-out: the same POST as the logout page's form.
+    await page.click("#denied-sign-out")
+    await page.wait_for_load_state()
     await _finish_sign_out(page, demo)
 
 
@@ -239,6 +236,8 @@ async def test_make_demo_in_a_real_browser(page: Page, demo: Demo) -> None:
     assert response is not None and response.status == 403
     assert await page.text_content("h1") == "Access denied"
     assert "bob" in (await page.text_content("body") or "")
+    assert "Northwind apps" in (await page.text_content("body") or "")  # pages.title
+    assert await page.locator("#switch-account").count() == 1
     await save_screenshot(page, "demo-5-bob-denied")
 
     await _sign_out_from_denied_page(page, demo)
