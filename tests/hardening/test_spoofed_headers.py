@@ -88,6 +88,7 @@ def forwarding_spoofs(names: list[str]) -> list[tuple[str, str]]:
         "X-Forwarded-Prefix": "/evil",
         "X-Real-IP": "6.6.6.6",
         "Forwarded": "for=6.6.6.6;proto=https",
+        "X-Request-Id": "forged-request-id",
     }
     return [pair for name in names for pair in sent_spellings(name, values[name])]
 
@@ -110,6 +111,7 @@ async def test_forwarding_headers_from_an_untrusted_peer_are_rebuilt_in_every_sp
             ("X-Forwarded-Host", "echo.test"),
             ("X-Forwarded-Port", str(gateway.port)),
             ("Forwarded", "for=127.0.0.1;host=echo.test;proto=http"),
+            ("X-Request-Id", gateway.decisions(1)[0]["request_id"]),
         ]
     )
     record = gateway.decisions(1)[0]
