@@ -39,9 +39,17 @@ ISSUER = re.compile(r"sign-in service at (http://127\.0\.0\.1:\d+)")
 START_TIMEOUT = 120.0  # seconds; generous, the machine is shared
 
 
+def _outside_make() -> dict[str, str]:
+    """The environment without what a surrounding `make test` passes to sub-makes
+    (MAKEFLAGS carries `-w`, which prints "Entering directory" lines, and the outer
+    command line's variables): the demo is run as a user runs it, from a shell."""
+    inherited = {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"}
+    return {k: v for k, v in os.environ.items() if k not in inherited}
+
+
 def _make(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["make", "-n", *args], cwd=REPO, env={**os.environ, **env},
+        ["make", "-n", *args], cwd=REPO, env={**_outside_make(), **env},
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
 
@@ -159,7 +167,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         f"OIDC_STAMP={_touched(tmp_path / 'npm-stamp')}",
     ]  # fmt: skip
     env = {
-        **os.environ,
+        **_outside_make(),
         "PYTHONPATH": str(REPO / "src"),
         "AUTHGATE_DEMO_STATE": str(tmp_path / ".demo"),
     }
