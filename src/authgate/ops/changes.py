@@ -19,6 +19,7 @@ RESTART_ONLY_SERVER = (
     "admin_listen",
     "workers",
     "event_loop",
+    "data_plane",
     "tls",
     "upstream_pool_size",
     "upstream_pool_size_per_host",
