@@ -32,6 +32,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 APPS = Path(__file__).resolve().parent / "_apps.py"
+PROBE = Path(__file__).resolve().parent / "probe_relay.py"
 PYTHON = sys.executable
 COOKIE_SECRET = "bench-cookie-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 GEO_CITY_DB = ROOT / "tests" / "geo" / "data" / "maxmind" / "GeoLite2-City-Test.mmdb"
@@ -189,6 +190,20 @@ def start_app(kind: str, workers: int, workdir: Path, upstream: str | None = Non
     try:
         wait_port(port, processes, name)
         time.sleep(0.3)  # let every process of the group bind, not just the first
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def start_probe(upstream: str, workdir: Path) -> Server:
+    """bench/probe_relay.py, one process: the uvloop + httptools relay floor."""
+    port = free_port()
+    argv = [PYTHON, str(PROBE), "--port", str(port), "--upstream", upstream]
+    process = Process("probe", argv, workdir / "probe.log")
+    server = Server("probe", port, [process], workdir)
+    try:
+        wait_port(port, [process], "probe")
     except BaseException:
         server.stop()
         raise
