@@ -26,8 +26,9 @@ help:
 	@echo "make test          all of the above, then .venv/bin/pytest \$$PYTEST_ARGS"
 	@echo "make demo          the demo: gateway, two apps and a sign-in service (PORT=8080)"
 	@echo "make lint          mypy (strict, settings in pyproject.toml)"
-	@echo "make bench         wrk: authgate vs upstream, nginx, Caddy, bare aiohttp (~6 min);"
-	@echo "                   writes docs/performance.md (BENCH_ARGS=\"--repeat 5 --only caddy\")"
+	@echo "make bench         wrk: authgate (both data planes) vs upstream, nginx, Caddy, the probe,"
+	@echo "                   bare aiohttp (~7.5 min); writes docs/performance.md"
+	@echo "                   (BENCH_ARGS=\"--repeat 1 --duration 2 --only caddy,probe,'authgate-public*'\")"
 
 venv: $(VENV_STAMP)
 

@@ -34,8 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 APPS = Path(__file__).resolve().parent / "_apps.py"
 PROBE = Path(__file__).resolve().parent / "probe_relay.py"
 PYTHON = sys.executable
-COOKIE_SECRET = "bench-cookie-secret-0123456789abcdefghijklmnopqrstuvwxyz"
-GEO_CITY_DB = ROOT / "tests" / "geo" / "data" / "maxmind" / "GeoLite2-City-Test.mmdb"
 BENCH_USER = "bench"
 BENCH_PASSWORD = "bench-password"
 
@@ -429,86 +427,11 @@ async def log_in(gateway_url: str, path: str = "/") -> str:
 # ---------------------------------------------------------------- authgate
 
 
-POLICY = {
-    "allow": [
-        {"and": [{"authenticated": True}, {"groups": ["bench"]}, {"ip": ["127.0.0.0/8"]}]}
-    ]
-}
-RATE_LIMIT = {"key": "user", "rate": "1000000/s", "burst": 1000000}
-
-
-def authgate_config(
-    *,
-    port: int,
-    upstream_port: int,
-    provider: Any,
-    workdir: Path,
-    workers: int,
-    redis_url: str | None,
-    key_prefix: str,
-    geo: bool,
-) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        # wrk is one client address: the per-address cap (256) must not cut --connections.
-        "server": {"listen": f"127.0.0.1:{port}", "workers": workers, "max_connections_per_ip": 65536},
-        "secrets": {
-            "cookie_secret": [COOKIE_SECRET],
-            "assertion_keys": str(workdir / "assertion-keys.pem"),
-        },
-        "store": (
-            {"backend": "redis", "url": redis_url, "key_prefix": key_prefix}
-            if redis_url
-            else {"backend": "memory"}
-        ),
-        "providers": [
-            {
-                "id": "corp",
-                "issuer": provider.issuer,
-                "client_id": provider.client_id,
-                "client_secret": provider.client_secret,
-                "scopes": ["openid", "email", "profile", "groups"],
-            }
-        ],
-        "decision_log": {"sinks": [{"file": str(workdir / "decisions.jsonl")}]},
-        "routes": [
-            {
-                "id": "app",
-                "match": {"host": "127.0.0.1"},
-                "upstream": f"http://127.0.0.1:{upstream_port}",
-                "policy": POLICY,
-                "rate_limit": RATE_LIMIT,
-            }
-        ],
-    }
-    if geo and GEO_CITY_DB.exists():
-        config["geoip"] = {"city": str(GEO_CITY_DB)}
-    return config
-
-
-def start_authgate(
-    name: str,
-    workdir: Path,
-    *,
-    upstream_port: int,
-    provider: Any,
-    workers: int,
-    redis_url: str | None,
-    geo: bool = True,
-    env: dict[str, str] | None = None,
-) -> Server:
-    home = workdir / name
-    home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config = authgate_config(
-        port=port,
-        upstream_port=upstream_port,
-        provider=provider,
-        workdir=home,
-        workers=workers,
-        redis_url=redis_url,
-        key_prefix=f"bench-{name}:",
-        geo=geo,
-    )
+def start_authgate(name: str, config: dict[str, Any], home: Path, *,
+                   env: dict[str, str] | None = None) -> Server:
+    """`authgate serve` on `config` (from `_configs.gateway_config`), its files in `home`."""
+    port = int(config["server"]["listen"].rpartition(":")[2])
+    workers = int(config["server"]["workers"])
     config_path = home / "authgate.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     argv = [PYTHON, "-m", "authgate", "serve", "-c", str(config_path)]

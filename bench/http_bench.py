@@ -1,9 +1,10 @@
-"""HTTP throughput and latency of authgate's authenticated path against its baselines.
+"""HTTP throughput, CPU per request and latency of authgate against its baselines.
 
-Usage:  .venv/bin/python bench/http_bench.py [--duration 10] [--connections 64]
-            [--repeat 3] [--only NAME[,NAME]] [--rate 1000,200] [--rate-seconds 5]
+Usage:  .venv/bin/python bench/http_bench.py [--duration 5] [--connections 64]
+            [--repeat 3] [--only NAME|GLOB[,...]] [--rate 1000,200] [--rate-seconds 3]
             [--profile SECONDS] [--gateway-env KEY=VALUE] [--no-write] [--keep]
         make bench                     (the same with the defaults)
+        make bench BENCH_ARGS="--only caddy,probe,'authgate-public*' --repeat 1 --duration 2"
 
 Starts, on loopback and all against ONE upstream, then measures with `wrk --latency`:
 
@@ -11,22 +12,40 @@ Starts, on loopback and all against ONE upstream, then measures with `wrk --late
                      SO_REUSEPORT) answering a ~100-byte body; the ceiling of the rest
   nginx              nginx (worker_processes 2) proxy_pass to it, keepalive 64
   caddy              Caddy `reverse_proxy` (GOMAXPROCS = cores), no auth
+  probe              bench/probe_relay.py: GETs relayed on uvloop transports with
+                     httptools parsers through a keep-alive upstream pool, 1 process;
+                     the floor a Python data plane is held to
   aiohttp-proxy-1w   a bare aiohttp+uvloop reverse proxy (bench/_apps.py: one
   aiohttp-proxy-2w   ClientSession, streamed response, no auth), 1 and 2 processes
-  authgate-mem-1w    `authgate serve` with server.workers 1, memory store
-  authgate-redis-1w  the same on the Redis store (a redis-server the bench starts)
-  authgate-redis-2w  the same with server.workers 2 (memory stores are refused with
-                     more than one worker: sessions would not be shared)
+  authgate-<kind>-<N>w[-native]
+                     `authgate serve`, server.workers N, on the aiohttp data plane or
+                     (`-native`) on `server.data_plane: native`; kinds (bench/_rows.py):
+    public           every path public: no login, the decision log to a file, a
+                     per-client-IP rate limit that never refuses, GeoIP City lookup
+    bare             every optional stage the config can turn off, off (_rows.BARE_OFF)
+    mem, redis       the AUTHENTICATED path on the memory / Redis store (below);
+                     redis with 1 and 2 workers (memory is refused with more than one)
 
-Every authgate row is the AUTHENTICATED path: a session cookie from a real login at
-the test bed's OpenID Provider (testbed/oidc, made once per gateway before wrk runs),
-a route whose policy has three criteria (`and: [authenticated, groups: [bench],
-ip: [127.0.0.0/8]]`), a per-user rate limit that never refuses (1000000/s), a GeoIP
-City database (MaxMind's test file, so each request does a geo lookup), the signed
-identity assertion and headers to the upstream, and the decision log to a file.
-Before measuring, the bench checks each gateway: with the cookie 200 and the
-upstream's body, without it 401. After, it reads the decision log: one record per
-request, the last ones `allow` for user `bench`.
+The `-native` rows run only when the authgate that `serve` runs has `data_plane` in
+`authgate.config.schema.ServerConfig.model_fields` (checked at start with the
+gateways' environment); otherwise the bench says so and runs the aiohttp rows, which
+then carry no `server.data_plane` key at all.
+
+The authenticated rows: a session cookie from a real login at the test bed's OpenID
+Provider (testbed/oidc, made once per gateway before wrk runs), a route whose policy
+has three criteria (`and: [authenticated, groups: [bench], ip: [127.0.0.0/8]]`), a
+per-user rate limit that never refuses (1000000/s), a GeoIP City database (MaxMind's
+test file, so each request does a geo lookup), the signed identity assertion and
+headers to the upstream, and the decision log to a file. Before measuring, the bench
+checks each server: every proxy row (and the probe) answers a GET with 200 and the
+upstream's exact body; logged-in gateways with the cookie 200 and that body, without
+it 401; public and bare gateways 200 and that body with no cookie. After, it reads
+the decision logs: one record per request (`allow`, for user `bench` or `route-public`).
+
+Targets (bench/_rows.py GOALS, the issue's, as ratios within one run): G1 the public
+route's native 1-worker CPU per request ≤ 0.5× Caddy's; G2 its req/s ≥ 1.0× Caddy's;
+G3 the bare native 1-worker CPU per request ≤ 1.3× the probe's. The report marks each
+PASS or MISS, next to the older DESIGN.md req/s ratios.
 
 Rounds: each of --repeat rounds runs every configuration once for --duration seconds
 (a --warmup run first, in the first round only), in the same order, so drift on a
@@ -50,7 +69,8 @@ load with py-spy (from PATH, the venv, or $PY_SPY) and print where the time goes
 
 Results are printed as Markdown and, unless --no-write, written into
 docs/performance.md between the `bench:begin` / `bench:end` markers. Everything is
-stopped at the end; a run with the defaults takes about 6 minutes.
+stopped at the end. Durations (5 s × 3 rounds, 1 s warm-up, 3 s per fixed rate) are
+chosen so that all 16 rows take about 7.5 minutes; the 11 without `-native`, about 5.
 """
 
 from __future__ import annotations
@@ -76,34 +96,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _configs  # noqa: E402
 import _fixedrate  # noqa: E402
+import _rows  # noqa: E402
 import _servers as sv  # noqa: E402
 
 ROOT = sv.ROOT
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
-CONFIGS: dict[str, str] = {
-    "direct": "the upstream alone (aiohttp+uvloop, 2 processes)",
-    "nginx": "nginx 2 workers, proxy_pass + keepalive, no auth",
-    "caddy": "Caddy reverse_proxy, no auth",
-    "aiohttp-proxy-1w": "bare aiohttp+uvloop proxy, 1 process, no auth",
-    "aiohttp-proxy-2w": "bare aiohttp+uvloop proxy, 2 processes, no auth",
-    "authgate-mem-1w": "authgate, authenticated path, 1 worker, memory store",
-    "authgate-redis-1w": "authgate, authenticated path, 1 worker, Redis store",
-    "authgate-redis-2w": "authgate, authenticated path, 2 workers, Redis store",
-}
-AUTHGATE = ("authgate-mem-1w", "authgate-redis-1w", "authgate-redis-2w")
-
-# (numerator, denominator, target, what DESIGN.md says)
-RATIOS: list[tuple[str, str, float | None, str]] = [
-    ("authgate-redis-2w", "caddy", 1.0, "authenticated, 2 workers vs Caddy (no auth)"),
-    ("authgate-redis-2w", "aiohttp-proxy-2w", 0.9, "authenticated, 2 workers vs bare aiohttp proxy 2 workers"),
-    ("authgate-mem-1w", "aiohttp-proxy-1w", 0.9, "authenticated, 1 worker (memory) vs bare aiohttp proxy 1 worker"),
-    ("authgate-redis-1w", "authgate-mem-1w", 0.8, "Redis store vs memory store, 1 worker"),
-    ("aiohttp-proxy-2w", "caddy", None, "bare aiohttp proxy 2 workers vs Caddy (for scale)"),
-    ("authgate-redis-2w", "authgate-redis-1w", None, "2 workers vs 1 worker, Redis store"),
-]
+CONFIGS = _rows.ROWS
+GATEWAYS = _rows.GATEWAYS
 
 
 # ---------------------------------------------------------------- wrk
@@ -178,20 +181,26 @@ class Target:
     tally: collections.Counter[tuple[Any, ...]] = field(default_factory=collections.Counter)
     last_allow: dict[str, Any] | None = None
     checks: list[str] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)  # 1-min load average around its runs
+
+    @property
+    def gateway(self) -> _rows.Gateway | None:
+        return GATEWAYS.get(self.name)
+
+    @property
+    def logs_decisions(self) -> bool:
+        return self.gateway is not None and self.gateway.logs_decisions
 
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def wanted(args: argparse.Namespace) -> list[str]:
-    if not args.only:
-        return list(CONFIGS)
-    names = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
-    unknown = [n for n in names if n not in CONFIGS]
-    if unknown:
-        raise SystemExit(f"unknown configuration(s) {unknown}; known: {', '.join(CONFIGS)}")
-    return [n for n in CONFIGS if n in names]
+def wanted(args: argparse.Namespace, native: bool) -> list[str]:
+    names = _rows.select(args.only)
+    if not native:
+        names = [n for n in names if not n.endswith("-native")]
+    return names
 
 
 def machine() -> dict[str, str]:
@@ -242,38 +251,45 @@ def loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def check_gateway(target: Target) -> None:
-    """With the cookie: 200 and the upstream's body. Without it: 401, three times."""
+def get(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
     import urllib.error
     import urllib.request
 
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def check_relay(target: Target, headers: dict[str, str], what: str) -> None:
+    """200 and exactly the upstream's body, through this row's server."""
     from _apps import BODY
 
-    url = target.server.url + "/bench"
-    request = urllib.request.Request(url, headers={"Cookie": f"authgate={target.cookie}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        body = response.read()
-        if response.status != 200 or body != BODY:
-            raise sv.BenchError(f"{target.name}: with the cookie got {response.status} {body[:200]!r}")
-    target.checks.append("with the session cookie: 200 and the upstream's body")
-    refused = []
-    for _ in range(3):
-        anonymous = urllib.request.Request(url, headers={"Accept": "application/json"})
-        try:
-            with urllib.request.urlopen(anonymous, timeout=10) as response:
-                refused.append(response.status)
-        except urllib.error.HTTPError as error:
-            refused.append(error.code)
-    if refused != [401, 401, 401]:
-        raise sv.BenchError(f"{target.name}: without the cookie got {refused}, not 401")
+    status, body = get(target.server.url + "/bench", headers)
+    if status != 200 or body != BODY:
+        raise sv.BenchError(f"{target.name}: {what} got {status} {body[:200]!r}, not the upstream's")
+    target.checks.append(f"{what}: 200 and the upstream's body")
+
+
+def check_gateway(target: Target) -> None:
+    """Logged in: with the cookie 200 and the upstream's body, without it 401 (3 times).
+    Public and bare: 200 and the upstream's body with no cookie."""
+    if target.cookie is None:
+        check_relay(target, {}, "without a cookie (public route)")
+        return
+    check_relay(target, {"Cookie": f"authgate={target.cookie}"}, "with the session cookie")
+    anonymous = [get(target.server.url + "/bench", {"Accept": "application/json"})[0]
+                 for _ in range(3)]
+    if anonymous != [401, 401, 401]:
+        raise sv.BenchError(f"{target.name}: without the cookie got {anonymous}, not 401")
     target.checks.append("without it: 401, 401, 401")
 
 
 def start_all(names: list[str], workdir: Path, stack: sv.Stack, args: argparse.Namespace,
-              exits: contextlib.ExitStack) -> dict[str, Target]:
+              exits: contextlib.ExitStack, native: bool) -> dict[str, Target]:
     upstream = stack.add(sv.start_app("upstream", 2, workdir))
     targets: dict[str, Target] = {}
-    up = upstream.url
     for name in names:
         if name == "direct":
             targets[name] = Target(name, upstream)
@@ -281,33 +297,38 @@ def start_all(names: list[str], workdir: Path, stack: sv.Stack, args: argparse.N
             targets[name] = Target(name, stack.add(sv.start_nginx(upstream.port, workdir)))
         elif name == "caddy":
             targets[name] = Target(name, stack.add(sv.start_caddy(upstream.port, workdir)))
+        elif name == "probe":
+            targets[name] = Target(name, stack.add(sv.start_probe(upstream.url, workdir)))
         elif name.startswith("aiohttp-proxy-"):
-            workers = int(name[-2])
-            server = stack.add(sv.start_app("proxy", workers, workdir, upstream=up))
+            server = stack.add(sv.start_app("proxy", int(name[-2]), workdir, upstream=upstream.url))
             targets[name] = Target(name, server)
-    gateways = [n for n in names if n in AUTHGATE]
-    if not gateways:
-        return targets
-    provider = exits.enter_context(sv.oidc_provider(workdir))
+        if name in targets and name != "direct":
+            check_relay(targets[name], {}, "a GET")
+    gateways = [GATEWAYS[n] for n in names if n in GATEWAYS]
+    provider = exits.enter_context(sv.oidc_provider(workdir)) if any(g.logs_in for g in gateways) else None
     redis = None
-    if any("redis" in n for n in gateways):
+    if any(g.kind == "redis" for g in gateways):
         redis = stack.add(sv.start_redis(workdir))
         targets["_redis"] = Target("_redis", redis)
-    for name in gateways:
-        workers = int(name[-2])
-        redis_url = f"redis://127.0.0.1:{redis.port}/0" if "redis" in name and redis else None
-        server = stack.add(
-            sv.start_authgate(
-                name, workdir, upstream_port=upstream.port, provider=provider,
-                workers=workers, redis_url=redis_url, geo=not args.no_geo,
-                env=dict(item.split("=", 1) for item in args.gateway_env),
-            )
+    for row in gateways:
+        home = workdir / row.name
+        home.mkdir(parents=True, exist_ok=True)
+        redis_url = f"redis://127.0.0.1:{redis.port}/0" if row.kind == "redis" and redis else None
+        config = _configs.gateway_config(
+            row, port=sv.free_port(), upstream_port=upstream.port, workdir=home,
+            provider=provider, redis_url=redis_url, geo=not args.no_geo, data_plane=native,
         )
-        target = Target(name, server)
-        target.cookie = asyncio.run(sv.log_in(server.url, "/bench"))
+        server = stack.add(sv.start_authgate(row.name, config, home, env=gateway_env(args)))
+        target = Target(row.name, server)
+        if row.logs_in:
+            target.cookie = asyncio.run(sv.log_in(server.url, "/bench"))
         check_gateway(target)
-        targets[name] = target
+        targets[row.name] = target
     return targets
+
+
+def gateway_env(args: argparse.Namespace) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in args.gateway_env)
 
 
 def measure(targets: dict[str, Target], names: list[str], args: argparse.Namespace,
@@ -321,16 +342,18 @@ def measure(targets: dict[str, Target], names: list[str], args: argparse.Namespa
             target.server.check_alive()
             if round_index == 0 and args.warmup > 0:
                 run_wrk(target.server.url, args, args.warmup, target.cookie)
-                if name in AUTHGATE:
+                if target.logs_decisions:
                     time.sleep(0.5)  # the warm-up's decision records reach the file first
-            before_decisions = sv.decision_records(target.server.workdir)[0] if name in AUTHGATE else 0
+            if round_index == 0:
+                target.load.append(os.getloadavg()[0])
+            before_decisions = sv.decision_records(target.server.workdir)[0] if target.logs_decisions else 0
             before_redis = sv.redis_command_counts(redis.server.port) if redis and "redis" in name else {}
             cpu_before = sv.cpu_seconds(target.server)
             result = run_wrk(target.server.url, args, args.duration, target.cookie)
             cpu = sv.cpu_seconds(target.server) - cpu_before
             result.cpu_us = 1e6 * cpu / result.requests if result.requests else float("nan")
             target.runs.append(result)
-            if name in AUTHGATE:
+            if target.logs_decisions:
                 time.sleep(0.3)  # let the decision-log writer flush its queue
                 count, last = sv.decision_records(target.server.workdir)
                 target.decisions += count - before_decisions
@@ -344,11 +367,13 @@ def measure(targets: dict[str, Target], names: list[str], args: argparse.Namespa
             flags = ""
             if result.non_2xx or result.socket_errors:
                 flags = f"  (non-2xx {result.non_2xx}, socket errors {result.socket_errors})"
-            print(f"  {name:<18} {result.rps:>9.0f} req/s  p50 {result.p50_ms:6.2f} ms"
+            print(f"  {name:<26} {result.rps:>9.0f} req/s  p50 {result.p50_ms:6.2f} ms"
                   f"  p99 {result.p99_ms:6.2f} ms  CPU {result.cpu_us:5.0f} µs/req{flags}",
                   flush=True)
-            if name in AUTHGATE and round_index == args.repeat - 1:
-                target.rss = sv.rss_mb(target.server.processes[0].pid)
+            if round_index == args.repeat - 1:
+                target.load.append(os.getloadavg()[0])
+                if target.gateway is not None:
+                    target.rss = sv.rss_mb(target.server.processes[0].pid)
 
 
 def measure_fixed_rate(targets: dict[str, Target], names: list[str], args: argparse.Namespace) -> None:
@@ -372,7 +397,7 @@ def measure_fixed_rate(targets: dict[str, Target], names: list[str], args: argpa
             result["cpu_us"] = 1e6 * cpu / served if served else float("nan")
             target.fixed[rate] = result
             lat = sorted(result["latencies"])
-            print(f"  fixed {rate:g}/s {name:<18} p50 {pct(lat, 50):.3f} ms  p99 {pct(lat, 99):.3f} ms"
+            print(f"  fixed {rate:g}/s {name:<26} p50 {pct(lat, 50):.3f} ms  p99 {pct(lat, 99):.3f} ms"
                   f"  statuses {result['statuses']}", flush=True)
 
 
@@ -403,8 +428,13 @@ def pct(sorted_seconds: list[float], p: float) -> float:
     return sorted_seconds[rank] * 1e3
 
 
-def round_ratio(a: Target, b: Target) -> tuple[float, list[float]]:
-    per_round = [x.rps / y.rps for x, y in zip(a.runs, b.runs, strict=False) if y.rps]
+def round_ratio(a: Target, b: Target, metric: str = "rps") -> tuple[float, list[float]]:
+    """`a`'s metric ("rps" or "cpu", µs/req) over `b`'s, per round, and their median."""
+    pairs = zip(a.runs, b.runs, strict=False)
+    if metric == "cpu":
+        per_round = [x.cpu_us / y.cpu_us for x, y in pairs if y.cpu_us > 0]
+    else:
+        per_round = [x.rps / y.rps for x, y in pairs if y.rps]
     return median(per_round), per_round
 
 
@@ -487,8 +517,7 @@ def fmt_rps(value: float) -> str:
 
 def report(targets: dict[str, Target], names: list[str], args: argparse.Namespace,
            info: dict[str, str], load_start: str, load_end: str, log: list[str],
-           command: str, started: datetime.datetime) -> str:
-    caddy = targets.get("caddy")
+           command: str, started: datetime.datetime, native: bool) -> str:
     out: list[str] = []
     out.append(f"Run of {started:%Y-%m-%d %H:%M} UTC, {args.repeat} rounds × {args.duration:g} s per "
                f"row, wrk {args.threads} threads × {args.connections} connections "
@@ -503,40 +532,26 @@ def report(targets: dict[str, Target], names: list[str], args: argparse.Namespac
         out.append("Gateway environment: " + ", ".join(f"`{e}`" for e in args.gateway_env)
                    + " (a candidate change, not the code as committed).")
     out.append("")
+    if not native:
+        out.append("")
+        out.append("**No native data plane in this code** (`data_plane` is not a field of "
+                   "`authgate.config.schema.ServerConfig`): only the aiohttp variants ran, and "
+                   "the targets, which are the native data plane's, show the aiohttp row for "
+                   "information.")
+    out.append("")
     out.append("### Throughput (wrk, closed loop)")
     out.append("")
-    out.append("| configuration | what it is | req/s (median) | rounds | p50 ms | p99 ms | × Caddy "
-               "| CPU µs/req | gateway RSS |")
-    out.append("|---|---|---:|---|---:|---:|---:|---:|---|")
+    out.append("Ratios are per round, then the median over rounds. \"load\" is the 1-minute "
+               "load average before the row's first run and after its last.")
+    out.append("")
+    out.append("| configuration | what it is | req/s (median) | rounds | p50 ms | p99 ms "
+               "| req/s × Caddy | req/s × probe | CPU µs/req | CPU × Caddy | CPU × probe "
+               "| load | targets | gateway RSS |")
+    out.append("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
     for name in names:
-        t = targets[name]
-        rps = median([r.rps for r in t.runs])
-        rounds = " / ".join(fmt_rps(r.rps) for r in t.runs)
-        p50 = median([r.p50_ms for r in t.runs])
-        p99 = median([r.p99_ms for r in t.runs])
-        vs_caddy = f"{round_ratio(t, caddy)[0]:.2f}" if caddy and caddy.runs and t.runs else "–"
-        rss = "–"
-        if t.rss:
-            rss = (f"{t.rss['max_worker']:.0f} MB" if t.rss["processes"] == 1 else
-                   f"{t.rss['max_worker']:.0f} MB / worker ({t.rss['total']:.0f} MB in "
-                   f"{t.rss['processes']:.0f} processes)")
-        bad = sum(r.non_2xx + r.socket_errors for r in t.runs)
-        flag = f" ⚠ {bad} non-2xx/errors" if bad else ""
-        cpu = median([r.cpu_us for r in t.runs])
-        out.append(f"| {name} | {CONFIGS[name]} | {fmt_rps(rps)}{flag} | {rounds} | {p50:.2f} | "
-                   f"{p99:.2f} | {vs_caddy} | {cpu:.0f} | {rss} |")
-    out.append("")
-    out.append("### Ratios against the targets (DESIGN.md)")
-    out.append("")
-    out.append("| ratio | median of the rounds' ratios | per round | target | met |")
-    out.append("|---|---:|---|---:|---|")
-    for a, b, target, what in RATIOS:
-        if a in targets and b in targets and targets[a].runs and targets[b].runs:
-            value, per_round = round_ratio(targets[a], targets[b])
-            met = "–" if target is None else ("yes" if value >= target else "**no**")
-            goal = "–" if target is None else f"≥ {target:.1f}"
-            rounds = " / ".join(f"{x:.2f}" for x in per_round)
-            out.append(f"| {what} (`{a}` / `{b}`) | {value:.2f} | {rounds} | {goal} | {met} |")
+        out.append(throughput_row(targets, name))
+    out.extend(goals_table(targets, native))
+    out.extend(ratios_table(targets))
     for rate in args.rates if args.rate_seconds > 0 else []:
         fixed = [n for n in names if rate in targets[n].fixed]
         if not fixed:
@@ -578,13 +593,20 @@ def report(targets: dict[str, Target], names: list[str], args: argparse.Namespac
             out.append(f"‡ overloaded at {rate:g} req/s in this run (p50 over 10 ms, refusals or "
                        "connection errors): requests queued, so these latencies are mostly "
                        "waiting, not the cost of one request.")
-    gateways = [n for n in names if n in AUTHGATE]
+    gateways = [n for n in names if n in GATEWAYS]
     if gateways:
         out.append("")
-        out.append("### The authenticated path was authenticated")
+        out.append("### Each gateway row did what it says (checks and decision records)")
         out.append("")
+        if any(GATEWAYS[n].kind == "bare" for n in gateways):
+            out.append("The `bare` rows: " + _rows.BARE_OFF)
+            out.append("")
         for name in gateways:
             t = targets[name]
+            if not t.logs_decisions:
+                out.append(f"- `{name}`: before wrk, {'; '.join(t.checks)}. No decision log "
+                           "(no sink), so no records to count.")
+                continue
             per_request = t.decisions / t.requests_sent if t.requests_sent else float("nan")
             last = t.last_allow or {}
             shown = {k: last.get(k) for k in ("decision", "user", "rule", "reason", "route", "status")}
@@ -612,6 +634,74 @@ def report(targets: dict[str, Target], names: list[str], args: argparse.Namespac
     return "\n".join(out)
 
 
+def ratio_to(targets: dict[str, Target], name: str, baseline: str, metric: str) -> str:
+    a, b = targets.get(name), targets.get(baseline)
+    if a is None or b is None or not a.runs or not b.runs:
+        return "–"
+    return f"{round_ratio(a, b, metric)[0]:.2f}"
+
+
+def throughput_row(targets: dict[str, Target], name: str) -> str:
+    t = targets[name]
+    rps = median([r.rps for r in t.runs])
+    rounds = " / ".join(fmt_rps(r.rps) for r in t.runs)
+    p50 = median([r.p50_ms for r in t.runs])
+    p99 = median([r.p99_ms for r in t.runs])
+    rss = "–"
+    if t.rss:
+        rss = (f"{t.rss['max_worker']:.0f} MB" if t.rss["processes"] == 1 else
+               f"{t.rss['max_worker']:.0f} MB / worker ({t.rss['total']:.0f} MB in "
+               f"{t.rss['processes']:.0f} processes)")
+    bad = sum(r.non_2xx + r.socket_errors for r in t.runs)
+    flag = f" ⚠ {bad} non-2xx/errors" if bad else ""
+    cpu = median([r.cpu_us for r in t.runs])
+    load = " → ".join(f"{x:.2f}" for x in t.load) or "–"
+    marks = ", ".join(f"G{i} {verdict(targets, g, g.row)[0]}"
+                      for i, g in enumerate(_rows.GOALS, 1) if g.row == name) or "–"
+    return (f"| {name} | {CONFIGS[name]} | {fmt_rps(rps)}{flag} | {rounds} | {p50:.2f} | {p99:.2f} "
+            f"| {ratio_to(targets, name, 'caddy', 'rps')} | {ratio_to(targets, name, 'probe', 'rps')} "
+            f"| {cpu:.0f} | {ratio_to(targets, name, 'caddy', 'cpu')} "
+            f"| {ratio_to(targets, name, 'probe', 'cpu')} | {load} | {marks} | {rss} |")
+
+
+def verdict(targets: dict[str, Target], goal: _rows.Goal, row: str) -> tuple[str, str, str]:
+    """(PASS / MISS / not run, the median ratio, the per-round ratios) of `row` on `goal`."""
+    a, b = targets.get(row), targets.get(goal.baseline)
+    if a is None or b is None or not a.runs or not b.runs:
+        return "not run", "–", "–"
+    value, per_round = round_ratio(a, b, goal.metric)
+    return ("PASS" if goal.met(value) else "MISS"), f"{value:.2f}", " / ".join(f"{x:.2f}" for x in per_round)
+
+
+def goals_table(targets: dict[str, Target], native: bool) -> list[str]:
+    out = ["", "### The issue's targets (ratios within this run)", "",
+           "| | target | row / baseline | median of the rounds | per round | bound | result |",
+           "|---|---|---|---:|---|---:|---|"]
+    for index, goal in enumerate(_rows.GOALS, 1):
+        row = goal.row if native else goal.fallback
+        result, value, rounds = verdict(targets, goal, row)
+        if not native:
+            result = f"n/a: no native data plane (the aiohttp row: {result})"
+        metric = "CPU µs/req" if goal.metric == "cpu" else "req/s"
+        out.append(f"| G{index} | {goal.text} | `{row}` / `{goal.baseline}` ({metric}) | {value} "
+                   f"| {rounds} | {goal.op} {goal.bound:g} | **{result}** |")
+    return out
+
+
+def ratios_table(targets: dict[str, Target]) -> list[str]:
+    out = ["", "### req/s ratios against the DESIGN.md targets", "",
+           "| ratio | median of the rounds' ratios | per round | target | met |",
+           "|---|---:|---|---:|---|"]
+    for a, b, target, what in [*_rows.RATIOS, *_rows.NATIVE_RATIOS]:
+        if a in targets and b in targets and targets[a].runs and targets[b].runs:
+            value, per_round = round_ratio(targets[a], targets[b])
+            met = "–" if target is None else ("PASS" if value >= target else "**MISS**")
+            goal = "–" if target is None else f"≥ {target:.1f}"
+            rounds = " / ".join(f"{x:.2f}" for x in per_round)
+            out.append(f"| {what} (`{a}` / `{b}`) | {value:.2f} | {rounds} | {goal} | {met} |")
+    return out if len(out) > 5 else []  # none of its rows ran
+
+
 def write_doc(block: str) -> None:
     text = DOC.read_text() if DOC.exists() else "# Performance\n"
     generated = f"{BEGIN}\n{block}\n{END}"
@@ -629,17 +719,18 @@ def write_doc(block: str) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (10)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (5)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds (3); rows report the median")
-    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds, round 1 (2)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds, round 1 (1)")
     parser.add_argument("--only", action="append", metavar="NAME[,NAME]",
-                        help=f"run only these: {', '.join(CONFIGS)}")
+                        help=f"run only these (names or globs, e.g. 'caddy,probe,*public*'): "
+                             f"{', '.join(CONFIGS)}")
     parser.add_argument("--rate", default="1000,200",
                         help="fixed rates in req/s, comma-separated (1000,200)")
-    parser.add_argument("--rate-seconds", type=float, default=5.0,
-                        help="seconds per fixed-rate row (5; 0 skips them)")
+    parser.add_argument("--rate-seconds", type=float, default=3.0,
+                        help="seconds per fixed-rate row (3; 0 skips them)")
     parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
                         help="then record --profile-target with py-spy under wrk for SECONDS")
     parser.add_argument("--profile-target", default="authgate-mem-1w", choices=list(CONFIGS)[1:],
@@ -660,7 +751,11 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
-    names = wanted(args)
+    native = _configs.has_data_plane({**os.environ, **gateway_env(args)})
+    if not native:
+        print("no `data_plane` in authgate.config.schema.ServerConfig: running only the "
+              "aiohttp variants (the -native rows are skipped)", flush=True)
+    names = wanted(args, native)
     if args.profile and args.profile_target not in names:
         names.append(args.profile_target)
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -678,18 +773,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.ExitStack() as exits:
             t0 = time.monotonic()
-            targets = start_all(names, workdir, stack, args, exits)
+            targets = start_all(names, workdir, stack, args, exits, native)
             print(f"started {len(stack.servers)} servers in {time.monotonic() - t0:.1f} s", flush=True)
             measure(targets, names, args, log)
             measure_fixed_rate(targets, names, args)
             for name in names:
-                if name in AUTHGATE:
+                if targets[name].logs_decisions:
                     tally_decisions(targets[name])
             profile_text = ""
             if args.profile:
                 profile_text = profile(targets[args.profile_target], args, workdir)
             load_end = loadavg()
-            text = report(targets, names, args, info, load_start, load_end, log, command, started)
+            text = report(targets, names, args, info, load_start, load_end, log, command, started,
+                          native)
             stack.close()
     except sv.BenchError as error:
         print(f"bench failed: {error}", file=sys.stderr)
