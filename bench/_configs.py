@@ -28,13 +28,21 @@ USER_LIMIT = {"key": "user", "rate": "1000000/s", "burst": 1000000}
 IP_LIMIT = {"key": "client_ip", "rate": "1000000/s", "burst": 1000000}  # never refuses
 
 
-def has_data_plane(env: dict[str, str]) -> bool:
-    """Does the authgate that `serve` would run (this env's PYTHONPATH) know `server.data_plane`?"""
-    probe = ("import json; from authgate.config.schema import ServerConfig; "
-             "print(json.dumps('data_plane' in ServerConfig.model_fields))")
+def data_plane_support(env: dict[str, str]) -> tuple[bool, bool]:
+    """In the authgate that `serve` would run (this env's PYTHONPATH): is `data_plane` a
+    field of `ServerConfig`, and is there an `authgate.dataplane` package to act on it?"""
+    probe = ("import json, importlib.util; from authgate.config.schema import ServerConfig; "
+             "print(json.dumps(['data_plane' in ServerConfig.model_fields, "
+             "importlib.util.find_spec('authgate.dataplane') is not None]))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           env=env, check=True)
-    return bool(json.loads(done.stdout))
+    field, package = json.loads(done.stdout)
+    return bool(field), bool(package)
+
+
+def has_data_plane(env: dict[str, str]) -> bool:
+    """Does the authgate that `serve` would run know `server.data_plane`?"""
+    return data_plane_support(env)[0]
 
 
 def gateway_config(row: Gateway, *, port: int, upstream_port: int, workdir: Path,

@@ -532,6 +532,11 @@ def report(targets: dict[str, Target], names: list[str], args: argparse.Namespac
         out.append("Gateway environment: " + ", ".join(f"`{e}`" for e in args.gateway_env)
                    + " (a candidate change, not the code as committed).")
     out.append("")
+    if native and not args.native_package:
+        out.append("")
+        out.append("**Warning:** `server.data_plane` is a config field in this code but there is "
+                   "no `authgate.dataplane` package, so the `-native` rows were most likely "
+                   "served by the aiohttp data plane (the key accepted, not yet acted on).")
     if not native:
         out.append("")
         out.append("**No native data plane in this code** (`data_plane` is not a field of "
@@ -751,10 +756,14 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
-    native = _configs.has_data_plane({**os.environ, **gateway_env(args)})
+    native, package = _configs.data_plane_support({**os.environ, **gateway_env(args)})
     if not native:
         print("no `data_plane` in authgate.config.schema.ServerConfig: running only the "
               "aiohttp variants (the -native rows are skipped)", flush=True)
+    elif not package:
+        print("warning: `server.data_plane` exists but there is no authgate.dataplane package: "
+              "the -native rows are likely served by the aiohttp data plane", flush=True)
+    args.native_package = package
     names = wanted(args, native)
     if args.profile and args.profile_target not in names:
         names.append(args.profile_target)
