@@ -690,6 +690,14 @@ def goals_table(targets: dict[str, Target], native: bool) -> list[str]:
         metric = "CPU µs/req" if goal.metric == "cpu" else "req/s"
         out.append(f"| G{index} | {goal.text} | `{row}` / `{goal.baseline}` ({metric}) | {value} "
                    f"| {rounds} | {goal.op} {goal.bound:g} | **{result}** |")
+    probe = targets.get("probe")
+    if probe is not None and probe.runs:
+        cpu = median([r.cpu_us for r in probe.runs])
+        vs = ratio_to(targets, "probe", "caddy", "cpu")
+        scale = f" ({vs}× Caddy's)" if vs != "–" else ""
+        out += ["", f"The probe cost {cpu:.0f} CPU µs/req here{scale}; the issue's probe, on its "
+                f"box: 26–33 µs/req (0.27× Caddy's). G3's bound in this run is therefore "
+                f"{1.3 * cpu:.0f} µs/req."]
     return out
 
 
