@@ -34,8 +34,8 @@ def check_config(path: str, out: TextIO, *, host: bool = True) -> int:
     except ConfigError as error:
         _print(error.problems, out)
         return 1
-    routes, errors = compile_config(config)
-    warnings = config_warnings(config, routes)
+    compiled, errors = compile_config(config)
+    warnings = config_warnings(config, compiled.routes if compiled is not None else None)
     if host:
         # Imported here: the host checks load the server's pages, TLS and GeoIP code.
         from authgate.ops.preflight import host_findings

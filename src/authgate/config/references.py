@@ -12,8 +12,6 @@ from __future__ import annotations
 from authgate.config.errors import ConfigProblem
 from authgate.config.schema import GatewayConfig, RouteConfig
 from authgate.config.schema_policy import PolicyEntry
-from authgate.mutate.templates import TemplateError, compile_templates
-from authgate.policy.compile import policy_problems
 
 
 def check_references(config: GatewayConfig) -> list[ConfigProblem]:
@@ -25,7 +23,6 @@ def check_references(config: GatewayConfig) -> list[ConfigProblem]:
         problems.append(
             _problem("secrets.cookie_secret", "login needs a cookie secret (32+ characters)")
         )
-    problems += policy_problems(config)
     problems += workers_problems(config)
     if config.devices.mtls is not None and config.server.tls is None:
         problems.append(_problem("devices.mtls", "client certificates need TLS on the listener: set server.tls"))
@@ -70,10 +67,6 @@ def _route_problems(index: int, route: RouteConfig, known: set[str]) -> list[Con
             for i, name in enumerate(route.bearer.providers or ())
             if name not in known
         ]
-    try:
-        compile_templates(route.headers.templates)
-    except TemplateError as error:
-        problems.append(_problem(f"{where}.headers.{error.header}", error.message))
     if "bearer" in route.authenticate and route.bearer is None:
         problems.append(_problem(f"{where}.bearer", "authenticate lists bearer: give bearer.audiences"))
     return problems

@@ -1,7 +1,9 @@
 """The runtime snapshot: one validated config plus its compiled route table.
 
 Contract: `build_snapshot(path, environ)` loads and validates the file, compiles the
-routes, and returns a frozen `Snapshot`, or raises `ConfigError` with every problem.
+routes, their policies and their header templates — once: the checks and the
+gateway use the same compiled values —, and returns a frozen `Snapshot`, or raises
+`ConfigError` with every problem.
 A snapshot is built completely before anyone sees it; hot reload swaps the one
 reference to it, and each request reads it once at its start (STYLE.md, lesson 7).
 Problems raised by route compilation that leave `file`/`line` empty get the file
@@ -27,7 +29,18 @@ from authgate.config.schema import GatewayConfig
 from authgate.config.yaml_source import Source
 
 if TYPE_CHECKING:
+    from authgate.mutate.templates import CompiledTemplates
+    from authgate.policy.compile import RoutePolicy
     from authgate.routing.table import RouteTable
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What the config compiles into, by route id (policies and templates)."""
+
+    routes: RouteTable
+    policies: Mapping[str, RoutePolicy]
+    templates: Mapping[str, CompiledTemplates]
 
 
 @dataclass(frozen=True)
@@ -35,9 +48,13 @@ class Snapshot:
     """Everything a request needs from the config, immutable."""
 
     config: GatewayConfig
-    routes: RouteTable
+    compiled: Compiled
     source: str  # the config file path as the user gave it
     loaded_at: float  # time.time() when it was built
+
+    @property
+    def routes(self) -> RouteTable:
+        return self.compiled.routes
 
 
 def build_snapshot(
@@ -51,27 +68,34 @@ def build_snapshot(
     `allow_placeholders` is for tools that never serve (`authgate explain`): a policy
     question about the example needs no real secret."""
     config, source = load_source(path, environ)
-    routes, problems = compile_config(config, allow_placeholders=allow_placeholders)
-    if routes is None or problems:
+    compiled, problems = compile_config(config, allow_placeholders=allow_placeholders)
+    if compiled is None or problems:
         raise ConfigError(sorted_problems(locate_problems(problems, source)))
-    return Snapshot(config, routes, str(path), time.time())
+    return Snapshot(config, compiled, str(path), time.time())
 
 
 def compile_config(
     config: GatewayConfig, *, allow_placeholders: bool = False
-) -> tuple[RouteTable | None, list[ConfigProblem]]:
-    """The checks after the schema (references, placeholders, route compilation) and
-    the route table; the table is None when a route does not compile."""
-    # Imported here: routing imports config, and config must load without routing.
+) -> tuple[Compiled | None, list[ConfigProblem]]:
+    """The checks after the schema (references, placeholders, route, policy and template
+    compilation) and what they compiled; None when a route does not compile."""
+    # Imported here: routing, policy and mutate import config, and config must load
+    # without them.
+    from authgate.mutate.presets import compile_headers
+    from authgate.policy.compile import compile_policies
     from authgate.routing.table import compile_routes
 
     problems = check_references(config)
     if not allow_placeholders:
         problems += placeholder_problems(config)
+    policies, found = compile_policies(config)
+    templates, more = compile_headers(config)
+    problems += found + more
     try:
-        return compile_routes(config.routes), problems
+        routes = compile_routes(config.routes)
     except ConfigError as error:
         return None, problems + list(error.problems)
+    return Compiled(routes, policies, templates), problems
 
 
 def placeholder_problems(config: GatewayConfig) -> list[ConfigProblem]:

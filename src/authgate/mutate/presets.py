@@ -9,7 +9,9 @@ Contract (a mutator's data: names and templates, nothing decides here):
   route's `preset` (or, without one, the top-level `headers.preset`; `none` turns it
   off) gives the base templates, and the route's own templates extend them or, under
   the same name in any spelling, replace them. Raises `TemplateError` like
-  `compile_templates`.
+  `compile_templates`. `compile_headers(config)` compiles every route's, with the
+  problems keyed from the file's root (`routes[2].headers.X-Name`): the snapshot
+  keeps them, compiled once per config.
 
 What each tool sends, and where that is documented (docs/migrating.md has the table):
 
@@ -39,10 +41,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from authgate.config.errors import ConfigProblem
 from authgate.mutate.encoding import normalize_name
-from authgate.mutate.templates import CompiledTemplates, compile_templates
+from authgate.mutate.templates import CompiledTemplates, TemplateError, compile_templates
 
 if TYPE_CHECKING:
+    from authgate.config.schema import GatewayConfig
     from authgate.config.schema_auth import IdentityHeaders
 
 
@@ -109,6 +113,22 @@ def compile_route_headers(headers: IdentityHeaders, default: str | None) -> Comp
     extra = compile_templates(_unless(preset.forward_auth, mine))
     assertion = tuple(n for n in preset.assertion if normalize_name(n) not in mine)
     return CompiledTemplates(both.headers, forward_auth=extra.headers, assertion_names=assertion)
+
+
+def compile_headers(
+    config: GatewayConfig,
+) -> tuple[dict[str, CompiledTemplates], list[ConfigProblem]]:
+    """Every route's header templates by route id, and the problems (a route with one
+    has no entry)."""
+    compiled: dict[str, CompiledTemplates] = {}
+    problems: list[ConfigProblem] = []
+    for index, route in enumerate(config.routes):
+        try:
+            compiled[route.id] = compile_route_headers(route.headers, config.headers.preset)
+        except TemplateError as error:
+            key = f"routes[{index}].headers.{error.header}"
+            problems.append(ConfigProblem("", None, key, error.message))
+    return compiled, problems
 
 
 def _unless(templates: Mapping[str, str], taken: set[str]) -> dict[str, str]:

@@ -29,7 +29,7 @@ from authgate.oidc.client import OIDCClient
 from authgate.ops.drain import DRAIN
 from authgate.ops.inflight import IN_FLIGHT
 from authgate.ops.metrics import CONTENT_TYPE, METRICS
-from authgate.server.auth_state import AUTH
+from authgate.server.state import GENERATION
 from authgate.server.state import DECISION_LOG
 
 CHECK_TIMEOUT = 2.0
@@ -96,8 +96,8 @@ async def _readyz(request: web.Request) -> web.Response:
 async def readiness(main: web.Application, retries: DiscoveryRetries) -> dict[str, str | None]:
     """Every check by name: None when it passed, else why not."""
     checks: dict[str, ReadinessCheck] = {"store": lambda: _store(main)}
-    auth = main.get(AUTH)
-    for provider_id, client in (auth.oidc.items() if auth is not None else ()):
+    generation = main.get(GENERATION)
+    for provider_id, client in (generation.auth.oidc.items() if generation is not None else ()):
         checks[f"provider:{provider_id}"] = retries.check(provider_id, client)
     checks.update(main[READINESS].checks)
     names = list(checks)
@@ -119,10 +119,10 @@ async def _bounded(check: ReadinessCheck) -> str | None:
 
 
 async def _store(main: web.Application) -> str | None:
-    auth = main.get(AUTH)
-    if auth is None:
+    generation = main.get(GENERATION)
+    if generation is None:
         return "not started"
-    await auth.store.ping()
+    await generation.auth.store.ping()
     return None
 
 
@@ -168,8 +168,8 @@ RETRIES = web.AppKey("discovery_retries", DiscoveryRetries)
 
 def sample(main: web.Application) -> None:
     """Pull states (drops, in flight, sessions held) into the metrics."""
-    auth = main.get(AUTH)
-    store = auth.store if auth is not None else None
+    generation = main.get(GENERATION)
+    store = generation.auth.store if generation is not None else None
     decision_log = main.get(DECISION_LOG)
     main[METRICS].sample(
         dropped=decision_log.dropped if decision_log is not None else 0,

@@ -1,13 +1,13 @@
-"""Requests in flight, by the config generation they started on.
+"""Requests in flight, by the config generation they pinned.
 
-Contract: `InFlight.counted(handler)` wraps the request handler; the wrapper counts
-the request under the current generation, then awaits the handler. Awaiting a
-coroutine runs it at once, up to its first suspension, so a handler that reads
-`app[RUNTIME]` before its first `await` (as `server.handler.handle` does) reads the
-snapshot of the generation it was counted under. A reload swaps the runtime and calls
-`advance()` in the same synchronous step; `finished(generation, timeout)` then waits
-until no request of that generation or an older one is left, so what the old config
-used can be closed after its last user. Event loop thread only.
+Contract: `InFlight.counted(handler)` wraps the request handler; the wrapper pins the
+current generation to the request (`server.state.pin`: the one read of
+`app[GENERATION]` a request makes) and counts the request under that generation's
+number while the handler runs. A reload swaps `app[GENERATION]` in one synchronous
+step; `finished(number, timeout)` then waits until no request of that generation or
+an older one is left, so what the old config used can be closed after its last user.
+`enter(number)` / `leave(number)` count a request pinned some other way. Event loop
+thread only.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from authgate.server.state import pin
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class InFlight:
     def __init__(self) -> None:
-        self.generation = 0
         self._running: dict[int, int] = {}
         self._waiters: list[asyncio.Future[None]] = []
 
@@ -32,40 +33,34 @@ class InFlight:
 
     def counted(self, handler: Handler) -> Handler:
         async def run(request: web.Request) -> web.StreamResponse:
-            generation = self.enter()
+            number = pin(request).number
+            self.enter(number)
             try:
                 return await handler(request)
             finally:
-                self.leave(generation)
+                self.leave(number)
 
         return run
 
-    def enter(self) -> int:
-        generation = self.generation
-        self._running[generation] = self._running.get(generation, 0) + 1
-        return generation
+    def enter(self, number: int) -> None:
+        self._running[number] = self._running.get(number, 0) + 1
 
-    def leave(self, generation: int) -> None:
-        left = self._running[generation] - 1
+    def leave(self, number: int) -> None:
+        left = self._running[number] - 1
         if left:
-            self._running[generation] = left
+            self._running[number] = left
             return
-        del self._running[generation]
+        del self._running[number]
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def advance(self) -> int:
-        """Start a new generation; returns the one that ended."""
-        self.generation += 1
-        return self.generation - 1
-
-    async def finished(self, generation: int, timeout: float) -> bool:
-        """True once no request of `generation` or older runs; False after `timeout`."""
+    async def finished(self, number: int, timeout: float) -> bool:
+        """True once no request of generation `number` or older runs; False after `timeout`."""
         try:
             async with asyncio.timeout(timeout):
-                while any(g <= generation for g in self._running):
+                while any(g <= number for g in self._running):
                     waiter = asyncio.get_running_loop().create_future()
                     self._waiters.append(waiter)
                     await waiter

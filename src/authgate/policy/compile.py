@@ -8,13 +8,13 @@ Contract:
   rule paths `routes[hr].default[workforce].allow[0]` (`routes[hr].default...` for
   no audience) so a log reader sees that no written rule decided.
 - `compile_step_up(route_id, config)` -> the route's `StepUpRule`s.
-- `compile_route_policy(route)` -> `RoutePolicy`: everything `authorize` needs.
+- `compile_route_policy(route)` -> `RoutePolicy`: everything `authorize` needs;
+  `compile_policies(config)` -> every route's, and the problems (the snapshot's).
 - Problems found compiling — a bad CIDR, an unknown time zone, bad hours, a glob
   that cannot be matched safely — are ALL collected and raised as one
   `PolicyError`, each with its key path relative to the route
   (`policy.deny[0].ip[1]`); `policy_problems(config)` turns them into
-  `ConfigProblem`s keyed from the file's root (`routes[2].policy.deny[0].ip[1]`)
-  for `authgate.config.references`.
+  `ConfigProblem`s keyed from the file's root (`routes[2].policy.deny[0].ip[1]`).
 Pure module.
 """
 
@@ -335,15 +335,23 @@ def compile_route_policy(route: RouteConfig) -> RoutePolicy:
     return RoutePolicy(route.id, effective_route_settings(route), policy, step_up, route.consent)
 
 
-def policy_problems(config: GatewayConfig) -> list[ConfigProblem]:
-    """Every policy and step-up problem of every route, keyed from the file's root."""
+def compile_policies(config: GatewayConfig) -> tuple[dict[str, RoutePolicy], list[ConfigProblem]]:
+    """Every route's policy by route id, and every problem keyed from the file's root
+    (a route with problems has no entry). The snapshot keeps the policies: compiled
+    once per config, for the checks and for serving."""
+    policies: dict[str, RoutePolicy] = {}
     found: list[ConfigProblem] = []
     for index, route in enumerate(config.routes):
         try:
-            compile_route_policy(route)
+            policies[route.id] = compile_route_policy(route)
         except PolicyError as error:
             found += [
                 ConfigProblem("", None, f"routes[{index}].{key}", message)
                 for key, message in error.problems
             ]
-    return found
+    return policies, found
+
+
+def policy_problems(config: GatewayConfig) -> list[ConfigProblem]:
+    """Every policy and step-up problem of every route, keyed from the file's root."""
+    return compile_policies(config)[1]

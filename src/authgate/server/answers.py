@@ -19,7 +19,7 @@ from authgate.facts import RequestFacts
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
 from authgate.server.auth_state import auth_of
 from authgate.server.pages import ERROR_TITLES, DeniedActions, safe_href, sign_in_unavailable_text
-from authgate.server.state import RUNTIME
+from authgate.server.state import runtime_of
 
 
 def wants_html(accept: str) -> bool:
@@ -30,7 +30,7 @@ def wants_html(accept: str) -> bool:
 def _html(
     request: web.Request, decision: Decision, facts: RequestFacts, user: str | None, session_id: str | None
 ) -> str:
-    pages = request.app[RUNTIME].pages
+    pages = runtime_of(request).pages
     if decision.status == 403:
         codes = [reason.value for reason in decision.reasons]
         actions = _denied_actions(request, facts, session_id)
@@ -95,7 +95,7 @@ def sign_in_unavailable_response(
     not the application, with the request id and a link to try again (`retry_url`, the
     URL first asked for: opening it starts a fresh sign-in)."""
     if wants_html(request.headers.get("Accept", "")):
-        pages = request.app[RUNTIME].pages
+        pages = runtime_of(request).pages
         body = pages.render_sign_in_unavailable(
             decision.status, decision.reason, provider, retry_url, facts.request_id
         )

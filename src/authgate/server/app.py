@@ -7,13 +7,16 @@ middlewares: the handler calls each pipeline stage explicitly so each can be tim
 and recorded. The one wrapper around it, `InFlight.counted`, counts each request
 under the config generation it started on (hot reload, `ops.inflight`).
 
-State on the app, each behind a typed key: `RUNTIME` (swapped by reloads), `METRICS`,
+State on the app, each behind a typed key: `GENERATION` (the current config
+generation, swapped by reloads; `authgate.generation`), `STARTED_WITH` (the snapshot
+the process started with: the restart-only settings are read from it), `METRICS`,
 `IN_FLIGHT`, `LIVE_WEBSOCKETS` and `DRAIN` (graceful drain), `READINESS` (extra
 `/readyz` checks other parts may add from their cleanup context), `RELOADER`.
 
 Cleanup contexts start in this order and stop in the reverse one: upstream client,
-WebSocket client, decision log, auth runtime, reloader, metrics sampling. So at shutdown the decision
-log is flushed after the last request finished and after the auth clients closed.
+WebSocket client, decision log, generations (the first one is built here, and the
+reloader that replaces it), metrics sampling. So at shutdown the decision log is
+flushed after the last request finished and after the auth clients closed.
 """
 
 from __future__ import annotations
@@ -36,13 +39,13 @@ from authgate.ops.drain import (
 from authgate.ops.inflight import IN_FLIGHT, InFlight
 from authgate.ops.metrics import METRICS, Metrics
 from authgate.ops.reload import IDP_TIMEOUT, Reloader
-from authgate.server.auth_state import auth_context
 from authgate.server.body_limit import expect_continue
 from authgate.server.handler import handle
 from authgate.server.page_headers import hide_server_version
-from authgate.server.state import CLIENT, DECISION_LOG, RUNTIME, WS_CLIENT, ServerRuntime
+from authgate.server.state import CLIENT, DECISION_LOG, WS_CLIENT
 
 RELOADER = web.AppKey("reloader", Reloader)
+STARTED_WITH = web.AppKey("started_with", Snapshot)
 
 
 def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Application:
@@ -50,7 +53,7 @@ def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Appl
     # client_max_size only bounds request.read()/post(); proxied bodies stream. The
     # parser's size limits are set per connection (server/protocol.py).
     app = web.Application()
-    app[RUNTIME] = ServerRuntime.build(snapshot)
+    app[STARTED_WITH] = snapshot
     app[METRICS] = metrics if metrics is not None else Metrics()
     inflight = InFlight()
     app[IN_FLIGHT] = inflight
@@ -60,8 +63,7 @@ def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Appl
     app.cleanup_ctx.append(_upstream_client)
     app.cleanup_ctx.append(_websocket_client)
     app.cleanup_ctx.append(_decision_log)
-    app.cleanup_ctx.append(_auth)
-    app.cleanup_ctx.append(_reloader)
+    app.cleanup_ctx.append(_generations)
     app.cleanup_ctx.append(sampling)
     app.on_shutdown.append(close_websockets)
     # Every path reaches the handler, which refuses what it must with a record: `.`
@@ -73,7 +75,7 @@ def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Appl
 
 
 async def _upstream_client(app: web.Application) -> AsyncIterator[None]:
-    server = app[RUNTIME].snapshot.config.server
+    server = app[STARTED_WITH].config.server
     connector = aiohttp.TCPConnector(
         limit=server.upstream_pool_size,
         limit_per_host=server.upstream_pool_size_per_host,
@@ -108,24 +110,21 @@ def _upstream_session(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
     )
 
 
-async def _auth(app: web.Application) -> AsyncIterator[None]:
-    async for _ in auth_context(app, app[RUNTIME].snapshot.config):
-        yield
-
-
-async def _reloader(app: web.Application) -> AsyncIterator[None]:
-    # Providers added or changed by a reload get their clients on this session; the
-    # ones kept from the start stay on auth_context's.
+async def _generations(app: web.Application) -> AsyncIterator[None]:
+    # One session for every generation's calls to providers (discovery, tokens, JWKS).
     idp_http = aiohttp.ClientSession(timeout=IDP_TIMEOUT, cookie_jar=aiohttp.DummyCookieJar())
-    reloader = Reloader(app, metrics=app[METRICS], inflight=app[IN_FLIGHT], idp_http=idp_http)
+    reloader = Reloader(
+        app, app[STARTED_WITH], metrics=app[METRICS], inflight=app[IN_FLIGHT], idp_http=idp_http
+    )
     app[RELOADER] = reloader
+    reloader.start()
     yield
     await reloader.close()
     await idp_http.close()
 
 
 async def _decision_log(app: web.Application) -> AsyncIterator[None]:
-    config = app[RUNTIME].snapshot.config
+    config = app[STARTED_WITH].config
     decision_log = DecisionLog.from_config(config.decision_log)
     await decision_log.start()
     app[DECISION_LOG] = decision_log

@@ -1,46 +1,44 @@
-"""Everything login needs at run time, created and closed in one place.
+"""The auth half of a config generation: everything login, guards and the adaptive
+checks need at run time.
 
-Contract: `AuthRuntime` holds the session keys, the session store, one OIDC client
-per provider, the refresh coordinator, the assertion signer and each route's compiled header
-templates and header budget. `auth_context(app)` is the cleanup context
-that builds it at start (discovery is loaded in the background: a provider that is
-down at start must not keep the gateway from serving public routes) and closes every
-client at shutdown (STYLE.md lesson 13).
+Contract: `AuthRuntime` holds the session keys, the session store, one OIDC client per
+provider, the refresh coordinator, the assertion signer, each route's compiled header
+templates (the snapshot's, compiled once) and header budget, the GeoIP readers, the
+risk history store, the device verifiers and the guards. `build_auth_runtime` builds
+it, reusing the resources of the previous generation that `authgate.generation`'s
+table says to keep; no network I/O (providers load their discovery later).
+`auth_of(request)` is the auth half of the generation the request pinned at its start.
+Creating, swapping and closing generations is `ops.reload`'s (STYLE.md lesson 13).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import web
 
 from authgate.config.schema import GatewayConfig
+from authgate.config.snapshot import Snapshot
 from authgate.device.known_device import KnownDeviceCookie
 from authgate.device.posture import PostureVerifier, http_jwks_fetch
 from authgate.geo.databases import GeoDatabases
 from authgate.mutate.assertion import AssertionKeys, AssertionSigner
 from authgate.mutate.header_budget import HeaderBudget
 from authgate.mutate.identity_headers import CompiledTemplates
-from authgate.mutate.presets import compile_route_headers
 from authgate.oidc.client import OIDCClient
 from authgate.oidc.jwks import JwksCache
-from authgate.policy.audience import effective_route_settings
 from authgate.ops.state_dir import ASSERTION_KEY_FILE, state_file
+from authgate.ratelimit.shedding import UpstreamGates
 from authgate.risk.history import HistoryStore, build_history_store
-from authgate.server.guards import Guards, build_guards, close_guards
+from authgate.server.guards import Guards, build_limiter, build_regulator
+from authgate.server.state import generation_of
 from authgate.sessions.cipher import TokenCipher
 from authgate.sessions.keys import SessionKeys
 from authgate.sessions.refresh import RefreshCoordinator
 from authgate.sessions.store import SessionStore, build_store
-
-log = logging.getLogger(__name__)
-
-# Calls to providers get their own pool and timeouts, apart from upstream traffic.
-_IDP_TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5)
 
 
 @dataclass(frozen=True)
@@ -61,56 +59,138 @@ class AuthRuntime:
     guards: Guards
 
 
-AUTH = web.AppKey("auth_runtime", AuthRuntime)
-# The AuthRuntime a request started with: read once, at the same moment as the
-# ServerRuntime, so a hot reload never mixes two configs within one request.
-REQUEST_AUTH = web.RequestKey("auth_runtime", AuthRuntime)
-
-
 def auth_of(request: web.Request) -> AuthRuntime:
-    pinned = request.get(REQUEST_AUTH)
-    return pinned if pinned is not None else request.app[AUTH]
+    """The auth half of the generation the request pinned at its start."""
+    return generation_of(request).auth
 
 
-def build_auth_runtime(config: GatewayConfig, http: aiohttp.ClientSession) -> AuthRuntime:
-    keys = SessionKeys.from_secrets(config.secrets.cookie_secret) if config.secrets else None
-    assertion_keys = (
-        AssertionKeys.load_or_create(
-            state_file(config.server.state_dir, config.secrets.assertion_keys, ASSERTION_KEY_FILE)
-        )
-        if config.secrets
-        else None
-    )
-    cipher = TokenCipher(keys) if keys else None
-    store = build_store(config.store, config.sessions, cipher=cipher)
-    preset = config.headers.preset
-    templates = {r.id: compile_route_headers(r.headers, preset) for r in config.routes}
+def build_auth_runtime(
+    snapshot: Snapshot,
+    http: aiohttp.ClientSession,
+    previous: AuthRuntime | None = None,
+    *,
+    kept: frozenset[str] = frozenset(),
+    providers: frozenset[str] = frozenset(),
+) -> AuthRuntime:
+    """The auth half for `snapshot`: `previous`'s resources named in `kept` (see
+    `authgate.generation.RESOURCES`) and its clients of `providers` are reused."""
+    config = snapshot.config
+
+    def old(name: str) -> AuthRuntime | None:
+        return previous if previous is not None and name in kept else None
+
+    keys, cipher, store, refresher = _sessions(config, old("store"))
+    assertion = old("assertion_keys")
+    assertion_keys = assertion.assertion_keys if assertion else _assertion_keys(config)
+    templates = snapshot.compiled.templates
     return AuthRuntime(
         keys=keys,
         cipher=cipher,
         store=store,
-        oidc={p.id: OIDCClient(p, http) for p in config.providers},
-        refresher=RefreshCoordinator(store, config.sessions.refresh_before),
+        oidc=_clients(config, http, previous.oidc if previous else {}, providers),
+        refresher=refresher,
         assertion_keys=assertion_keys,
-        signer=AssertionSigner(assertion_keys) if assertion_keys else None,
+        signer=_signer(assertion, assertion_keys),
         templates=templates,
         header_budgets={
             r.id: HeaderBudget.build(
-                r.headers, effective_route_settings(r).policy, templates[r.id]
+                r.headers, snapshot.compiled.policies[r.id].settings.policy, templates[r.id]
             )
             for r in config.routes
         },
-        geo=GeoDatabases.from_config(config.geoip) if config.geoip is not None else None,
-        history=_history(config),
-        posture=_posture(config, http),
-        known_devices=_known_devices(config),
-        guards=build_guards(config),
+        geo=_reuse(old("geo"), lambda a: a.geo, lambda: _geo(config)),
+        history=_reuse(old("history"), lambda a: a.history, lambda: _history(config)),
+        posture=_reuse(old("posture"), lambda a: a.posture, lambda: _posture(config, http)),
+        known_devices=_reuse(
+            old("known_devices"), lambda a: a.known_devices, lambda: _known_devices(config)
+        ),
+        # Last: it gives the kept gates the new cap, so nothing may fail after it.
+        guards=_guards(config, previous, old("limiter"), old("regulator")),
     )
+
+
+T = TypeVar("T")
+
+
+def _reuse(
+    previous: AuthRuntime | None, part: Callable[[AuthRuntime], T], build: Callable[[], T]
+) -> T:
+    return part(previous) if previous is not None else build()
+
+
+def _sessions(
+    config: GatewayConfig, previous: AuthRuntime | None
+) -> tuple[SessionKeys | None, TokenCipher | None, SessionStore, RefreshCoordinator]:
+    if previous is not None:  # the store holds the cipher: they go together
+        return previous.keys, previous.cipher, previous.store, previous.refresher
+    keys = SessionKeys.from_secrets(config.secrets.cookie_secret) if config.secrets else None
+    cipher = TokenCipher(keys) if keys else None
+    store = build_store(config.store, config.sessions, cipher=cipher)
+    return keys, cipher, store, RefreshCoordinator(store, config.sessions.refresh_before)
+
+
+def _assertion_keys(config: GatewayConfig) -> AssertionKeys | None:
+    if config.secrets is None:
+        return None
+    path = state_file(config.server.state_dir, config.secrets.assertion_keys, ASSERTION_KEY_FILE)
+    return AssertionKeys.load_or_create(path)
+
+
+def _signer(previous: AuthRuntime | None, keys: AssertionKeys | None) -> AssertionSigner | None:
+    if previous is not None:
+        return previous.signer
+    return AssertionSigner(keys) if keys else None
+
+
+def _clients(
+    config: GatewayConfig,
+    http: aiohttp.ClientSession,
+    previous: Mapping[str, OIDCClient],
+    kept: frozenset[str],
+) -> dict[str, OIDCClient]:
+    """A client per provider; a kept one keeps its discovery document and JWKS cache."""
+    return {
+        p.id: previous[p.id] if p.id in kept and p.id in previous else OIDCClient(p, http)
+        for p in config.providers
+    }
+
+
+def _guards(
+    config: GatewayConfig,
+    previous: AuthRuntime | None,
+    limiter: AuthRuntime | None,
+    regulator: AuthRuntime | None,
+) -> Guards:
+    limits = config.limits
+    cap = limits.max_inflight_per_upstream
+    if previous is None:
+        gates = UpstreamGates(cap)
+    else:
+        # Counts of requests in flight, not config: always kept; those in flight stay
+        # counted against the new cap.
+        gates = previous.guards.gates
+        gates.resize(cap)
+    return Guards(
+        limiter.guards.limiter if limiter else build_limiter(config.store),
+        regulator.guards.regulator if regulator else build_regulator(config.store, limits.regulation),
+        gates,
+    )
+
+
+def scores_risk(config: GatewayConfig) -> bool:
+    """Whether some route scores risk (and so needs the history store)."""
+    return any(route.adaptive is not None for route in config.routes)
+
+
+def _geo(config: GatewayConfig) -> GeoDatabases | None:
+    if config.geoip is None:
+        return None
+    return GeoDatabases.from_config(config.geoip)
 
 
 def _history(config: GatewayConfig) -> HistoryStore | None:
     """A history store only when some route scores risk: no writes for nothing."""
-    if not any(route.adaptive is not None for route in config.routes):
+    if not scores_risk(config):
         return None
     return build_history_store(config.store, config.risk_history)
 
@@ -127,31 +207,3 @@ def _known_devices(config: GatewayConfig) -> KnownDeviceCookie | None:
     if cookie is None or config.secrets is None:
         return None
     return KnownDeviceCookie.from_secrets(config.secrets.cookie_secret, cookie)
-
-
-async def _load_discovery(client: OIDCClient) -> None:
-    try:
-        await client.load()
-    except Exception as error:  # logged; logins retry the discovery themselves
-        log.warning("provider %s: discovery failed at start: %s", client.config.id, error)
-
-
-async def auth_context(app: web.Application, config: GatewayConfig) -> AsyncIterator[None]:
-    http = aiohttp.ClientSession(timeout=_IDP_TIMEOUT, cookie_jar=aiohttp.DummyCookieJar())
-    runtime = build_auth_runtime(config, http)
-    app[AUTH] = runtime
-    loading = [asyncio.create_task(_load_discovery(c)) for c in runtime.oidc.values()]
-    if runtime.geo is not None and config.geoip is not None:
-        loading.append(asyncio.create_task(runtime.geo.watch(config.geoip.reload_interval)))
-    yield
-    for task in loading:
-        task.cancel()
-    # Close what serves now: a hot reload may have replaced (and closed) the first one.
-    current = app[AUTH]
-    await current.store.close()
-    await close_guards(current.guards)
-    if current.history is not None:
-        await current.history.close()
-    if current.geo is not None:
-        current.geo.close()
-    await http.close()

@@ -26,7 +26,7 @@ from authgate.decision import Reason
 from authgate.routing import Route
 from authgate.server.answers import decision_response
 from authgate.server.exchange import Exchange
-from authgate.server.state import RUNTIME, ServerRuntime
+from authgate.server.state import ServerRuntime, runtime_of
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -66,7 +66,7 @@ async def expect_continue(request: web.Request) -> None:
     if request.version != HttpVersion11 or expect != "100-continue":
         return
     length = request.content_length
-    if length is not None and length > request.app[RUNTIME].connection_limits.max_body:
+    if length is not None and length > runtime_of(request).connection_limits.max_body:
         return
     await request.writer.write(_CONTINUE)
     request.writer.output_size = 0  # what follows is the response itself, as aiohttp does

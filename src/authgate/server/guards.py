@@ -1,19 +1,26 @@
 """The gateway's guards: rate limiters, the login-failure regulator, upstream gates.
 
-Contract: `build_guards(config)` makes them on the configured backend — memory for
-one process, Redis (one atomic script per check, hash-tagged keys) for replicas —
-without any I/O; `close_guards` closes them. Limits are checked by `limit_stage`,
-login abuse by the login endpoints, load shedding by forwarding.
+Contract: `build_limiter(store)` and `build_regulator(store, regulation)` make them on
+the configured backend — memory for one process, Redis (one atomic script per check,
+hash-tagged keys, a client each) for replicas — without any I/O; `Guards` holds them
+with the upstream gates. Which a reload keeps is `authgate.generation`'s table.
+Limits are checked by `limit_stage`, login abuse by the login endpoints, load
+shedding by forwarding.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from authgate.config.schema import GatewayConfig
+from authgate.config.schema_auth import StoreConfig
+from authgate.config.schema_limits import RegulationConfig
 from authgate.ratelimit.limiter import MemoryRateLimiter, RateLimiter
 from authgate.ratelimit.regulation import MemoryRegulator, Regulator
 from authgate.ratelimit.shedding import UpstreamGates
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis, RedisCluster
 
 # A limit check must never hold a request long: a Redis that does not answer within
 # this is "unavailable", and the route's on_store_error decides.
@@ -27,28 +34,27 @@ class Guards:
     gates: UpstreamGates
 
 
-def build_guards(config: GatewayConfig) -> Guards:
-    limits = config.limits
-    gates = UpstreamGates(limits.max_inflight_per_upstream)
-    regulator: Regulator | None = None
-    if config.store.backend == "memory":
-        if limits.regulation is not None:
-            regulator = MemoryRegulator(limits.regulation)
-        return Guards(MemoryRateLimiter(), regulator, gates)
+def build_limiter(store: StoreConfig) -> RateLimiter:
+    if store.backend == "memory":
+        return MemoryRateLimiter()
     # Imported here so a memory-only gateway never loads the Redis client.
     from authgate.ratelimit.redis_limiter import RedisRateLimiter
+
+    return RedisRateLimiter(_client(store), store.key_prefix, owns_client=True)
+
+
+def build_regulator(store: StoreConfig, regulation: RegulationConfig | None) -> Regulator | None:
+    if regulation is None:
+        return None
+    if store.backend == "memory":
+        return MemoryRegulator(regulation)
     from authgate.ratelimit.redis_regulation import RedisRegulator
+
+    # Its own client, apart from the limiter's: a reload may keep one and replace the other.
+    return RedisRegulator(_client(store), store.key_prefix, regulation, owns_client=True)
+
+
+def _client(store: StoreConfig) -> Redis | RedisCluster:
     from authgate.sessions.redis_client import redis_client
 
-    client = redis_client(config.store, timeout=LIMIT_TIMEOUT)
-    prefix = config.store.key_prefix
-    limiter = RedisRateLimiter(client, prefix, owns_client=True)
-    if limits.regulation is not None:
-        regulator = RedisRegulator(client, prefix, limits.regulation)
-    return Guards(limiter, regulator, gates)
-
-
-async def close_guards(guards: Guards) -> None:
-    if guards.regulator is not None:
-        await guards.regulator.close()
-    await guards.limiter.close()
+    return redis_client(store, timeout=LIMIT_TIMEOUT)

@@ -23,7 +23,6 @@ from authgate.ops.logs import REQUEST_ID
 from authgate.ops.metrics import METRICS
 from authgate.proxy.forward import ClientGone, UpstreamAborted
 from authgate.server.answers import consent_response, decision_response, login_response
-from authgate.server.auth_state import AUTH, REQUEST_AUTH
 from authgate.server.authenticate import AuthResult, duplicated_credential
 from authgate.server.body_limit import body_refused_response
 from authgate.server.cookies import clear_session_cookie
@@ -34,7 +33,7 @@ from authgate.server.forward_auth import forward_auth, is_forward_auth
 from authgate.server.forwarding import forward
 from authgate.server.page_headers import secure_answer
 from authgate.server.pipeline import evaluate
-from authgate.server.state import DECISION_LOG, RUNTIME, ServerRuntime
+from authgate.server.state import DECISION_LOG, ServerRuntime, generation_of
 
 log = logging.getLogger(__name__)
 CLIENT_CLOSED = 499
@@ -42,8 +41,8 @@ UPSTREAM_ABORTED_STATUS = 502
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
-    runtime = request.app[RUNTIME]  # read once: the whole request uses this snapshot
-    request[REQUEST_AUTH] = request.app[AUTH]  # ... and the auth runtime built with it
+    # The generation pinned at the start (ops.inflight): the whole request uses it.
+    runtime = generation_of(request).server
     facts, problem = gather_facts(request, runtime)
     exchange = Exchange(facts)
     # 499 (nginx's "client closed request") stays only if the client went away

@@ -44,7 +44,7 @@ from authgate.conn.refusals import (
 )
 from authgate.decision import Reason
 from authgate.server.refused import Refused, answer_refused, record_refused
-from authgate.server.state import RUNTIME
+from authgate.server.state import GENERATION
 
 # aiohttp's keep-alive timer would close a connection mid-head without an answer;
 # the clock's idle timer replaces it (a value aiohttp never reaches).
@@ -86,7 +86,7 @@ class GatewayServer(web.Server):
         self.peers = PeerTable()
 
     def __call__(self) -> GatewayProtocol:
-        limits = self.app[RUNTIME].connection_limits
+        limits = self.app[GENERATION].server.connection_limits
         kwargs: dict[str, Any] = {
             **self._kwargs,
             "keepalive_timeout": _KEEPALIVE_OFF,
@@ -147,7 +147,7 @@ class GatewayProtocol(RequestHandler):
         # Duck-typed as the transport (uvloop's are no asyncio.Transport subclasses).
         super().connection_made(cast(asyncio.BaseTransport, _LingeringTransport(transport, self)))
         self._peer = _peer_address(transport)
-        trusted = self._gateway.app[RUNTIME].trusted.contains(self._peer)
+        trusted = self._gateway.app[GENERATION].server.trusted.contains(self._peer)
         # The per-peer cap (conn.peers): over it, a connection is answered 503 after
         # its request head (or REFUSED_WAIT without one), or dropped at once.
         self._admission = self._gateway.peers.admit(self._peer, self._limits.cap(trusted))

@@ -29,7 +29,7 @@ from authgate.server.answers import refusal_response
 from authgate.server.exchange import Exchange
 from authgate.server.facts import resolve_target
 from authgate.server.page_headers import secure_answer
-from authgate.server.state import DECISION_LOG, RUNTIME
+from authgate.server.state import DECISION_LOG, GENERATION
 
 CLOSED_UNANSWERED = 444  # nginx's code for "closed the connection without a response"
 # RFC 9110 §15.5.6: a 405 lists the methods that are served; CONNECT is never one.
@@ -59,7 +59,7 @@ def answer_refused(
     """Record the refusal and return its answer (JSON, closing the connection)."""
     facts, decision = record_refused(app, refused, peer=peer, secure=secure)
     response = refusal_response(decision, facts)
-    secure_answer(response.headers, app[RUNTIME].pages.content_security_policy)
+    secure_answer(response.headers, app[GENERATION].server.pages.content_security_policy)
     return response
 
 
@@ -80,7 +80,7 @@ def record_refused(
 
 
 def _facts(app: web.Application, refused: Refused, peer: str, secure: bool) -> RequestFacts:
-    runtime = app[RUNTIME]
+    runtime = app[GENERATION].server
     trusted = runtime.trusted.contains(peer)
     headers = refused.headers
     hosts: Sequence[str] = headers.getall("Host", []) if headers is not None else ()

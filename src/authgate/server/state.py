@@ -1,15 +1,20 @@
-"""Typed application keys and the per-snapshot server runtime.
+"""Typed application keys and the server half of a config generation.
 
 Contract: every piece of state the handler reads lives behind an `web.AppKey` defined
-here (no scattered string keys). `ServerRuntime` is built once per config snapshot and
-holds what the hot path needs precomputed: trusted proxies, upstream base URLs and
-timeouts per route. A request reads `app[RUNTIME]` once at its start.
+here (no scattered string keys). `ServerRuntime` is built once per config generation
+(`authgate.generation`) and holds what the hot path needs precomputed: trusted
+proxies, upstream base URLs and timeouts per route, the pages, the route policies (the
+snapshot's, compiled once), risk rules and limits. `app[GENERATION]` is the current
+generation, the one key a reload swaps; a request pins it once at its start
+(`REQUEST_GENERATION`, read back by `generation_of(request)`) and uses only it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -20,12 +25,15 @@ from authgate.config.schema_pages import PagesConfig
 from authgate.config.snapshot import Snapshot
 from authgate.conn.limits import ConnectionLimits
 from authgate.decisionlog import DecisionLog
-from authgate.policy.compile import RoutePolicy, compile_route_policy
+from authgate.policy.compile import RoutePolicy
 from authgate.ratelimit.route_limits import RouteLimit, compile_limits
 from authgate.risk.rules import RiskRules, compile_rules
 from authgate.routing import Route
 from authgate.server.branding import Branding, load_branding
 from authgate.server.pages import PageRenderer
+
+if TYPE_CHECKING:
+    from authgate.generation import Generation
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +51,7 @@ class ServerRuntime:
     trusted: TrustedProxies
     upstreams: dict[str, UpstreamTarget]
     pages: PageRenderer
-    policies: dict[str, RoutePolicy]  # compiled once per snapshot, by route id
+    policies: Mapping[str, RoutePolicy]  # the snapshot's (compiled once), by route id
     risk_rules: dict[str, RiskRules]  # routes with an `adaptive:` block only
     route_limits: dict[str, tuple[RouteLimit, ...]]
     connection_limits: ConnectionLimits  # read by each new connection (server/protocol.py)
@@ -59,7 +67,7 @@ class ServerRuntime:
             TrustedProxies.from_networks(server.trusted_proxies),
             upstreams,
             page_renderer(snapshot.config),
-            {route.id: compile_route_policy(route) for route in snapshot.config.routes},
+            snapshot.compiled.policies,
             {
                 route.id: compile_rules(route.adaptive, route.audience)
                 for route in snapshot.config.routes
@@ -97,8 +105,28 @@ def _target(route: Route, defaults: UpstreamTimeouts) -> UpstreamTarget:
     return UpstreamTarget(upstream.scheme, host, upstream.port, upstream.base_path, timeout)
 
 
-RUNTIME = web.AppKey("runtime", ServerRuntime)
+# The current generation (swapped by reloads) and the one a request pinned at its start.
+# Typed without the class at run time: `authgate.generation` imports this module.
+GENERATION: web.AppKey[Generation] = web.AppKey("generation")
+REQUEST_GENERATION: web.RequestKey[Generation] = web.RequestKey("generation")
 CLIENT = web.AppKey("upstream_client", aiohttp.ClientSession)
 # WebSocket tunnels to upstreams: their own connector, apart from CLIENT's pool.
 WS_CLIENT = web.AppKey("websocket_client", aiohttp.ClientSession)
 DECISION_LOG = web.AppKey("decision_log", DecisionLog)
+
+
+def pin(request: web.Request) -> Generation:
+    """Pin the current generation to `request` (once, at its start) and answer it."""
+    generation = request.app[GENERATION]
+    request[REQUEST_GENERATION] = generation
+    return generation
+
+
+def generation_of(request: web.Request) -> Generation:
+    """The generation `request` pinned; the current one if it pinned none."""
+    pinned = request.get(REQUEST_GENERATION)
+    return pinned if pinned is not None else request.app[GENERATION]
+
+
+def runtime_of(request: web.Request) -> ServerRuntime:
+    return generation_of(request).server
