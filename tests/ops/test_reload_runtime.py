@@ -21,6 +21,7 @@ from authgate.config.snapshot import build_snapshot
 from authgate.ops.inflight import IN_FLIGHT
 from authgate.server.app import RELOADER, build_app
 from authgate.server.state import GENERATION
+from tests.geo.conftest import CITY_RECORDS, LONDON_IP, build_mmdb
 
 AppClient = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 
@@ -143,3 +144,33 @@ async def test_a_rejected_reload_changes_nothing(
     write(path, config)
     assert not await app[RELOADER].reload("test")
     assert app[GENERATION] is before
+
+
+async def test_replaced_geoip_readers_serve_the_old_requests_then_close(
+    tmp_path: Path,
+    config: dict[str, Any],
+    aiohttp_client: AppClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config["geoip"] = {"city": str(build_mmdb(tmp_path / "a.mmdb", CITY_RECORDS))}
+    path = tmp_path / "authgate.yaml"
+    write(path, config)
+    app = build_app(build_snapshot(path))
+    await aiohttp_client(app)
+    first = app[GENERATION]
+    old_geo = first.auth.geo
+    assert old_geo is not None
+    closed = asyncio.Event()
+    close = old_geo.close
+    monkeypatch.setattr(old_geo, "close", lambda: (close(), closed.set()))
+    app[IN_FLIGHT].enter(first.number)  # a request that started on the old config
+    moved = {**CITY_RECORDS, "51.0.0.0/8": {"country": {"iso_code": "IE"}}}
+    config["geoip"] = {"city": str(build_mmdb(tmp_path / "b.mmdb", moved))}
+    write(path, config)
+    assert await app[RELOADER].reload("test")
+    new_geo = app[GENERATION].auth.geo
+    assert new_geo is not None and new_geo.lookup(LONDON_IP).country == "IE"
+    await asyncio.sleep(0.05)
+    assert not closed.is_set() and old_geo.lookup(LONDON_IP).country == "GB"
+    app[IN_FLIGHT].leave(first.number)
+    await asyncio.wait_for(closed.wait(), 2)

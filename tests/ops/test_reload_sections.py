@@ -391,3 +391,38 @@ async def test_sessions_a_shorter_idle_timeout_ends_sessions(
     assert await idle_then_request() == 200
     await reload(gateway, lambda c: c.update(sessions={"idle_timeout": "1s"}))
     assert await idle_then_request() == 401
+
+
+async def test_server_max_body_refuses_larger_bodies(
+    gateway_factory: Callable[..., Gateway], upstream_url: str
+) -> None:
+    gateway = gateway_factory(base(route("echo", "echo.test", upstream_url)))
+
+    async def post() -> int:
+        async with (
+            aiohttp.ClientSession() as client,
+            client.post(f"{gateway.url}/x", data=b"x" * 4096, headers={"Host": "echo.test"}) as r,
+        ):
+            await r.read()
+            return r.status
+
+    assert await post() == 200
+    await reload(gateway, lambda c: c["server"].update(max_body=1024))
+    assert await post() == 413
+
+
+async def test_secrets_new_assertion_keys_are_published(
+    gateway_factory: Callable[..., Gateway], upstream_url: str, rogue: RogueProvider, tmp_path: Path
+) -> None:
+    gateway = gateway_factory(with_bearer(rogue, api_route(upstream_url)))
+
+    async def published() -> set[str]:
+        answer = await get(gateway, "api.test", "/.authgate/jwks.json")
+        assert answer.status == 200
+        return {key["kid"] for key in answer.body["keys"]}
+
+    before = await published()
+    new_file = str(tmp_path / "rotated.pem")
+    await reload(gateway, lambda c: c["secrets"].update(assertion_keys=new_file))
+    after = await published()
+    assert before and after and before.isdisjoint(after)
