@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from tests.testbed.gateway import Gateway
+
 # Generous bound for "the gateway closed it": the configured timeouts are 1 s.
 CLOSED_WITHIN = 6.0
 
@@ -97,3 +99,10 @@ def assert_refusal(answer: Answer, status: int, reason: str) -> str:
     assert b"Traceback" not in answer.body
     assert answer.headers["x-content-type-options"] == "nosniff"
     return str(body["request_id"])
+
+
+def assert_refused_record(gateway: Gateway, request_id: str, status: int, reason: str) -> None:
+    """The refusal's decision record: denied before any route, nothing sent upstream."""
+    record = gateway.record(request_id)
+    assert (record["reason"], record["status"], record["decision"]) == (reason, status, "deny")
+    assert record["upstream_status"] is None and record["route"] is None
