@@ -21,7 +21,6 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BufferedIOBase
@@ -29,7 +28,6 @@ from io import BufferedIOBase
 import pytest
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
-_READ_TIMEOUT = 15.0  # a connection the gateway leaves idle is dropped after this
 
 
 class _Cut(Exception):
@@ -60,7 +58,9 @@ class RecordingUpstream:
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
-                self.connection.settimeout(_READ_TIMEOUT)
+                # No read timeout: the gateway's pool decides when an idle connection
+                # ends. An upstream that closed first would race the pool's next reuse
+                # (a 502 that is the test's doing, not the gateway's).
                 upstream._serve(self.rfile, self.connection)
 
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
@@ -83,14 +83,6 @@ class RecordingUpstream:
         with self._changed:
             self.heads = 0
             self.requests = []
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
-        """The whole requests so far, once there are `count` (or the timeout passed)."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(self.requests) < count and time.monotonic() < deadline:
-                self._changed.wait(deadline - time.monotonic())
-            return list(self.requests)
 
     def settled(self, quiet: float = 0.2) -> tuple[int, list[Received]]:
         """(heads, whole requests) once nothing new arrived for `quiet` seconds."""

@@ -296,7 +296,10 @@ async def exchange(conn: Conn, case: Case) -> list[Answer]:
     got = [(a.status, a.body[:200]) for a in answers]
     assert [a.status for a in answers] == list(case.statuses), got
     if case.closed:
-        _, rest = await conn.closed_after()  # TimeoutError if the gateway keeps it open
+        try:
+            _, rest = await conn.closed_after()
+        except TimeoutError:
+            raise AssertionError("the gateway kept the connection open") from None
         assert rest == b"", rest[:200]
     else:
         await conn.send(PROBE)
