@@ -81,6 +81,8 @@ PURE_MODULES = [
     "authgate.conn.peers",
     "authgate.conn.refusals",
     "authgate.config.schema_listener",
+    # the request as read from the wire: what every stage reads instead of aiohttp's
+    "authgate.wire",
 ]
 IO_LIBRARIES = {
     "aiohttp", "redis", "authlib", "jwt", "yarl", "multidict", "cryptography", "maxminddb",

@@ -63,7 +63,7 @@ def test_no_cookie_header_is_fine() -> None:
         (["a=1; b=2"], {"a": "1", "b": "2"}),
         # RFC 9113 §8.2.3: cookies split over several fields are one list
         (["a=1", "b=2"], {"a": "1", "b": "2"}),
-        # the first value of a name wins, across fields too (as read_cookie)
+        # the first value of a name wins, across fields too (as Wire.cookie)
         (["a=1; a=2", "a=3"], {"a": "1"}),
         (["a=1", "a=3; b=4"], {"a": "1", "b": "4"}),
         (['q="quoted"'], {"q": "quoted"}),

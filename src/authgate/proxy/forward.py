@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 # client sent, not aiohttp's defaults.
 SKIP_AUTO_HEADERS = frozenset({"User-Agent", "Accept-Encoding", "Accept", "Content-Type"})
 
-# `Expect: 100-continue` was answered by our own server; `Host` is set per route.
-REQUEST_ONLY_DROP = ("expect", "host")
 RESPONSE_ONLY_DROP = ("server",)
 
 
@@ -59,13 +57,6 @@ class UpstreamError(Exception):
         super().__init__(reason.value)
         self.reason = reason
         self.status = status
-
-
-def upstream_request_headers(request: web.Request, host_header: str | None) -> CIMultiDict[str]:
-    headers = end_to_end(request.headers, REQUEST_ONLY_DROP)
-    if host_header is not None:
-        headers["Host"] = host_header
-    return headers
 
 
 async def forward_http(

@@ -1,8 +1,8 @@
 """Login-abuse protection: stricter limits on the login endpoints, bans after failures.
 
-Contract: `guard_login(request, exchange, runtime, endpoint)` answers a refusal (429
+Contract: `guard_login(wire, exchange, runtime, auth, endpoint)` answers a refusal (429
 with `Retry-After`, decision `rate_limited`) for a banned client IP or one over the
-login endpoints' own limit, or None to go on. `count_failure(request, kind, value)`
+login endpoints' own limit, or None to go on. `count_failure(auth, kind, value)`
 counts a failed callback or bearer token; past `limits.regulation.max_failures`
 within `find_time` the IP (or bearer subject) is banned for `ban_time` — regulation
 as Authelia does it — and the ban is logged. Store outages never block a login
@@ -20,20 +20,21 @@ from authgate.ratelimit.headers import retry_after
 from authgate.ratelimit.limiter import LimiterUnavailable
 from authgate.ratelimit.route_limits import login_key, login_limit
 from authgate.server.answers import decision_response
-from authgate.server.auth_state import auth_of
+from authgate.server.auth_state import AuthRuntime
 from authgate.server.exchange import Exchange
 from authgate.server.state import ServerRuntime
+from authgate.wire import Wire
 
 log = logging.getLogger(__name__)
 
 
 async def guard_login(
-    request: web.Request, exchange: Exchange, runtime: ServerRuntime, endpoint: str
+    wire: Wire, exchange: Exchange, runtime: ServerRuntime, auth: AuthRuntime, endpoint: str
 ) -> web.Response | None:
-    guards = auth_of(request).guards
+    guards = auth.guards
     client_ip = exchange.facts.client_ip
     try:
-        wait = await _banned(request, "ip", client_ip)
+        wait = await _banned(auth, "ip", client_ip)
         if wait is None and runtime.snapshot.config.limits.login is not None:
             limit = login_limit(runtime.snapshot.config.limits.login)
             result = await guards.limiter.check(login_key(endpoint, client_ip), limit)
@@ -50,23 +51,23 @@ async def guard_login(
         Outcome.RATE_LIMITED, (reason,), rule=f"endpoint:{endpoint}", status=429
     )
     exchange.response_headers["Retry-After"] = retry_after(wait)
-    return decision_response(request, exchange.decision, exchange.facts)
+    return decision_response(wire, runtime.pages, exchange.decision, exchange.facts)
 
 
-async def _banned(request: web.Request, kind: str, value: str) -> float | None:
-    regulator = auth_of(request).guards.regulator
+async def _banned(auth: AuthRuntime, kind: str, value: str) -> float | None:
+    regulator = auth.guards.regulator
     return await regulator.is_banned(kind, value) if regulator is not None else None
 
 
-async def is_banned(request: web.Request, kind: str, value: str) -> bool:
+async def is_banned(auth: AuthRuntime, kind: str, value: str) -> bool:
     try:
-        return await _banned(request, kind, value) is not None
+        return await _banned(auth, kind, value) is not None
     except LimiterUnavailable:
         return False
 
 
-async def count_failure(request: web.Request, kind: str, value: str) -> None:
-    regulator = auth_of(request).guards.regulator
+async def count_failure(auth: AuthRuntime, kind: str, value: str) -> None:
+    regulator = auth.guards.regulator
     if regulator is None:
         return
     try:

@@ -1,6 +1,6 @@
 """The adaptive stage: geo, device and risk facts for one request (the I/O half).
 
-Contract: `gather_context(request, facts, identity, route, runtime)` looks up the client's
+Contract: `gather_context(wire, facts, identity, route, runtime, auth)` looks up the client's
 country (GeoIP), the device (mTLS certificate, posture token, known-device cookie)
 and — for routes with an `adaptive:` block and a known user — the user's history,
 and returns the pure `decide.Context` plus the `Assessment` (signals and score) for
@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from aiohttp import web
-
 from authgate.decide import NO_CONTEXT, Context
 from authgate.device.cert import device_from_ssl_object
 from authgate.device.facts import DeviceError, DeviceFacts, primary_device
@@ -27,11 +25,11 @@ from authgate.risk.assess import Assessment, assess
 from authgate.risk.history import user_key, worth_recording
 from authgate.risk.model import History, Location
 from authgate.routing import Route
-from authgate.server.auth_state import AuthRuntime, auth_of
-from authgate.server.cookies import read_cookie, request_cookies
+from authgate.server.auth_state import AuthRuntime
 from authgate.server.state import ServerRuntime
 from authgate.sessions.model import Session
 from authgate.sessions.store import StoreUnavailable
+from authgate.wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +48,15 @@ NOTHING = Adaptive(NO_CONTEXT, None, None, None, None, None)
 
 
 async def gather_context(
-    request: web.Request,
+    wire: Wire,
     facts: RequestFacts,
     identity: Identity | None,
     route: Route | None,
     runtime: ServerRuntime,
+    auth: AuthRuntime,
 ) -> Adaptive:
-    auth: AuthRuntime = auth_of(request)
     geo = auth.geo.lookup(facts.client_ip) if auth.geo is not None else None
-    device = await _device(request, auth, facts.time)
+    device = await _device(wire, auth, facts.time)
     rules = runtime.risk_rules.get(route.id) if route is not None else None
     assessment, key, history = None, None, None
     if rules is not None and identity is not None and auth.history is not None:
@@ -75,20 +73,18 @@ async def gather_context(
     return Adaptive(context, geo, device, assessment, key, history)
 
 
-async def _device(request: web.Request, auth: AuthRuntime, now: float) -> DeviceFacts | None:
-    transport = request.transport
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    mtls = device_from_ssl_object(ssl_object)
+async def _device(wire: Wire, auth: AuthRuntime, now: float) -> DeviceFacts | None:
+    mtls = device_from_ssl_object(wire.ssl_object)
     posture = None
     if auth.posture is not None:
         try:
-            posture = await auth.posture.device(request.headers, request_cookies(request), now)
+            posture = await auth.posture.device(wire.headers, wire.cookies(), now)
         except DeviceError as error:
             # A present but bad posture token is no device at all, and is logged.
             log.info("device posture token refused: %s", error.reason)
     cookie = None
     if auth.known_devices is not None:
-        value = read_cookie(request, auth.known_devices.name)
+        value = wire.cookie(auth.known_devices.name)
         known = auth.known_devices.verify(value, now) if value else None
         cookie = known.facts if known is not None else None
     return primary_device(mtls, posture, cookie)
@@ -118,8 +114,7 @@ def _device_view(device: DeviceFacts | None) -> dict[str, object] | None:
     return view
 
 
-async def record_allowed(request: web.Request, adaptive: Adaptive, now: float) -> None:
-    auth: AuthRuntime = auth_of(request)
+async def record_allowed(auth: AuthRuntime, adaptive: Adaptive, now: float) -> None:
     key, history = adaptive.history_key, adaptive.history
     if auth.history is None or key is None or history is None:
         return
@@ -134,18 +129,22 @@ async def record_allowed(request: web.Request, adaptive: Adaptive, now: float) -
 
 
 async def acknowledge_step_up(
-    request: web.Request, facts: RequestFacts, session: Session, route: Route, runtime: ServerRuntime
+    wire: Wire,
+    facts: RequestFacts,
+    session: Session,
+    route: Route,
+    runtime: ServerRuntime,
+    auth: AuthRuntime,
 ) -> None:
     """A successful step-up clears the signals that asked for it, for this session
     (until it ends): the user proved it is them from this device, network and place."""
-    auth: AuthRuntime = auth_of(request)
-    adaptive = await gather_context(request, facts, session.identity, route, runtime)
+    adaptive = await gather_context(wire, facts, session.identity, route, runtime, auth)
     if auth.history is None or adaptive.assessment is None or adaptive.history_key is None:
         return
     try:
         await auth.history.acknowledge(
             adaptive.history_key, session.id, adaptive.assessment.signals, facts.time, session.expires_at
         )
-        await record_allowed(request, adaptive, facts.time)
+        await record_allowed(auth, adaptive, facts.time)
     except StoreUnavailable:
         log.warning("risk history unavailable: the step-up is not remembered")

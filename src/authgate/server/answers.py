@@ -3,7 +3,9 @@
 Contract: one place renders every non-upstream answer, chosen by content type — an
 HTML page (`server/pages.py`, operator-overridable) for browsers, JSON for API
 clients — and always carries the request id. Nothing here ever includes an
-exception text or a traceback (CWE-209).
+exception text or a traceback (CWE-209). Every function takes the request's `Wire`
+and the snapshot's `PageRenderer`, never the framework's request: both front ends
+render through here, and a `web.Response` is built without one.
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ from aiohttp import web
 from authgate.decision import Decision, Outcome
 from authgate.facts import RequestFacts
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
-from authgate.server.auth_state import auth_of
-from authgate.server.pages import ERROR_TITLES, DeniedActions, safe_href, sign_in_unavailable_text
-from authgate.server.state import runtime_of
+from authgate.server.pages import (
+    ERROR_TITLES,
+    DeniedActions,
+    PageRenderer,
+    safe_href,
+    sign_in_unavailable_text,
+)
+from authgate.sessions.keys import SessionKeys
+from authgate.wire import Wire
 
 
 def wants_html(accept: str) -> bool:
@@ -27,33 +35,41 @@ def wants_html(accept: str) -> bool:
     return "text/html" in accept.lower()
 
 
+SignedIn = tuple[str, SessionKeys | None]
+"""A signed-in user's gateway session id and the keys its CSRF token is made with."""
+
+
 def _html(
-    request: web.Request, decision: Decision, facts: RequestFacts, user: str | None, session_id: str | None
+    wire: Wire,
+    pages: PageRenderer,
+    decision: Decision,
+    facts: RequestFacts,
+    user: str | None,
+    signed_in: SignedIn | None,
 ) -> str:
-    pages = runtime_of(request).pages
     if decision.status == 403:
         codes = [reason.value for reason in decision.reasons]
-        actions = _denied_actions(request, facts, session_id)
+        actions = _denied_actions(wire, facts, signed_in)
         return pages.render_denied(codes, facts.request_id, decision.route_id, user, actions)
-    return pages.render_error(decision.status, decision.reason, facts.request_id, start_over(request, facts))
+    return pages.render_error(decision.status, decision.reason, facts.request_id, start_over(wire, facts))
 
 
-def _denied_actions(request: web.Request, facts: RequestFacts, session_id: str | None) -> DeniedActions | None:
+def _denied_actions(wire: Wire, facts: RequestFacts, signed_in: SignedIn | None) -> DeniedActions | None:
     """Sign out (the logout POST with this session's CSRF token) and "switch account"
     (a fresh login back to this URL, `switch=1`: `server/login.py`) for a session."""
-    if session_id is None:
+    if signed_in is None:
         return None
-    keys = auth_of(request).keys
+    session_id, keys = signed_in
     if keys is None:
         return None
-    switch = "/.authgate/start?" + urlencode({"rd": original_url(request, facts), "switch": "1"})
+    switch = "/.authgate/start?" + urlencode({"rd": original_url(wire, facts), "switch": "1"})
     return DeniedActions(keys.csrf_token(session_id), switch)
 
 
-def start_over(request: web.Request, facts: RequestFacts) -> str:
+def start_over(wire: Wire, facts: RequestFacts) -> str:
     """Where "start over" leads: the address asked for again when that is a page load
     on a route, else the host's root — a path on this host, never another one."""
-    if request.method not in ("GET", "HEAD") or facts.path.startswith("/.authgate/"):
+    if wire.method not in ("GET", "HEAD") or facts.path.startswith("/.authgate/"):
         return "/"
     target = facts.path + ("?" + facts.query if facts.query else "")
     try:
@@ -71,16 +87,17 @@ def _json(decision: Decision, request_id: str) -> str:
 
 
 def decision_response(
-    request: web.Request,
+    wire: Wire,
+    pages: PageRenderer,
     decision: Decision,
     facts: RequestFacts,
     user: str | None = None,
-    session_id: str | None = None,
+    signed_in: SignedIn | None = None,
 ) -> web.Response:
-    """The gateway's own answer for a decision that does not go upstream; with the
-    gateway `session_id` of a signed-in user, the denied page offers to sign out."""
-    if wants_html(request.headers.get("Accept", "")):
-        body, content_type = _html(request, decision, facts, user, session_id), "text/html"
+    """The gateway's own answer for a decision that does not go upstream; for a
+    signed-in user (`signed_in`), the denied page offers to sign out."""
+    if wants_html(wire.headers.get("Accept", "")):
+        body, content_type = _html(wire, pages, decision, facts, user, signed_in), "text/html"
     else:
         body, content_type = _json(decision, facts.request_id), "application/json"
     response = _answer(decision, facts, body, content_type)
@@ -89,13 +106,17 @@ def decision_response(
 
 
 def sign_in_unavailable_response(
-    request: web.Request, decision: Decision, facts: RequestFacts, provider: str, retry_url: str
+    wire: Wire,
+    pages: PageRenderer,
+    decision: Decision,
+    facts: RequestFacts,
+    provider: str,
+    retry_url: str,
 ) -> web.Response:
     """The provider failed during a sign-in: a page (or JSON) that names the provider,
     not the application, with the request id and a link to try again (`retry_url`, the
     URL first asked for: opening it starts a fresh sign-in)."""
-    if wants_html(request.headers.get("Accept", "")):
-        pages = runtime_of(request).pages
+    if wants_html(wire.headers.get("Accept", "")):
         body = pages.render_sign_in_unavailable(
             decision.status, decision.reason, provider, retry_url, facts.request_id
         )
@@ -137,26 +158,27 @@ def refusal_response(decision: Decision, facts: RequestFacts) -> web.Response:
     return response
 
 
-def is_browser_navigation(request: web.Request) -> bool:
+def is_browser_navigation(wire: Wire) -> bool:
     """A top-level page load — the only request that may be sent off to log in.
 
     XHR/fetch calls, non-GET methods and clients that do not ask for HTML get a 401
     instead: a redirect to a login page would be followed invisibly by a script, and
     replaying a POST body after login is not possible.
     """
-    if request.method not in ("GET", "HEAD"):
+    if wire.method not in ("GET", "HEAD"):
         return False
-    if request.headers.get("X-Requested-With", "").lower() == "xmlhttprequest":
+    headers = wire.headers
+    if headers.get("X-Requested-With", "").lower() == "xmlhttprequest":
         return False
-    mode = request.headers.get("Sec-Fetch-Mode")
+    mode = headers.get("Sec-Fetch-Mode")
     if mode is not None and mode != "navigate":
         return False
-    return wants_html(request.headers.get("Accept", ""))
+    return wants_html(headers.get("Accept", ""))
 
 
-def original_url(request: web.Request, facts: RequestFacts) -> str:
+def original_url(wire: Wire, facts: RequestFacts) -> str:
     """The URL the client asked for (its host is checked again wherever it is used)."""
-    url = f"{facts.scheme}://{request.host}{facts.path}"
+    url = f"{facts.scheme}://{wire.host}{facts.path}"
     return url + "?" + facts.query if facts.query else url
 
 
@@ -166,7 +188,11 @@ def redirect(location: str, facts: RequestFacts) -> web.Response:
 
 
 def login_response(
-    request: web.Request, facts: RequestFacts, decision: Decision, methods: Sequence[str]
+    wire: Wire,
+    pages: PageRenderer,
+    facts: RequestFacts,
+    decision: Decision,
+    methods: Sequence[str],
 ) -> web.Response:
     """Sign in (or sign in again, for a step-up): a redirect for a browser on a session
     route, a 401 for everyone else.
@@ -175,23 +201,25 @@ def login_response(
     gains nothing — the policy checks the new login's `acr`, `amr` and `auth_time`
     on every request, and the callback checks them against what was asked.
     """
-    if "session" in methods and is_browser_navigation(request):
-        params = {"rd": original_url(request, facts)}
+    if "session" in methods and is_browser_navigation(wire):
+        params = {"rd": original_url(wire, facts)}
         if decision.outcome is Outcome.STEP_UP:
             params.update({"step_up": "1", **dict(decision.extra)})
         return redirect("/.authgate/start?" + urlencode(params), facts)
-    response = decision_response(request, decision, facts)
+    response = decision_response(wire, pages, decision, facts)
     response.headers["WWW-Authenticate"] = auth_challenge(decision, "bearer" in methods)
     return response
 
 
-def consent_response(request: web.Request, facts: RequestFacts, decision: Decision) -> web.Response:
+def consent_response(
+    wire: Wire, pages: PageRenderer, facts: RequestFacts, decision: Decision
+) -> web.Response:
     """Missing consent: a browser goes to the operator's consent page with a return URL."""
     consent_url = dict(decision.extra).get("consent_url")
-    if consent_url and is_browser_navigation(request):
+    if consent_url and is_browser_navigation(wire):
         separator = "&" if "?" in consent_url else "?"
-        return redirect(consent_url + separator + urlencode({"return_to": original_url(request, facts)}), facts)
-    return decision_response(request, decision, facts)
+        return redirect(consent_url + separator + urlencode({"return_to": original_url(wire, facts)}), facts)
+    return decision_response(wire, pages, decision, facts)
 
 
 def auth_challenge(decision: Decision, bearer: bool) -> str:

@@ -30,7 +30,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import jwt
-from aiohttp import web
 
 from authgate import credentials
 from authgate.config.schema import GatewayConfig
@@ -41,10 +40,11 @@ from authgate.oidc.client import OIDCClient, ProviderError, provider_for_token
 from authgate.oidc.tokens import TokenInvalid
 from authgate.routing import Route
 from authgate.server.abuse import count_failure, is_banned
-from authgate.server.auth_state import AuthRuntime, auth_of
-from authgate.server.cookies import gateway_cookies, read_cookie, session_cookie
+from authgate.server.auth_state import AuthRuntime
+from authgate.server.cookies import gateway_cookies, session_cookie
 from authgate.sessions.model import Session, Tokens
 from authgate.sessions.store import StoreUnavailable
+from authgate.wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ SESSION_ENDED = AuthResult(None, Reason.SESSION_EXPIRED, stale_cookie=True)
 
 @dataclass(frozen=True, slots=True)
 class AuthContext:
-    """What an authenticator needs besides the request."""
+    """What an authenticator needs besides the request's wire facts."""
 
     route: Route
     auth: AuthRuntime
@@ -75,11 +75,11 @@ class AuthContext:
     client_ip: str
 
 
-Authenticator = Callable[[web.Request, AuthContext], Awaitable[AuthResult | None]]
+Authenticator = Callable[[Wire, AuthContext], Awaitable[AuthResult | None]]
 
 
 async def authenticate(
-    request: web.Request,
+    wire: Wire,
     route: Route,
     auth: AuthRuntime,
     config: GatewayConfig,
@@ -90,18 +90,18 @@ async def authenticate(
 ) -> AuthResult:
     context = AuthContext(route, auth, config, secure, route_idle_timeout, client_ip)
     kinds = route.config.authenticate
-    if "bearer" in kinds and _bearer_header(request) is not None:
+    if "bearer" in kinds and _bearer_header(wire) is not None:
         kinds = ["bearer"]  # the bearer is the credential; the cookie is not consulted
     for kind in kinds:
-        result = await AUTHENTICATORS[kind](request, context)
+        result = await AUTHENTICATORS[kind](wire, context)
         if result is not None:
             return result
     return NOBODY
 
 
-async def from_session(request: web.Request, context: AuthContext) -> AuthResult | None:
+async def from_session(wire: Wire, context: AuthContext) -> AuthResult | None:
     auth, config = context.auth, context.config
-    cookie = read_cookie(request, session_cookie(config.sessions, context.secure))
+    cookie = wire.cookie(session_cookie(config.sessions, context.secure))
     if not cookie or auth.keys is None:
         return None
     session_id = auth.keys.verify_cookie(cookie)
@@ -158,15 +158,15 @@ async def _refreshed(session: Session, client: OIDCClient, auth: AuthRuntime) ->
         return None
 
 
-async def from_bearer(request: web.Request, context: AuthContext) -> AuthResult | None:
+async def from_bearer(wire: Wire, context: AuthContext) -> AuthResult | None:
     route, auth = context.route, context.auth
-    header = _bearer_header(request)
+    header = _bearer_header(wire)
     if header is None:
         return None
     token = header.partition(" ")[2]
     bearer = route.config.bearer
     assert bearer is not None  # config references: `bearer` in authenticate needs it
-    if await is_banned(request, "ip", context.client_ip):
+    if await is_banned(auth, "ip", context.client_ip):
         return AuthResult(None, Reason.LOGIN_BANNED)
     client = provider_for_token(token.strip(), auth.oidc, bearer.providers)
     if client is None:
@@ -176,12 +176,12 @@ async def from_bearer(request: web.Request, context: AuthContext) -> AuthResult 
             token.strip(), audiences=bearer.audiences, now=time.time()
         )
     except TokenInvalid as invalid:
-        await _count_bad_token(request, token.strip(), invalid.reason, context.client_ip)
+        await _count_bad_token(auth, token.strip(), invalid.reason, context.client_ip)
         return AuthResult(None, reason_of(invalid.reason, Reason.TOKEN_MALFORMED))
     except ProviderError as error:
         log.warning("bearer check: provider %s unavailable: %s", client.config.id, error)
         return AuthResult(None, reason_of(error.reason, Reason.PROVIDER_UNREACHABLE))
-    if await is_banned(request, "sub", f"{client.config.id}|{claims['sub']}"):
+    if await is_banned(auth, "sub", f"{client.config.id}|{claims['sub']}"):
         return AuthResult(None, Reason.LOGIN_BANNED)
     identity = identity_from_claims(
         claims,
@@ -193,15 +193,15 @@ async def from_bearer(request: web.Request, context: AuthContext) -> AuthResult 
     return AuthResult(identity, authorization=header)
 
 
-def _bearer_header(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
+def _bearer_header(wire: Wire) -> str | None:
+    header = wire.headers.get("Authorization", "")
     return header if header.partition(" ")[0].lower() == "bearer" else None
 
 
-def duplicated_credential(request: web.Request, config: GatewayConfig, secure: bool) -> str | None:
+def duplicated_credential(wire: Wire, config: GatewayConfig, secure: bool) -> str | None:
     """What credential the request carries twice (`authgate.credentials`), or None."""
     cookies = gateway_cookies(config.sessions, secure)
-    return credentials.duplicated_credential(request.headers.items(), cookies)
+    return credentials.duplicated_credential(wire.headers.items(), cookies)
 
 
 # Checked only after the signature: a forged token's `sub` is anyone's, and counting
@@ -211,13 +211,13 @@ _SIGNED_FAILURES = frozenset(
 )
 
 
-async def _count_bad_token(request: web.Request, token: str, reason: str, client_ip: str) -> None:
-    await count_failure(request, "ip", client_ip)
+async def _count_bad_token(auth: AuthRuntime, token: str, reason: str, client_ip: str) -> None:
+    await count_failure(auth, "ip", client_ip)
     if reason in _SIGNED_FAILURES:
         subject = jwt.decode(token, options={"verify_signature": False}).get("sub")
-        issuer_client = provider_for_token(token, auth_of(request).oidc)
+        issuer_client = provider_for_token(token, auth.oidc)
         if isinstance(subject, str) and issuer_client is not None:
-            await count_failure(request, "sub", f"{issuer_client.config.id}|{subject}")
+            await count_failure(auth, "sub", f"{issuer_client.config.id}|{subject}")
 
 
 AUTHENTICATORS: dict[str, Authenticator] = {"session": from_session, "bearer": from_bearer}

@@ -1,10 +1,11 @@
 """A route's request body limit, and the answer when a client's body is refused.
 
-Contract: `limit_body(request, route, runtime)` raises `BodyRefused` (body-too-large)
-when the declared `Content-Length` is over the route's `max_body` (or
-`server.max_body`) — before the upstream is contacted, so it sees none of it (RFC
-9110 §15.5.14) — and hands the limit to the data plane, which counts a chunked body
-as it streams (`conn.limits.BodyLimited`). `body_refused_response` answers a
+Contract: `body_limit(route, runtime)` is a route's limit (its `max_body`, or
+`server.max_body`); `declared_too_large(wire, limit)` says whether the declared
+`Content-Length` is over it, which is refused before the upstream is contacted, so it
+sees none of it (RFC 9110 §15.5.14). `limit_stream(request, limit)` hands the limit
+to the aiohttp connection, which counts a chunked body as it streams
+(`conn.limits.BodyLimited`). `body_refused_response` answers a
 `BodyRefused` raised by whoever read the body (413, or 408 for a body too slow),
 keeps the route and rule in the decision, and closes the connection: the rest of
 the body is never read, so the connection cannot carry another request.
@@ -22,20 +23,27 @@ from aiohttp.http import HttpVersion11
 from authgate.conn.limits import BodyLimited
 from authgate.conn.refusals import BodyRefused
 from authgate.decide import refuse_request
-from authgate.decision import Reason
 from authgate.routing import Route
 from authgate.server.answers import decision_response
 from authgate.server.exchange import Exchange
+from authgate.server.pages import PageRenderer
 from authgate.server.state import ServerRuntime, runtime_of
+from authgate.wire import Wire
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-def limit_body(request: web.Request, route: Route, runtime: ServerRuntime) -> None:
-    limit = route.config.max_body or runtime.snapshot.config.server.max_body
-    length = request.content_length
-    if length is not None and length > limit:
-        raise BodyRefused(Reason.BODY_TOO_LARGE)
+def body_limit(route: Route, runtime: ServerRuntime) -> int:
+    return route.config.max_body or runtime.snapshot.config.server.max_body
+
+
+def declared_too_large(wire: Wire, limit: int) -> bool:
+    length = wire.content_length()
+    return length is not None and length > limit
+
+
+def limit_stream(request: web.Request, limit: int) -> None:
+    """Count the body as it streams; raise a refusal already made before routing."""
     protocol = request.protocol
     if isinstance(protocol, BodyLimited):
         protocol.limit_body(request.content, limit)
@@ -45,13 +53,13 @@ def limit_body(request: web.Request, route: Route, runtime: ServerRuntime) -> No
 
 
 def body_refused_response(
-    request: web.Request, exchange: Exchange, refused: BodyRefused
+    wire: Wire, pages: PageRenderer, exchange: Exchange, refused: BodyRefused
 ) -> web.Response:
     before = exchange.decision
     exchange.decision = dataclasses.replace(
         refuse_request(refused.reason), route_id=before.route_id, rule=before.rule
     )
-    response = decision_response(request, exchange.decision, exchange.facts)
+    response = decision_response(wire, pages, exchange.decision, exchange.facts)
     response.force_close()
     return response
 

@@ -6,10 +6,10 @@ cross-site subrequests: CSRF; still sent on the top-level redirect back from the
 provider), `Path=/`, and `Secure` when the client used https. Without a cookie domain
 the name gets the `__Host-` prefix over https (RFC 6265bis §4.1.3.2): the browser then
 refuses the cookie from any subdomain, which stops cookie tossing / session fixation
-from a sibling host. `read_cookie` reads a cookie across every `Cookie` header (folded
-as RFC 9113 §8.2.3 says), where aiohttp's `request.cookies` reads only the first, so
-the gateway sees the same cookies as the duplicate check (`authgate.credentials`) and
-the upstream.
+from a sibling host. Cookies are read back from the request's `Wire` (`Wire.cookie`),
+across every `Cookie` header (folded as RFC 9113 §8.2.3 says), where aiohttp's
+`request.cookies` reads only the first, so the gateway sees the same cookies as the
+duplicate check (`authgate.credentials`) and the upstream.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from authgate.config.schema_auth import SessionsConfig
-from authgate.mutate.cookies import cookie_map, cookie_values
 
 LOGIN_SUFFIX = "-login"
 
@@ -39,20 +38,6 @@ def login_cookie(sessions: SessionsConfig, secure: bool) -> str:
 def gateway_cookies(sessions: SessionsConfig, secure: bool) -> tuple[str, str]:
     """The session and login cookie names for a request over http(s)."""
     return session_cookie(sessions, secure), login_cookie(sessions, secure)
-
-
-def read_cookie(request: web.BaseRequest, name: str) -> str | None:
-    """The first value of cookie `name` in all the request's `Cookie` headers."""
-    values = cookie_values(request.headers.getall("Cookie", ()), name)
-    return values[0] if values else None
-
-
-def request_cookies(request: web.BaseRequest) -> dict[str, str]:
-    """Every cookie of all the request's `Cookie` headers, the first value of a name
-    winning (as `read_cookie`): aiohttp's `request.cookies` reads only the first
-    header, so a cookie in a second one would be invisible to one check and seen by
-    the upstream (RFC 9113 §8.2.3 splits cookies over several fields)."""
-    return cookie_map(request.headers.getall("Cookie", ()))
 
 
 def set_cookie(

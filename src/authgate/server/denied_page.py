@@ -23,6 +23,7 @@ from aiohttp import web
 
 from authgate.decision import Decision, Outcome, Reason
 from authgate.server.answers import decision_response
+from authgate.server.edge import wire_of
 from authgate.server.exchange import Exchange
 from authgate.server.forward_auth import REASON_HEADER, ROUTE_HEADER
 from authgate.server.sessions_view import current_identity
@@ -43,7 +44,7 @@ async def denied_page(
     exchange.identity = await current_identity(request, facts, runtime)
     shown = Decision(Outcome.DENY, reasons, route_id=route_id, status=403)
     user = exchange.identity.user if exchange.identity else None
-    return decision_response(request, shown, facts, user)
+    return decision_response(wire_of(request), runtime.pages, shown, facts, user)
 
 
 def _refusal(request: web.Request, runtime: ServerRuntime) -> tuple[tuple[Reason, ...], str | None]:

@@ -18,6 +18,7 @@ from authgate.server.answers import decision_response
 from authgate.server.auth_state import auth_of
 from authgate.server.denied_page import DENIED_PATH, denied_page
 from authgate.server.branding import LOGO_PATH
+from authgate.server.edge import wire_of
 from authgate.server.exchange import Exchange
 from authgate.server.login import callback, sign_in, start
 from authgate.server.logout import backchannel_logout, logged_out, logout
@@ -46,7 +47,7 @@ async def userinfo(request: web.Request, exchange: Exchange, runtime: ServerRunt
         exchange.decision = endpoint_decision(
             "userinfo", Reason.USER_UNAUTHENTICATED, Outcome.LOGIN, 401
         )
-        response = decision_response(request, exchange.decision, exchange.facts)
+        response = decision_response(wire_of(request), runtime.pages, exchange.decision, exchange.facts)
         response.headers["WWW-Authenticate"] = 'Session realm="authgate"'
         return response
     exchange.decision = endpoint_decision("userinfo", Reason.GATEWAY_ENDPOINT)
@@ -72,7 +73,7 @@ async def logo(request: web.Request, exchange: Exchange, runtime: ServerRuntime)
     image = runtime.pages.branding.logo
     if image is None:
         exchange.decision = endpoint_decision("logo", Reason.ENDPOINT_NOT_FOUND, Outcome.DENY, 404)
-        return decision_response(request, exchange.decision, exchange.facts)
+        return decision_response(wire_of(request), runtime.pages, exchange.decision, exchange.facts)
     exchange.decision = endpoint_decision("logo", Reason.GATEWAY_ENDPOINT)
     headers = {"Cache-Control": "public, max-age=300"}
     return web.Response(body=image.body, content_type=image.content_type, headers=headers)
@@ -98,5 +99,5 @@ async def serve_endpoint(
     endpoint = ENDPOINTS.get(exchange.facts.path)
     if endpoint is None:
         exchange.decision = endpoint_decision("unknown", Reason.ENDPOINT_NOT_FOUND, Outcome.DENY, 404)
-        return decision_response(request, exchange.decision, exchange.facts)
+        return decision_response(wire_of(request), runtime.pages, exchange.decision, exchange.facts)
     return await endpoint(request, exchange, runtime)

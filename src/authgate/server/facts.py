@@ -1,4 +1,4 @@
-"""Build `RequestFacts` from an aiohttp request: the one place that reads it raw.
+"""Build `RequestFacts` from the request as read from the wire (`authgate.wire.Wire`).
 
 Contract: returns the facts and, when the request cannot be routed safely, the reason
 it must be refused (bad Host, a path that cannot be represented safely). Forwarded
@@ -15,8 +15,6 @@ import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from aiohttp import web
-
 from authgate.client_ip import client_ip
 from authgate.decision import Reason
 from authgate.facts import RequestFacts
@@ -31,6 +29,7 @@ from authgate.routing import (
     split_target,
 )
 from authgate.server.state import ServerRuntime
+from authgate.wire import Wire
 
 
 class Target(NamedTuple):
@@ -57,18 +56,18 @@ def resolve_target(hosts: Sequence[str], raw_target: str) -> Target:
     return Target(host, path, query, problem)
 
 
-def gather_facts(request: web.Request, runtime: ServerRuntime) -> tuple[RequestFacts, Reason | None]:
+def gather_facts(wire: Wire, runtime: ServerRuntime) -> tuple[RequestFacts, Reason | None]:
     started = time.monotonic()
-    headers = request.headers
-    peer = request.remote or "unknown"
+    headers = wire.headers
+    peer = wire.peer
     trusted = runtime.trusted.contains(peer)
-    target = resolve_target(headers.getall("Host", []), request.raw_path)
+    target = resolve_target(headers.getall("Host", []), wire.raw_target)
     facts = RequestFacts(
         request_id=request_id(headers.get(REQUEST_ID_HEADER), trusted),
-        method=request.method,
-        scheme=_scheme(request, trusted),
+        method=wire.method,
+        scheme=_scheme(wire, trusted),
         host=target.host,
-        raw_target=request.raw_path,
+        raw_target=wire.raw_target,
         path=target.path,
         query=target.query,
         client_ip=client_ip(peer, headers.getall("X-Forwarded-For", ()), runtime.trusted),
@@ -90,9 +89,9 @@ def _host(values: Sequence[str]) -> str | None:
         return None
 
 
-def _scheme(request: web.Request, trusted: bool) -> str:
-    ours = "https" if request.secure else "http"
+def _scheme(wire: Wire, trusted: bool) -> str:
+    ours = "https" if wire.secure else "http"
     if not trusted:
         return ours
-    claimed = request.headers.get("X-Forwarded-Proto", "").strip().lower()
+    claimed = wire.headers.get("X-Forwarded-Proto", "").strip().lower()
     return claimed if claimed in ("http", "https") else ours

@@ -66,15 +66,17 @@ from authgate.server.answers import (
     decision_response,
     is_browser_navigation,
 )
-from authgate.server.auth_state import auth_of
+from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.authenticate import AuthResult, duplicated_credential
 from authgate.mutate.identity_headers import strip_cookie
 from authgate.server.cookies import clear_session_cookie, gateway_cookies
 from authgate.server.exchange import Exchange
 from authgate.server.facts import resolve_target
-from authgate.server.forwarding import add_identity
+from authgate.server.edge import wire_of
+from authgate.server.forward_plan import add_identity
 from authgate.server.pipeline import evaluate
 from authgate.server.state import ServerRuntime
+from authgate.wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +221,7 @@ async def forward_auth(
     request: web.Request, exchange: Exchange, runtime: ServerRuntime
 ) -> web.StreamResponse:
     """Answer a proxy's auth call; the exchange ends up with the decision to record."""
+    wire, auth = wire_of(request), auth_of(request)
     base = exchange.facts
     if not base.peer_trusted:
         log.warning(
@@ -226,62 +229,63 @@ async def forward_auth(
             base.peer_ip,
             base.request_id,
         )
-        return _refuse(request, exchange, Reason.GATEWAY_ENDPOINT, 403, "untrusted-peer")
+        return _refuse(wire, exchange, runtime, Reason.GATEWAY_ENDPOINT, 403, "untrusted-peer")
     try:
-        forwarded = read_forwarded(request.headers, request.query.get("mode"))
+        forwarded = read_forwarded(wire.headers, request.query.get("mode"))
     except ForwardedRejected as bad:
         # The proxy's configuration, or a client header it passed through: either way
         # the operator wants to see it (the decision record has the request id).
         log.info("forward-auth request %s refused: %s", base.request_id, bad.detail)
         status = 403 if bad.dialect is Dialect.NGINX else 400
-        return _refuse(request, exchange, bad.reason, status, "headers")
+        return _refuse(wire, exchange, runtime, bad.reason, status, "headers")
     exchange.facts, problem = forwarded_facts(base, forwarded)
     if problem is None and duplicated_credential(
-        request, runtime.snapshot.config, forwarded.scheme == "https"
+        wire, runtime.snapshot.config, forwarded.scheme == "https"
     ):
         # The proxy passes the client's headers on: the same one-credential rule.
         problem = Reason.DUPLICATE_CREDENTIALS
     if problem is not None:
         status = 403 if forwarded.dialect is Dialect.NGINX else 400
         what = "credentials" if problem is Reason.DUPLICATE_CREDENTIALS else "target"
-        return _refuse(request, exchange, problem, status, what)
-    auth = await evaluate(request, exchange, runtime)
-    return _answer(request, exchange, auth, runtime, forwarded)
+        return _refuse(wire, exchange, runtime, problem, status, what)
+    result = await evaluate(wire, exchange, runtime, auth)
+    return _answer(wire, exchange, result, runtime, auth, forwarded)
 
 
 def _refuse(
-    request: web.Request, exchange: Exchange, reason: Reason, status: int, what: str
+    wire: Wire, exchange: Exchange, runtime: ServerRuntime, reason: Reason, status: int, what: str
 ) -> web.Response:
     rule = f"forward-auth:{what}"
     exchange.decision = Decision(Outcome.DENY, (reason,), rule=rule, status=status)
-    return decision_response(request, exchange.decision, exchange.facts)
+    return decision_response(wire, runtime.pages, exchange.decision, exchange.facts)
 
 
 def _answer(
-    request: web.Request,
+    wire: Wire,
     exchange: Exchange,
-    auth: AuthResult,
+    result: AuthResult,
     runtime: ServerRuntime,
+    auth: AuthRuntime,
     forwarded: Forwarded,
 ) -> web.Response:
     decision, facts = exchange.decision, exchange.facts
     if decision.allowed:
-        return _allowed(request, exchange, auth, runtime)
+        return _allowed(wire, exchange, result, runtime, auth)
     if decision.outcome in (Outcome.LOGIN, Outcome.STEP_UP):
-        response = _login(request, facts, decision, runtime, forwarded)
-        if auth.stale_cookie:  # passed to the browser by proxies that relay the answer
+        response = _login(wire, facts, decision, runtime, forwarded)
+        if result.stale_cookie:  # passed to the browser by proxies that relay the answer
             clear_session_cookie(response, runtime.snapshot.config.sessions, facts.scheme == "https")
         return response
     status = _refusal_status(decision, forwarded.dialect)
     if status != decision.status:
         exchange.decision = decision = dataclasses.replace(decision, status=status)
     consent_url = dict(decision.extra).get("consent_url")
-    if consent_url and _navigation(request, facts):
+    if consent_url and _navigation(wire, facts):
         separator = "&" if "?" in consent_url else "?"
         query = urlencode({"return_to": _original_url(facts, forwarded)})
         return _send_to(consent_url + separator + query, facts, forwarded, None)
     user = exchange.identity.user if exchange.identity else None
-    response = decision_response(request, decision, facts, user)
+    response = decision_response(wire, runtime.pages, decision, facts, user)
     response.headers[REASON_HEADER] = ",".join(reason.value for reason in decision.reasons)
     if decision.route_id is not None:
         response.headers[ROUTE_HEADER] = decision.route_id
@@ -297,25 +301,25 @@ def _refusal_status(decision: Decision, dialect: Dialect) -> int:
 
 
 def _allowed(
-    request: web.Request, exchange: Exchange, auth: AuthResult, runtime: ServerRuntime
+    wire: Wire, exchange: Exchange, result: AuthResult, runtime: ServerRuntime, auth: AuthRuntime
 ) -> web.Response:
     facts, decision = exchange.facts, exchange.decision
     headers: CIMultiDict[str] = CIMultiDict()
-    if auth.identity is not None:
+    if result.identity is not None:
         assert decision.route_id is not None  # an allow always names its route
         route = runtime.snapshot.routes.by_id(decision.route_id)
         # The very mutator the proxy mode runs: same headers, same assertion, same budget.
         exchange.headers_dropped = add_identity(
-            headers, facts, route, auth, auth_of(request), forward_auth=True
+            headers, facts, route, result, auth, forward_auth=True
         )
-    _clean_cookie(headers, request, runtime, facts.scheme == "https")
+    _clean_cookie(headers, wire, runtime, facts.scheme == "https")
     headers[REQUEST_ID_HEADER] = facts.request_id
     headers["Cache-Control"] = _NO_STORE
     return web.Response(status=200, headers=headers)
 
 
 def _clean_cookie(
-    headers: CIMultiDict[str], request: web.Request, runtime: ServerRuntime, secure: bool
+    headers: CIMultiDict[str], wire: Wire, runtime: ServerRuntime, secure: bool
 ) -> None:
     """The client's `Cookie` without the gateway's session and login cookies, for the
     proxy to send upstream instead of the client's (no header: send none).
@@ -326,7 +330,7 @@ def _clean_cookie(
     variant, and the upstream must never see the session id (it could replay it).
     """
     cookies: CIMultiDict[str] = CIMultiDict(
-        (COOKIE, value) for value in request.headers.getall(COOKIE, ())
+        (COOKIE, value) for value in wire.headers.getall(COOKIE, ())
     )
     strip_cookie(cookies, *gateway_cookies(runtime.snapshot.config.sessions, secure))
     if COOKIE in cookies:
@@ -334,7 +338,7 @@ def _clean_cookie(
 
 
 def _login(
-    request: web.Request,
+    wire: Wire,
     facts: RequestFacts,
     decision: Decision,
     runtime: ServerRuntime,
@@ -344,21 +348,21 @@ def _login(
     assert decision.route_id is not None  # a login decision always names its route
     methods = runtime.snapshot.routes.by_id(decision.route_id).config.authenticate
     challenge = auth_challenge(decision, "bearer" in methods)
-    if "session" in methods and _navigation(request, facts):
+    if "session" in methods and _navigation(wire, facts):
         params = {"rd": _original_url(facts, forwarded)}  # checked again at start
         if decision.outcome is Outcome.STEP_UP:
             params.update({"step_up": "1", **dict(decision.extra)})
         origin = _origin(facts, forwarded)
         return _send_to(f"{origin}{START_PATH}?{urlencode(params)}", facts, forwarded, challenge)
-    response = decision_response(request, decision, facts)
+    response = decision_response(wire, runtime.pages, decision, facts)
     response.headers["WWW-Authenticate"] = challenge
     return response
 
 
-def _navigation(request: web.Request, facts: RequestFacts) -> bool:
+def _navigation(wire: Wire, facts: RequestFacts) -> bool:
     # The auth call's own method is GET for Traefik and Caddy: the navigation test
     # must look at the method of the request being authorized.
-    return facts.method in ("GET", "HEAD") and is_browser_navigation(request)
+    return facts.method in ("GET", "HEAD") and is_browser_navigation(wire)
 
 
 def _send_to(

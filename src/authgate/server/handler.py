@@ -4,10 +4,12 @@ Contract: every request leaves exactly one decision record, whatever happens —
 refusal, login, upstream failure, client disconnect or a bug (the `finally` below).
 The decision object that is enforced is the one that is logged (`Exchange`). No
 exception text reaches the client: failures render through `answers`. Every answer
-the gateway writes itself gets the browser hardening headers (`page_headers`). Requests for
-`/.authgate/*` on a routed host go to the gateway's own endpoints; `/.authgate/auth`
-on any host is a proxy's forward-auth call (`server/forward_auth.py`). A request
-carrying a credential twice is refused before anything reads one.
+the gateway writes itself gets the browser hardening headers (`page_headers`). The
+request is read once, into a `Wire` (`server/edge.py`); `/.authgate/auth` on any host
+is a proxy's forward-auth call (`server/forward_auth.py`); everything else is judged
+by `server/verdict.py` — the call the data plane makes too — and its verdict is
+carried out here: an answer returned, a forward or upgrade relayed through aiohttp,
+`/.authgate/*` on a routed host served by the gateway's own endpoints.
 """
 
 from __future__ import annotations
@@ -17,23 +19,21 @@ import logging
 from aiohttp import web
 
 from authgate.conn.refusals import BodyRefused
-from authgate.decide import refuse_request
-from authgate.decision import Decision, Outcome, Reason
+from authgate.decision import Reason
 from authgate.ops.logs import REQUEST_ID
 from authgate.ops.metrics import METRICS
 from authgate.proxy.forward import ClientGone, UpstreamAborted
-from authgate.server.answers import consent_response, decision_response, login_response
-from authgate.server.authenticate import AuthResult, duplicated_credential
-from authgate.server.body_limit import body_refused_response
-from authgate.server.cookies import clear_session_cookie
-from authgate.server.endpoints import PREFIX, serve_endpoint
+from authgate.server.auth_state import AuthRuntime
+from authgate.server.edge import wire_of
+from authgate.server.endpoints import serve_endpoint
 from authgate.server.exchange import Exchange
 from authgate.server.facts import gather_facts
 from authgate.server.forward_auth import forward_auth, is_forward_auth
-from authgate.server.forwarding import forward
+from authgate.server.forwarding import forward, upgrade
 from authgate.server.page_headers import secure_answer
-from authgate.server.pipeline import evaluate
 from authgate.server.state import DECISION_LOG, ServerRuntime, generation_of
+from authgate.server.verdict import Answer, Endpoint, Forward, body_refused, judge, upstream_failed
+from authgate.wire import Wire
 
 log = logging.getLogger(__name__)
 CLIENT_CLOSED = 499
@@ -42,8 +42,10 @@ UPSTREAM_ABORTED_STATUS = 502
 
 async def handle(request: web.Request) -> web.StreamResponse:
     # The generation pinned at the start (ops.inflight): the whole request uses it.
-    runtime = generation_of(request).server
-    facts, problem = gather_facts(request, runtime)
+    generation = generation_of(request)
+    runtime, auth = generation.server, generation.auth
+    wire = wire_of(request)
+    facts, problem = gather_facts(wire, runtime)
     exchange = Exchange(facts)
     # 499 (nginx's "client closed request") stays only if the client went away
     # (the handler is cancelled) before any answer was chosen.
@@ -51,9 +53,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
     logged_as = REQUEST_ID.set(facts.request_id)  # every log line of this request names it
     try:
         try:
-            response = await _serve(request, exchange, problem, runtime)
+            response = await _serve(request, wire, exchange, problem, runtime, auth)
         except BodyRefused as refused:  # too slow or too large: the client's, not ours
-            response = body_refused_response(request, exchange, refused)
+            response = body_refused(wire, exchange, runtime, refused).response
         except ClientGone as gone:
             # Logged as nginx's 499, not as a gateway error: nothing failed here.
             exchange.status = CLIENT_CLOSED
@@ -67,8 +69,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
             return aborted.response
         except Exception:
             log.exception("request %s failed inside the gateway", facts.request_id)
-            failed = exchange.fail(Reason.GATEWAY_ERROR, 500)
-            response = decision_response(request, failed, facts)
+            response = upstream_failed(wire, exchange, runtime, Reason.GATEWAY_ERROR, 500).response
         if not response.prepared:  # the gateway's own answer, not a proxied one
             response.headers.update(exchange.response_headers)
             secure_answer(response.headers, runtime.pages.content_security_policy)
@@ -82,42 +83,20 @@ async def handle(request: web.Request) -> web.StreamResponse:
 
 
 async def _serve(
-    request: web.Request, exchange: Exchange, problem: Reason | None, runtime: ServerRuntime
+    request: web.Request,
+    wire: Wire,
+    exchange: Exchange,
+    problem: Reason | None,
+    runtime: ServerRuntime,
+    auth: AuthRuntime,
 ) -> web.StreamResponse:
-    facts = exchange.facts
-    if is_forward_auth(facts):  # before the Host check: proxies call it by any name
+    if is_forward_auth(exchange.facts):  # before the Host check: proxies call it by any name
         return await forward_auth(request, exchange, runtime)
-    if problem is None and duplicated_credential(request, runtime.snapshot.config, facts.scheme == "https"):
-        # Before any validation, on every route (docs/headers.md; Envoy CVE-2021-32777).
-        problem = Reason.DUPLICATE_CREDENTIALS
-    if problem is not None:
-        exchange.decision = refuse_request(problem)
-        return decision_response(request, exchange.decision, facts)
-    routes = runtime.snapshot.routes
-    if facts.path.startswith(PREFIX) and routes.serves_host(facts.host):
+    verdict = await judge(wire, exchange, runtime, auth, problem=problem)
+    if isinstance(verdict, Answer):
+        return verdict.response
+    if isinstance(verdict, Forward):
+        return await forward(request, exchange, verdict, runtime, auth)
+    if isinstance(verdict, Endpoint):
         return await serve_endpoint(request, exchange, runtime)
-    auth = await evaluate(request, exchange, runtime)
-    return await _enforce(request, exchange, auth, runtime)
-
-
-async def _enforce(
-    request: web.Request, exchange: Exchange, auth: AuthResult, runtime: ServerRuntime
-) -> web.StreamResponse:
-    decision: Decision = exchange.decision
-    if decision.allowed:
-        return await forward(request, exchange, auth, runtime)
-    if decision.outcome in (Outcome.LOGIN, Outcome.STEP_UP):
-        assert decision.route_id is not None  # a login decision always names its route
-        methods = runtime.snapshot.routes.by_id(decision.route_id).config.authenticate
-        response = login_response(request, exchange.facts, decision, methods)
-        if auth.stale_cookie:  # a bad or ended session cookie: the browser drops it
-            secure = exchange.facts.scheme == "https"
-            clear_session_cookie(response, runtime.snapshot.config.sessions, secure)
-        return response
-    if Reason.CONSENT_REQUIRED in decision.reasons:
-        return consent_response(request, exchange.facts, decision)
-    identity = exchange.identity
-    if identity is None:
-        return decision_response(request, decision, exchange.facts)
-    session = identity.session_id if identity.credential == "session" else None
-    return decision_response(request, decision, exchange.facts, identity.user, session)
+    return await upgrade(request, exchange, verdict, runtime)

@@ -1,6 +1,6 @@
 """The limit stage: a route's rate limits, after the decision allowed a request.
 
-Contract: `apply_limits(request, exchange, runtime)` checks every limit of the route
+Contract: `apply_limits(wire, exchange, route, runtime, auth)` checks every limit of the route
 (one atomic round trip each on Redis). Over a limit, the exchange's decision becomes
 `rate_limited` (429) naming the limit, with `Retry-After`; every answer gets the IETF
 `RateLimit-Policy` / `RateLimit` fields of the limits that advertise them. When the
@@ -14,22 +14,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from aiohttp import web
-
 from authgate.decision import Decision, Outcome, Reason
 from authgate.ratelimit.headers import rate_limit_headers, retry_after
 from authgate.ratelimit.limiter import LimiterUnavailable
 from authgate.ratelimit.route_limits import check_limits, refusal
 from authgate.routing import Route
-from authgate.server.auth_state import auth_of
+from authgate.server.auth_state import AuthRuntime
 from authgate.server.exchange import Exchange
 from authgate.server.state import ServerRuntime
+from authgate.wire import Wire
 
 log = logging.getLogger(__name__)
 
 
 async def apply_limits(
-    request: web.Request, exchange: Exchange, route: Route, runtime: ServerRuntime
+    wire: Wire, exchange: Exchange, route: Route, runtime: ServerRuntime, auth: AuthRuntime
 ) -> None:
     limits = runtime.route_limits.get(route.id)
     if not limits:
@@ -37,14 +36,14 @@ async def apply_limits(
     identity = exchange.identity
     try:
         statuses = await check_limits(
-            auth_of(request).guards.limiter,
+            auth.guards.limiter,
             limits,
             route_id=route.id,
             client_ip=exchange.facts.client_ip,
             # provider|subject: two providers' users with the same `sub` are two people
             user=f"{identity.provider}|{identity.subject}" if identity else None,
             session_id=identity.session_id if identity else None,
-            headers=request.headers,
+            headers=wire.headers,
         )
     except LimiterUnavailable as error:
         _store_down(exchange, route, error)

@@ -46,10 +46,10 @@ from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.cookies import (
     clear_cookie,
     login_cookie,
-    read_cookie,
     session_cookie,
     set_cookie,
 )
+from authgate.server.edge import wire_of
 from authgate.server.exchange import Exchange
 from authgate.server.sessions_view import session_id_from_cookie
 from authgate.server.state import ServerRuntime
@@ -235,14 +235,14 @@ _UNAVAILABLE = {Reason.PROVIDER_UNREACHABLE: 502, Reason.PROVIDER_TIMEOUT: 504}
 
 
 def _provider_failed(
-    request: web.Request, exchange: Exchange, client: OIDCClient, return_to: str
+    request: web.Request, exchange: Exchange, runtime: ServerRuntime, client: OIDCClient, return_to: str
 ) -> web.Response:
     """The answer to the exchange's provider failure; `return_to` is the retry link."""
     decision, facts = exchange.decision, exchange.facts
     if not set(decision.reasons) & _UNAVAILABLE.keys():
-        return decision_response(request, decision, facts)
+        return decision_response(wire_of(request), runtime.pages, decision, facts)
     name = client.config.display_name or client.config.id
-    return sign_in_unavailable_response(request, decision, facts, name, return_to)
+    return sign_in_unavailable_response(wire_of(request), runtime.pages, decision, facts, name, return_to)
 
 
 def _redirect(location: str, request_id: str) -> web.Response:
@@ -254,7 +254,7 @@ def _redirect(location: str, request_id: str) -> web.Response:
 
 async def start(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
     facts = exchange.facts
-    refused = await guard_login(request, exchange, runtime, "start")
+    refused = await guard_login(wire_of(request), exchange, runtime, auth_of(request), "start")
     if refused is not None:
         return refused
     return_to = _return_to(request, exchange, runtime)
@@ -270,7 +270,7 @@ async def start(request: web.Request, exchange: Exchange, runtime: ServerRuntime
     auth = auth_of(request)
     if provider_id not in accepted or provider_id not in auth.oidc or auth.keys is None:
         exchange.decision = _decision("start", Reason.PROVIDER_UNKNOWN, Outcome.DENY, 400, route_id)
-        return decision_response(request, exchange.decision, facts)
+        return decision_response(wire_of(request), runtime.pages, exchange.decision, facts)
     client = auth.oidc[provider_id]
     return await _leave_for_provider(request, exchange, client, return_to, route_id, runtime)
 
@@ -296,10 +296,10 @@ async def _leave_for_provider(
         reason = reason_of(error.reason, Reason.PROVIDER_BAD_RESPONSE)
         status = _UNAVAILABLE.get(reason, 502)
         exchange.decision = _decision("start", reason, Outcome.ERROR, status, route_id)
-        return _provider_failed(request, exchange, client, return_to)
+        return _provider_failed(request, exchange, runtime, client, return_to)
     except StoreUnavailable:
         exchange.decision = _decision("start", Reason.STORE_UNAVAILABLE, Outcome.ERROR, 503, route_id)
-        return decision_response(request, exchange.decision, facts)
+        return decision_response(wire_of(request), runtime.pages, exchange.decision, facts)
     location = authorization_url(
         metadata.authorization_endpoint,
         client_id=client.config.client_id,
@@ -346,7 +346,7 @@ async def callback(request: web.Request, exchange: Exchange, runtime: ServerRunt
     auth = auth_of(request)
     sessions = runtime.snapshot.config.sessions
     secure = facts.scheme == "https"
-    refused = await guard_login(request, exchange, runtime, "callback")
+    refused = await guard_login(wire_of(request), exchange, runtime, auth, "callback")
     if refused is not None:
         return refused
     try:
@@ -356,19 +356,20 @@ async def callback(request: web.Request, exchange: Exchange, runtime: ServerRunt
         exchange.decision = _decision("callback", failed.reason, failed.outcome, failed.status)
         if failed.outcome is Outcome.DENY:  # the client's doing, not a provider outage
             log.info("login refused: %s (request %s)", failed.reason.value, facts.request_id)
-            await count_failure(request, "ip", facts.client_ip)
+            await count_failure(auth, "ip", facts.client_ip)
         else:
             log.warning("login failed: %s (request %s)", failed.reason.value, facts.request_id)
         if failed.retry is not None:
-            response = _provider_failed(request, exchange, *failed.retry)
+            response = _provider_failed(request, exchange, runtime, *failed.retry)
         else:
-            response = decision_response(request, exchange.decision, facts)
+            response = decision_response(wire_of(request), runtime.pages, exchange.decision, facts)
         clear_cookie(response, login_cookie(sessions, secure), sessions=sessions, secure=secure)
         return response
     exchange.identity = session.identity
     route_id = _route_for(login.return_to, runtime)
     if login.prompt == "login" and route_id is not None:
-        await acknowledge_step_up(request, facts, session, runtime.snapshot.routes.by_id(route_id), runtime)
+        route = runtime.snapshot.routes.by_id(route_id)
+        await acknowledge_step_up(wire_of(request), facts, session, route, runtime, auth)
     exchange.decision = _decision("callback", Reason.LOGIN_COMPLETED, Outcome.ALLOW, 302, route_id)
     return _logged_in(request, exchange, session, login.return_to, runtime, auth)
 
@@ -391,7 +392,7 @@ async def _redeem_login_state(
     facts = exchange.facts
     sessions = runtime.snapshot.config.sessions
     state = request.query.get("state", "")
-    cookie = read_cookie(request, login_cookie(sessions, facts.scheme == "https")) or ""
+    cookie = wire_of(request).cookie(login_cookie(sessions, facts.scheme == "https")) or ""
     bound = auth.keys.verify_cookie(cookie) if auth.keys is not None and cookie else None
     if not state or bound != state:
         raise _LoginFailed(Reason.LOGIN_STATE_MISMATCH)
@@ -530,7 +531,7 @@ def _remember_device(
     if devices is None:
         return
     now = exchange.facts.time
-    value = read_cookie(request, devices.name)
+    value = wire_of(request).cookie(devices.name)
     known = devices.verify(value, now) if value else None
     if known is not None and not known.needs_reissue(now):
         return

@@ -33,6 +33,7 @@ from authgate.server.answers import decision_response
 from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.cookies import clear_cookie, session_cookie
 from authgate.server.csrf import cross_site
+from authgate.server.edge import wire_of
 from authgate.server.exchange import Exchange
 from authgate.server.login import authority
 from authgate.server.sessions_view import current_session, session_id_from_cookie
@@ -74,7 +75,7 @@ async def logout(request: web.Request, exchange: Exchange, runtime: ServerRuntim
     exchange.decision = _decision(
         "logout", Reason.METHOD_NOT_ALLOWED, Outcome.DENY, 405, (("allow", _METHODS),)
     )
-    return decision_response(request, exchange.decision, exchange.facts)
+    return decision_response(wire_of(request), runtime.pages, exchange.decision, exchange.facts)
 
 
 async def _confirm(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
@@ -102,7 +103,7 @@ async def _log_out(request: web.Request, exchange: Exchange, runtime: ServerRunt
     if refused is not None:
         log.info("logout refused: %s (request %s)", refused.value, facts.request_id)
         exchange.decision = _decision("logout", refused, Outcome.DENY, 403)
-        return decision_response(request, exchange.decision, facts)
+        return decision_response(wire_of(request), runtime.pages, exchange.decision, facts)
     return await _end_session(request, exchange, runtime, session_id)
 
 

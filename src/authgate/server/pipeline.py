@@ -1,6 +1,6 @@
 """The decision pipeline shared by the proxy and forward-auth: identity → decision.
 
-Contract: `evaluate(request, exchange, runtime)` authenticates the request for its
+Contract: `evaluate(wire, exchange, runtime, auth)` authenticates the request for its
 route (skipped on public paths and when no route matches), gathers the adaptive
 facts (geo, device, risk), decides, and stores identity, facts and decision on the
 exchange; an allowed request updates the user's risk history. It never answers: the caller enforces —
@@ -12,8 +12,6 @@ with `forward_overrides`, the request judged is the one its override headers des
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from authgate.decide import decide
 from authgate.decision import Decision, Outcome, Reason
 from authgate.facts import RequestFacts
@@ -21,41 +19,46 @@ from authgate.overrides import OverrideRejected, overridden
 from authgate.policy.authorize import public_rule
 from authgate.routing import Route, RouteLookup
 from authgate.server.adaptive import gather_context, record_allowed
-from authgate.server.auth_state import auth_of
+from authgate.server.auth_state import AuthRuntime
 from authgate.server.authenticate import NOBODY, AuthResult, authenticate
 from authgate.server.exchange import Exchange
 from authgate.server.limit_stage import apply_limits
 from authgate.server.state import ServerRuntime
+from authgate.wire import Wire
 
 
-async def evaluate(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> AuthResult:
+async def evaluate(
+    wire: Wire, exchange: Exchange, runtime: ServerRuntime, auth: AuthRuntime
+) -> AuthResult:
+    """Judge the request against its route with the snapshot pinned at its start
+    (`runtime`) and the AuthRuntime built with that snapshot (`auth`)."""
     lookup = runtime.snapshot.routes.match(
         exchange.facts.host, exchange.facts.path, exchange.facts.method
     )
     if lookup.route is not None and lookup.route.config.forward_overrides:
-        retargeted = _apply_overrides(request, exchange, lookup.route, runtime)
+        retargeted = _apply_overrides(wire, exchange, lookup.route, runtime)
         if retargeted is None:
             return NOBODY
         lookup = retargeted
     facts = exchange.facts
-    auth = await _authenticate(request, lookup.route, runtime, facts)
-    exchange.identity = auth.identity
+    result = await _authenticate(wire, lookup.route, runtime, auth, facts)
+    exchange.identity = result.identity
     exchange.adaptive = await gather_context(
-        request, facts, auth.identity, lookup.route, runtime
+        wire, facts, result.identity, lookup.route, runtime, auth
     )
     policy = runtime.policies.get(lookup.route.id) if lookup.route else None
     exchange.decision = decide(
-        facts, lookup, auth.identity, auth.failure, policy, exchange.adaptive.context
+        facts, lookup, result.identity, result.failure, policy, exchange.adaptive.context
     )
     if exchange.decision.allowed and lookup.route is not None:
-        await apply_limits(request, exchange, lookup.route, runtime)
+        await apply_limits(wire, exchange, lookup.route, runtime, auth)
     if exchange.decision.allowed:
-        await record_allowed(request, exchange.adaptive, facts.time)
-    return auth
+        await record_allowed(auth, exchange.adaptive, facts.time)
+    return result
 
 
 def _apply_overrides(
-    request: web.Request, exchange: Exchange, route: Route, runtime: ServerRuntime
+    wire: Wire, exchange: Exchange, route: Route, runtime: ServerRuntime
 ) -> RouteLookup | None:
     """Judge the request the route's opted-in override headers describe (docs/headers.md).
 
@@ -64,7 +67,7 @@ def _apply_overrides(
     or to none, is not this route's to let through. None when refused (decision set).
     """
     try:
-        facts = overridden(exchange.facts, request.headers, route.config.forward_overrides)
+        facts = overridden(exchange.facts, wire.headers, route.config.forward_overrides)
     except OverrideRejected:
         exchange.decision = _refused(route, Reason.OVERRIDE_INVALID, 400)
         return None
@@ -81,16 +84,16 @@ def _refused(route: Route, reason: Reason, status: int) -> Decision:
 
 
 async def _authenticate(
-    request: web.Request, route: Route | None, runtime: ServerRuntime, facts: RequestFacts
+    wire: Wire, route: Route | None, runtime: ServerRuntime, auth: AuthRuntime, facts: RequestFacts
 ) -> AuthResult:
     # Public paths skip authentication: no store read for anonymous traffic.
     if route is None or public_rule(route, facts.path) is not None:
         return NOBODY
     idle = runtime.policies[route.id].settings.session_idle_timeout
     return await authenticate(
-        request,
+        wire,
         route,
-        auth_of(request),
+        auth,
         runtime.snapshot.config,
         facts.scheme == "https",
         client_ip=facts.client_ip,

@@ -15,7 +15,8 @@ from aiohttp import web
 from authgate.facts import RequestFacts
 from authgate.identity import Identity
 from authgate.server.auth_state import auth_of
-from authgate.server.cookies import read_cookie, session_cookie
+from authgate.server.cookies import session_cookie
+from authgate.server.edge import wire_of
 from authgate.server.state import ServerRuntime
 from authgate.sessions.model import Session
 from authgate.sessions.store import StoreUnavailable
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 def session_id_from_cookie(request: web.Request, facts: RequestFacts, runtime: ServerRuntime) -> str | None:
     auth = auth_of(request)
     name = session_cookie(runtime.snapshot.config.sessions, facts.scheme == "https")
-    cookie = read_cookie(request, name)
+    cookie = wire_of(request).cookie(name)
     if not cookie or auth.keys is None:
         return None
     return auth.keys.verify_cookie(cookie)

@@ -51,6 +51,7 @@ from authgate.ratelimit.websocket_caps import Cap, CapReached, Claim, claims_for
 from authgate.routing import Route
 from authgate.server.answers import decision_response
 from authgate.server.authenticate import AuthResult
+from authgate.server.edge import wire_of
 from authgate.server.exchange import Exchange
 from authgate.server.state import WS_CLIENT, ServerRuntime
 
@@ -72,8 +73,8 @@ async def forward_websocket(
     outbound: Outbound,
     runtime: ServerRuntime,
 ) -> web.StreamResponse:
-    refused = _refuse_handshake(request, exchange) or _refuse_origin(
-        request, exchange, route, auth.identity
+    refused = _refuse_handshake(request, exchange, runtime) or _refuse_origin(
+        request, exchange, route, auth.identity, runtime
     )
     if refused is not None:
         return refused
@@ -81,23 +82,29 @@ async def forward_websocket(
     live = request.app[LIVE_WEBSOCKETS]
     try:
         with live.caps.hold(_claims(exchange, route, auth.identity, limits.websockets)):
-            return await _relay(request, exchange, route, outbound)
+            return await _relay(request, exchange, route, outbound, runtime)
     except CapReached as full:
-        return _refuse_cap(request, exchange, route, full.claim, limits.shed_retry_after)
+        return _refuse_cap(request, exchange, route, full.claim, limits.shed_retry_after, runtime)
 
 
-def _refuse_handshake(request: web.Request, exchange: Exchange) -> web.Response | None:
+def _refuse_handshake(
+    request: web.Request, exchange: Exchange, runtime: ServerRuntime
+) -> web.Response | None:
     problem = handshake_problem(request.version, request.headers)
     if problem is None:
         return None
     if problem is Reason.WEBSOCKET_VERSION_UNSUPPORTED:
         # RFC 6455 §4.4: name the versions we speak, so the client can retry with one.
         exchange.response_headers["Sec-WebSocket-Version"] = VERSION
-    return _refuse(request, exchange, Outcome.DENY, problem, 400, rule=None)
+    return _refuse(request, exchange, runtime, Outcome.DENY, problem, 400, rule=None)
 
 
 def _refuse_origin(
-    request: web.Request, exchange: Exchange, route: Route, identity: Identity | None
+    request: web.Request,
+    exchange: Exchange,
+    route: Route,
+    identity: Identity | None,
+    runtime: ServerRuntime,
 ) -> web.Response | None:
     settings = route.config.websocket
     # CSWSH (CWE-1385): a browser sends its cookies on a cross-site WebSocket
@@ -115,7 +122,7 @@ def _refuse_origin(
     )
     if problem is not None:
         rule = f"routes[{route.id}].websocket.origins"
-        return _refuse(request, exchange, Outcome.DENY, problem, 403, rule=rule)
+        return _refuse(request, exchange, runtime, Outcome.DENY, problem, 403, rule=rule)
     return None
 
 
@@ -139,22 +146,28 @@ _CAP_RULES = {
 
 
 def _refuse_cap(
-    request: web.Request, exchange: Exchange, route: Route, claim: Claim, wait: float
+    request: web.Request,
+    exchange: Exchange,
+    route: Route,
+    claim: Claim,
+    wait: float,
+    runtime: ServerRuntime,
 ) -> web.Response:
     if claim.cap is Cap.ROUTE:
         # The route is full, not this client greedy: 503, try again later (RFC 9110
         # §15.6.4), like a shed request.
         exchange.response_headers["Retry-After"] = retry_after(wait)
         rule = f"routes[{route.id}].websocket.max_connections"
-        return _refuse(request, exchange, Outcome.RATE_LIMITED, Reason.WEBSOCKET_LIMIT, 503, rule)
+        return _refuse(request, exchange, runtime, Outcome.RATE_LIMITED, Reason.WEBSOCKET_LIMIT, 503, rule)
     # This user or address holds its share already: 429 (RFC 6585 §4).
     rule = _CAP_RULES[claim.cap]
-    return _refuse(request, exchange, Outcome.RATE_LIMITED, Reason.WEBSOCKET_LIMIT, 429, rule)
+    return _refuse(request, exchange, runtime, Outcome.RATE_LIMITED, Reason.WEBSOCKET_LIMIT, 429, rule)
 
 
 def _refuse(
     request: web.Request,
     exchange: Exchange,
+    runtime: ServerRuntime,
     outcome: Outcome,
     reason: Reason,
     status: int,
@@ -163,13 +176,13 @@ def _refuse(
     exchange.decision = dataclasses.replace(
         exchange.decision, outcome=outcome, reasons=(reason,), status=status, rule=rule
     )
-    response = decision_response(request, exchange.decision, exchange.facts)
+    response = decision_response(wire_of(request), runtime.pages, exchange.decision, exchange.facts)
     response.force_close()
     return response
 
 
 async def _relay(
-    request: web.Request, exchange: Exchange, route: Route, outbound: Outbound
+    request: web.Request, exchange: Exchange, route: Route, outbound: Outbound, runtime: ServerRuntime
 ) -> web.StreamResponse:
     max_message = route.config.websocket.max_message
     exchange.upstream_started = time.monotonic()
@@ -188,7 +201,7 @@ async def _relay(
             request, upstream, outbound.response_headers, max_message, live
         )
     except UpstreamError as failure:
-        return decision_response(request, exchange.fail(failure.reason, failure.status), exchange.facts)
+        return decision_response(wire_of(request), runtime.pages, exchange.fail(failure.reason, failure.status), exchange.facts)
     finally:
         exchange.upstream_ended = time.monotonic()
     if code == MESSAGE_TOO_BIG:
