@@ -61,6 +61,11 @@ _ERROR_11 = ERROR._replace(version=HttpVersion11)
 class GatewayRunner(web.AppRunner):
     async def _make_server(self) -> web.Server:
         plain = await super()._make_server()  # the app frozen, its handler args merged
+        if self.app[RUNTIME].snapshot.config.server.data_plane == "native":
+            # The data plane's protocols; they hand aiohttp what is aiohttp's.
+            from authgate.dataplane.server import DataPlaneServer  # imports this module
+
+            return DataPlaneServer(plain, self.app)
         return GatewayServer(plain, self.app)
 
 
@@ -295,6 +300,12 @@ class GatewayProtocol(RequestHandler):
 
     def _head_budget(self) -> int:
         return self._limits.max_request_line + self._limits.max_header_bytes
+
+    def queue_refusal(self, reason: Reason, prefix: bytes) -> None:
+        """A refusal decided in front of this protocol (the data plane's llhttp,
+        `dataplane.handover`): answered after what is queued, then the close."""
+        self._prefix = prefix or self._prefix
+        self._queue_refusal(reason)
 
     def _queue_refusal(self, reason: Reason) -> None:
         """Answer `reason` after whatever is queued, then close; read nothing more."""

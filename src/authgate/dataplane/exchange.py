@@ -1,0 +1,185 @@
+"""One request on the data plane: facts, the verdict, the answer or the relay, the record.
+
+Contract: `serve_request(client, incoming)` is the task of one request. It pins the
+config generation current at its start (the runtime and the auth runtime read once,
+and counted in flight under it for hot reloads), builds the `Wire` — the one place
+the data plane's parse becomes the pipeline's input — and calls `server.verdict.judge`,
+the same call the aiohttp front end makes. It leaves exactly one decision record
+whatever happens, with the status the client got: the gateway's answer, the
+upstream's status, 499 when the client left first, 502 `upstream-aborted` /
+`upstream-timeout` when the upstream broke off mid-body. No exception text reaches
+the client: a failure inside the gateway is a 500 page with the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from authgate.conn.refusals import BodyRefused
+from authgate.dataplane.framing import answer_bytes
+from authgate.dataplane.pool import PoolKey
+from authgate.dataplane.relay import Ending, Outbound, Relay, Timeouts, UpstreamFailed
+from authgate.decision import Reason
+from authgate.ops.inflight import IN_FLIGHT
+from authgate.ops.logs import REQUEST_ID
+from authgate.ops.metrics import METRICS
+from authgate.server.auth_state import AUTH, AuthRuntime
+from authgate.server.exchange import Exchange
+from authgate.server.facts import gather_facts
+from authgate.server.state import DECISION_LOG, RUNTIME, ServerRuntime, UpstreamTarget
+from authgate.server.verdict import Answer, Forward, body_refused, judge, shed, upstream_failed
+from authgate.wire import Wire
+
+if TYPE_CHECKING:
+    from authgate.dataplane.protocol import DataPlaneProtocol, Incoming
+
+log = logging.getLogger(__name__)
+CLIENT_CLOSED = 499  # nginx's "client closed request"
+UPSTREAM_ABORTED_STATUS = 502
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+async def serve_request(client: DataPlaneProtocol, incoming: Incoming) -> None:
+    app = client.app
+    inflight = app[IN_FLIGHT]
+    generation = inflight.enter()
+    runtime = app[RUNTIME]  # read once: the whole request uses this generation
+    auth = app[AUTH]
+    wire = Wire(
+        method=incoming.method,
+        raw_target=incoming.target,
+        version=incoming.version,
+        headers=incoming.headers,
+        peer=client.peer,
+        secure=client.secure,
+        listener_port=client.listener_port,
+        ssl_object=client.ssl_object,
+    )
+    facts, problem = gather_facts(wire, runtime)
+    exchange = Exchange(facts)
+    exchange.status = CLIENT_CLOSED  # stays only if the client left before an answer
+    logged_as = REQUEST_ID.set(facts.request_id)
+    keep_alive = False
+    try:
+        keep_alive = await _serve(client, incoming, wire, exchange, runtime, auth, problem)
+    except Exception:
+        log.exception("request %s failed inside the gateway", facts.request_id)
+        if not client.answer_started:
+            failed = upstream_failed(wire, exchange, runtime, Reason.GATEWAY_ERROR, 500)
+            _write(client, incoming, failed, keep_alive=False)
+        else:
+            exchange.fail(Reason.GATEWAY_ERROR, 500)
+            client.abort()
+    finally:
+        record = exchange.record()
+        app[DECISION_LOG].submit(record)
+        app[METRICS].observe(record)
+        REQUEST_ID.reset(logged_as)
+        inflight.leave(generation)
+        client.finished(incoming, keep_alive)
+
+
+async def _serve(
+    client: DataPlaneProtocol,
+    incoming: Incoming,
+    wire: Wire,
+    exchange: Exchange,
+    runtime: ServerRuntime,
+    auth: AuthRuntime,
+    problem: Reason | None,
+) -> bool:
+    """Returns whether the connection may carry another request."""
+    verdict = await judge(wire, exchange, runtime, auth, problem=problem)
+    if client.lost:
+        return False  # recorded as 499: nobody is left to answer
+    if isinstance(verdict, Answer):
+        return _write(client, incoming, verdict)
+    if not isinstance(verdict, Forward):
+        # Endpoints and upgrades were handed to aiohttp before judging
+        # (`handover.needs_aiohttp`); reaching here is the gateway's bug.
+        raise RuntimeError(f"the data plane cannot serve {type(verdict).__name__}")
+    if not client.limit_body(incoming, verdict.max_body):
+        return _refuse_body(client, incoming, wire, exchange, runtime)
+    gate = auth.guards.gates.gate(verdict.gate_key)
+    if not gate.try_enter():
+        return _write(client, incoming, shed(wire, exchange, runtime))
+    exchange.upstream_started = time.monotonic()
+    relay = Relay(client, client.server.pool, _outbound(incoming, verdict), _timeouts(verdict.target))
+    try:
+        relay.take_body(client.take_body(incoming, relay), done=incoming.body_done)
+        client.answer_started = False
+        ending = await relay.run()
+    except UpstreamFailed as failure:
+        if incoming.refused is not None:
+            return _refuse_body(client, incoming, wire, exchange, runtime)
+        return _write(client, incoming, upstream_failed(wire, exchange, runtime, failure.reason, failure.status))
+    finally:
+        gate.leave()
+        exchange.upstream_ended = time.monotonic()
+    exchange.upstream_status = relay.upstream_status
+    if ending is Ending.COMPLETE:
+        assert relay.upstream_status is not None
+        exchange.status = relay.upstream_status
+        return relay.keep_alive and incoming.body_done and incoming.refused is None
+    if ending is Ending.CLIENT_GONE:
+        exchange.status = CLIENT_CLOSED  # nginx's 499: nothing failed here
+        return False
+    if ending is Ending.BODY_REFUSED:
+        if relay.upstream_status is None:
+            return _refuse_body(client, incoming, wire, exchange, runtime)
+        assert incoming.refused is not None
+        exchange.status = exchange.fail(incoming.refused, 413).status
+        return False
+    # The client got a status line and a cut connection (RFC 9112 §8): the record says
+    # the upstream failed, with what it had started to send.
+    reason = Reason.UPSTREAM_TIMEOUT if ending is Ending.UPSTREAM_TIMEOUT else Reason.UPSTREAM_ABORTED
+    exchange.status = exchange.fail(reason, UPSTREAM_ABORTED_STATUS).status
+    return False
+
+
+def _refuse_body(
+    client: DataPlaneProtocol, incoming: Incoming, wire: Wire, exchange: Exchange, runtime: ServerRuntime
+) -> bool:
+    reason = incoming.refused or Reason.BODY_TOO_LARGE
+    _write(client, incoming, body_refused(wire, exchange, runtime, BodyRefused(reason)), keep_alive=False)
+    return False
+
+
+def _write(client: DataPlaneProtocol, incoming: Incoming, answer: Answer, *, keep_alive: bool = True) -> bool:
+    """Send the gateway's own answer; returns whether the connection stays open."""
+    keep = (
+        keep_alive and incoming.keep_alive and incoming.body_done
+        and incoming.refused is None and not answer.closes
+    )  # fmt: skip
+    client.answer_started = True
+    client.write(answer_bytes(answer.response, keep_alive=keep, head_only=incoming.method == "HEAD"))
+    return keep
+
+
+def _outbound(incoming: Incoming, forward: Forward) -> Outbound:
+    target = forward.target
+    host = target.host.strip("[]")  # UpstreamTarget brackets IPv6 for URLs
+    port = target.port or _DEFAULT_PORTS[target.scheme]
+    return Outbound(
+        key=PoolKey(target.scheme, host, port),
+        method=incoming.method,
+        target=forward.target_path,
+        headers=list(forward.headers.items()),
+        framing=incoming.framing,
+        length=incoming.length,
+        expect_continue=incoming.expect_continue,
+        client_http11=incoming.version == (1, 1),
+        client_keep_alive=incoming.keep_alive,
+        extra=forward.response_headers,
+    )
+
+
+def _timeouts(target: UpstreamTarget) -> Timeouts:
+    timeout = target.timeout
+    return Timeouts(
+        connect=timeout.connect or 5.0,
+        read=timeout.sock_read or 60.0,
+        total=timeout.total,
+    )
