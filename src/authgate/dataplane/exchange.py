@@ -162,11 +162,17 @@ def _outbound(incoming: Incoming, forward: Forward) -> Outbound:
     target = forward.target
     host = target.host.strip("[]")  # UpstreamTarget brackets IPv6 for URLs
     port = target.port or _DEFAULT_PORTS[target.scheme]
+    headers = list(forward.headers.items())
+    if "Host" not in forward.headers:
+        # The upstream's own authority (nginx's `proxy_set_header Host $proxy_host`);
+        # `preserve_host` routes carry the client's in the headers already.
+        default = port == _DEFAULT_PORTS[target.scheme]
+        headers.insert(0, ("Host", target.host if default else f"{target.host}:{port}"))
     return Outbound(
         key=PoolKey(target.scheme, host, port),
         method=incoming.method,
         target=forward.target_path,
-        headers=list(forward.headers.items()),
+        headers=headers,
         framing=incoming.framing,
         length=incoming.length,
         expect_continue=incoming.expect_continue,
