@@ -374,10 +374,9 @@ class DataPlaneProtocol(asyncio.Protocol):
             incoming.framing = Framing.CHUNKED  # llhttp accepted it: it ends in chunked
             incoming.body_done = False
         elif "Content-Length" in incoming.headers:
+            # A declared length over the route's limit is refused by `judge` before a
+            # byte is read (RFC 9110 §15.5.14), with the route in its record.
             length = int(incoming.headers["Content-Length"])
-            if length > self._limits.max_body:
-                # RFC 9110 §15.5.14: refused before a byte of it is read.
-                return Reason.BODY_TOO_LARGE
             incoming.length = length
             if length:
                 incoming.framing = Framing.LENGTH
