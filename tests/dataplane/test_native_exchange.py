@@ -57,8 +57,12 @@ class KeepAliveUpstream:
                     writer.close()
                     return
                 if path == "/hang":
-                    if not await reader.read(1):  # the gateway closed it: the client left
+                    try:
+                        if not await reader.read(1):  # the gateway closed it: the client left
+                            self.closed_by_peer.set()
+                    except ConnectionResetError:  # ... or aborted it
                         self.closed_by_peer.set()
+                    writer.close()
                     return
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()

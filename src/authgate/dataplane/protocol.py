@@ -209,10 +209,10 @@ class DataPlaneProtocol(asyncio.Protocol):
         translator = self._translator
         if translator is not None and translator.active:
             return translator.eof_received()
-        if self._current is None and not self._queue:
-            return False  # nothing owed: close
-        self._closing = True  # answer what was asked, then close
-        return True
+        # A client's FIN is its leaving, as for aiohttp and nginx (whose default,
+        # proxy_ignore_client_abort off, cuts the upstream and logs 499): the transport
+        # closes and the exchange in progress ends as CLIENT_GONE.
+        return False
 
     def pause_writing(self) -> None:
         self.writing_paused = True
