@@ -65,6 +65,8 @@ class KeepAliveUpstream:
                     writer.close()
                     return
         except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
             writer.close()
 
 
@@ -74,6 +76,8 @@ async def upstream() -> AsyncIterator[KeepAliveUpstream]:
     keeper.server = await asyncio.start_server(keeper.serve, "127.0.0.1", 0)
     yield keeper
     keeper.server.close()
+    await keeper.server.wait_closed()
+    await asyncio.sleep(0.05)  # let the handlers' closes finish
 
 
 @pytest.fixture
@@ -199,6 +203,7 @@ async def test_a_client_that_leaves_mid_answer_is_499_and_the_upstream_is_cut(
     await conn.send(request("/hang", close=False))
     await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
     conn.writer.transport.abort()
+    conn.close()
     await asyncio.wait_for(upstream.closed_by_peer.wait(), 5)  # never pooled
     record = gateway.decisions(1)[0]
     assert (record["status"], record["upstream_status"]) == (499, 200)
@@ -211,6 +216,7 @@ async def test_an_http10_client_gets_a_close_delimited_answer(native: Callable[.
     received = b""
     while chunk := await asyncio.wait_for(conn.reader.read(65536), 5):
         received += chunk
+    conn.close()
     head, _, body = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and b"chunked" not in head.lower()
     assert body == b"until-close"
