@@ -96,21 +96,21 @@ class Translator:
         except httptools.HttpParserError as error:
             log.debug("handed-over connection: llhttp refused %s", error)
             self._refusal = ParseError.OTHER
-        self._flush()
+        self.flush()
 
     def raw(self, data: bytes) -> None:
         """From here on the connection carries another protocol's bytes."""
         self._raw = True
         if data:
             self._out.append(data)
-        self._flush()
+        self.flush()
         transport = self._client.transport
         if self.active and self._aiohttp is not None and transport is not None:
             transport.set_protocol(self._aiohttp)
 
     def _emit(self, data: bytes) -> None:
         self._out.append(data)
-        self._flush()
+        self.flush()
 
     # --- llhttp callbacks (called through the client protocol) ------------------
 
@@ -156,11 +156,11 @@ class Translator:
         self._aiohttp = protocol
         protocol.connection_made(transport)
         self.active = True
-        self._flush()
+        self.flush()
         if self._raw:
             transport.set_protocol(protocol)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         protocol = self._aiohttp
         if not self.active or protocol is None:
             return

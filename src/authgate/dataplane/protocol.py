@@ -296,7 +296,9 @@ class DataPlaneProtocol(asyncio.Protocol):
                 self._refuse(cause.reason)
             else:
                 self._refuse(classify_parse_error(_parse_error(error), self._prefix))
-        if self._translator is None and self._parsing is None and self._clock.head_bytes > self._head_budget():
+        if self._translator is not None:
+            self._translator.flush()  # what followed the handed-over head in this read
+        elif self._parsing is None and self._clock.head_bytes > self._head_budget():
             # Counted as it arrives, so a 938 KB head is refused at 48 KiB, not parsed.
             self._refuse(classify_parse_error(ParseError.LINE_TOO_LONG, self._prefix))
         self._arm()
@@ -345,7 +347,6 @@ class DataPlaneProtocol(asyncio.Protocol):
         method = parser.get_method().decode("ascii")
         target = self._url.decode("latin-1")
         incoming = Incoming(method, target, version, self._fields)
-        self._prefix = b""
         reason = check_head(
             method, version, target, header_section_bytes(self._fields), self._limits.max_header_bytes
         )
@@ -354,7 +355,8 @@ class DataPlaneProtocol(asyncio.Protocol):
         if reason is None:
             reason = self._framing(incoming)
         if reason is not None:
-            raise _Stop(reason)
+            raise _Stop(reason)  # its record reads the method and target from `_prefix`
+        self._prefix = b""
         incoming.keep_alive = version == (1, 1) and parser.should_keep_alive() and not self.server.draining
         has_body = not incoming.body_done
         self._clock.head_complete(now, body=has_body)
