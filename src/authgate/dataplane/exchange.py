@@ -25,10 +25,10 @@ from authgate.decision import Reason
 from authgate.ops.inflight import IN_FLIGHT
 from authgate.ops.logs import REQUEST_ID
 from authgate.ops.metrics import METRICS
-from authgate.server.auth_state import AUTH, AuthRuntime
+from authgate.server.auth_state import AuthRuntime
 from authgate.server.exchange import Exchange
 from authgate.server.facts import gather_facts
-from authgate.server.state import DECISION_LOG, RUNTIME, ServerRuntime, UpstreamTarget
+from authgate.server.state import DECISION_LOG, GENERATION, ServerRuntime, UpstreamTarget
 from authgate.server.verdict import Answer, Forward, body_refused, judge, shed, upstream_failed
 from authgate.wire import Wire
 
@@ -44,9 +44,9 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 async def serve_request(client: DataPlaneProtocol, incoming: Incoming) -> None:
     app = client.app
     inflight = app[IN_FLIGHT]
-    generation = inflight.enter()
-    runtime = app[RUNTIME]  # read once: the whole request uses this generation
-    auth = app[AUTH]
+    generation = app[GENERATION]  # read once: the whole request uses this generation
+    inflight.enter(generation.number)
+    runtime, auth = generation.server, generation.auth
     wire = Wire(
         method=incoming.method,
         raw_target=incoming.target,
@@ -77,7 +77,7 @@ async def serve_request(client: DataPlaneProtocol, incoming: Incoming) -> None:
         app[DECISION_LOG].submit(record)
         app[METRICS].observe(record)
         REQUEST_ID.reset(logged_as)
-        inflight.leave(generation)
+        inflight.leave(generation.number)
         client.finished(incoming, keep_alive)
 
 

@@ -46,7 +46,7 @@ from authgate.dataplane.framing import Framing, answer_bytes
 from authgate.dataplane.handover import Translator, needs_aiohttp
 from authgate.decision import Reason
 from authgate.server.refused import Refused, answer_refused, record_refused
-from authgate.server.state import RUNTIME
+from authgate.server.state import GENERATION
 
 if TYPE_CHECKING:
     from authgate.dataplane.relay import Relay
@@ -122,7 +122,7 @@ class DataPlaneProtocol(asyncio.Protocol):
         self.server = server
         self.app = server.app
         self._loop = server.loop
-        self._limits: ConnectionLimits = self.app[RUNTIME].connection_limits
+        self._limits: ConnectionLimits = self.app[GENERATION].server.connection_limits
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.peer = "unknown"
@@ -167,7 +167,7 @@ class DataPlaneProtocol(asyncio.Protocol):
         self.secure = transport.get_extra_info("sslcontext") is not None
         self.ssl_object = transport.get_extra_info("ssl_object")
         self.server.track(self)
-        runtime = self.app[RUNTIME]
+        runtime = self.app[GENERATION].server
         trusted = runtime.trusted.contains(self.peer)
         # The per-peer cap (conn.peers), as on the aiohttp front end.
         self._admission = self.server.peers.admit(self.peer, self._limits.cap(trusted))

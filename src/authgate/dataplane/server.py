@@ -19,13 +19,13 @@ from aiohttp import web
 from authgate.dataplane.pool import UpstreamPool
 from authgate.dataplane.protocol import DataPlaneProtocol
 from authgate.server.protocol import GatewayProtocol, GatewayServer
-from authgate.server.state import RUNTIME
+from authgate.server.state import GENERATION
 
 
 class DataPlaneServer(GatewayServer):
     def __init__(self, plain: web.Server, app: web.Application) -> None:
         super().__init__(plain, app)
-        server = app[RUNTIME].snapshot.config.server  # restart-only settings (ops.changes)
+        server = app[GENERATION].snapshot.config.server  # restart-only settings (ops.changes)
         self.pool = UpstreamPool(
             per_host=server.upstream_pool_size_per_host, total=server.upstream_pool_size
         )

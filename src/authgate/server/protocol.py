@@ -61,7 +61,7 @@ _ERROR_11 = ERROR._replace(version=HttpVersion11)
 class GatewayRunner(web.AppRunner):
     async def _make_server(self) -> web.Server:
         plain = await super()._make_server()  # the app frozen, its handler args merged
-        if self.app[RUNTIME].snapshot.config.server.data_plane == "native":
+        if self.app[GENERATION].snapshot.config.server.data_plane == "native":
             # The data plane's protocols; they hand aiohttp what is aiohttp's.
             from authgate.dataplane.server import DataPlaneServer  # imports this module
 
