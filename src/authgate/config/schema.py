@@ -72,9 +72,10 @@ class ServerConfig(ServerListenerFields):
     listen: ListenAddress = "127.0.0.1:8080"
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Who speaks HTTP/1.1 on `listen` for proxied requests: the gateway's own data
-    # plane (httptools/llhttp on the event loop's transports, `authgate.dataplane`) or
-    # aiohttp's server. The gateway's endpoints and WebSockets are aiohttp's either way.
-    data_plane: Literal["native", "aiohttp"] = "aiohttp"
+    # plane (httptools/llhttp on the event loop's transports, `authgate.dataplane`,
+    # docs/dataplane.md) or aiohttp's server. The gateway's endpoints and WebSockets
+    # are aiohttp's either way, on the same port.
+    data_plane: Literal["native", "aiohttp"] = "native"
     trusted_proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(
         default_factory=list
     )
