@@ -25,6 +25,9 @@ from tests.testbed.ports import free_port
 from tests.testbed.redis import RedisServer
 
 REQUIRED = ("time", "level", "logger", "message")
+# Who warns about an unreachable upstream: the native data plane's relay (the default
+# `server.data_plane`; aiohttp's front end logs it as authgate.proxy.forward).
+UPSTREAM_LOGGER = "authgate.dataplane.relay"
 COOKIE_SECRET = "test-cookie-secret-0123456789abcdefghijklmnop"
 
 
@@ -68,7 +71,7 @@ async def test_json_lines_when_stderr_is_not_a_terminal(
     logged = await lines_of(gateway, request_id)
     assert [line["level"] for line in logged] == ["WARNING"]
     (warning,) = logged
-    assert warning["logger"] == "authgate.proxy.forward"
+    assert warning["logger"] == UPSTREAM_LOGGER
     assert "unreachable" in warning["message"]
     assert warning["request_id"] == record["request_id"]
     for line in json_lines(gateway):
@@ -85,7 +88,7 @@ async def test_text_lines_name_the_request(gateway_factory: Callable[..., Gatewa
     gateway.record(request_id)
     text = gateway.stderr()
     warning = next(line for line in text.splitlines() if "unreachable" in line)
-    assert " WARNING authgate.proxy.forward: upstream " in warning
+    assert f" WARNING {UPSTREAM_LOGGER}: upstream " in warning
     assert warning.endswith(f" [request {request_id}]")
     for line in text.splitlines():
         with pytest.raises(json.JSONDecodeError):
