@@ -511,12 +511,13 @@ class DataPlaneProtocol(asyncio.Protocol):
             return
         self._refusing = True
         parsing = self._parsing
-        if parsing is not None and parsing.relay is not None and reason is not Reason.BODY_TOO_LARGE:
-            # A body that broke off mid-stream (bad chunk): the exchange cannot complete.
+        if parsing is not None:
+            # The head was accepted and its body broke the framing (a bad chunk, a
+            # coding llhttp refused after the head): that request answers 400 itself
+            # (RFC 9112 §7.1) — before any of it went upstream when it is still being
+            # judged, or by cutting the relay when its upstream already has the head.
             self._body_refused(parsing, reason)
             return
-        if parsing is not None:
-            return  # its own request answers it (`_body_refused`)
         hint = RequestHint.read(self._prefix) if self._prefix else RequestHint()
         headers = CIMultiDictProxy(
             CIMultiDict((n.decode("latin-1"), v.decode("latin-1")) for n, v in self._fields)
