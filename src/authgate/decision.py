@@ -167,6 +167,7 @@ class Reason(enum.StrEnum):
     CONNECTIONS_EXCEEDED = "connections-exceeded"
     REQUEST_INVALID = "request-invalid"
     METHOD_NOT_IMPLEMENTED = "method-not-implemented"
+    TRANSFER_CODING_UNSUPPORTED = "transfer-coding-unsupported"
     VERSION_NOT_SUPPORTED = "version-not-supported"
 
 
