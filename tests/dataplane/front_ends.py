@@ -46,3 +46,10 @@ def depart_on_aiohttp(request: pytest.FixtureRequest, front_end: str, how: str |
     if how is not None and served_by_aiohttp(front_end):
         mark = pytest.mark.xfail(reason=f"aiohttp: {how}", raises=AssertionError, strict=True)
         request.applymarker(mark)
+
+
+def depart_on_native(request: pytest.FixtureRequest, front_end: str, how: str | None) -> None:
+    """Expect this test to fail where the native data plane serves it (`how` it departs)."""
+    if how is not None and not served_by_aiohttp(front_end):
+        mark = pytest.mark.xfail(reason=f"native: {how}", raises=AssertionError, strict=True)
+        request.applymarker(mark)
