@@ -374,10 +374,11 @@ class DataPlaneProtocol(asyncio.Protocol):
                 # RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing.
                 return Reason.REQUEST_INVALID
             codings = [c.strip().lower() for c in te.split(",")]
-            if any(coding != "chunked" for coding in codings):
+            if codings[-1] == "chunked" and len(codings) > 1:
                 # RFC 9112 §6.1: a server that receives a transfer coding it does not
                 # understand answers 501; the gateway forwards none but chunked (llhttp
                 # accepts `gzip, chunked`, and the upstream would get gzip unannounced).
+                # A list not ending in chunked is llhttp's 400 (§6.3 item 4).
                 return Reason.TRANSFER_CODING_UNSUPPORTED
             incoming.framing = Framing.CHUNKED  # llhttp accepted it: it ends in chunked
             incoming.body_done = False
