@@ -41,7 +41,8 @@ REQUEST_ONLY_DROP = ("expect", "host")
 def upstream_target_path(target: UpstreamTarget, facts: RequestFacts) -> str:
     # The upstream gets the normalized path: the same bytes the policy matched on.
     path = target.base_path + facts.path
-    return path + "?" + facts.query if facts.query else path
+    # An empty query keeps its "?" (RFC 3986 §6.2.3: "/a?" and "/a" may differ).
+    return path + "?" + facts.query if facts.query or "?" in facts.raw_target else path
 
 
 def upstream_headers(
