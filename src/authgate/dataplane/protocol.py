@@ -150,6 +150,7 @@ class DataPlaneProtocol(asyncio.Protocol):
         self._pauses: set[str] = set()
         self.writing_paused = False
         self.answer_started = False  # of the request in progress
+        self._corked: list[bytes] | None = None
         self._writable: list[Any] = []
 
     @property
@@ -232,11 +233,27 @@ class DataPlaneProtocol(asyncio.Protocol):
     # --- ClientSide (for the relay) ------------------------------------------------------
 
     def write(self, data: bytes) -> None:
+        corked = self._corked
+        if corked is not None:
+            corked.append(data)
+            return
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(data)
 
+    def cork(self) -> None:
+        """Hold writes until `uncork`: what one upstream read produced (a small
+        answer's head and body) leaves in one send(), not one per piece."""
+        if self._corked is None:
+            self._corked = []
+
+    def uncork(self) -> None:
+        corked, self._corked = self._corked, None
+        if corked:
+            self.write(corked[0] if len(corked) == 1 else b"".join(corked))
+
     def abort(self) -> None:
+        self._corked = None  # an aborted answer sends nothing more
         if self.transport is not None:
             self.transport.abort()
 

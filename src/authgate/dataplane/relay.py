@@ -79,6 +79,10 @@ class ClientSide(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
+    def cork(self) -> None: ...
+
+    def uncork(self) -> None: ...
+
     def abort(self) -> None: ...
 
     def pause_body(self) -> None: ...
@@ -256,12 +260,22 @@ class Relay:
         if parser is None or self._finished:
             return
         self._last_read = self._loop.time()
+        client = self._client
+        client.cork()
         try:
             parser.feed_data(data)
         except httptools.HttpParserError as exc:
             log.warning("upstream %s sent a malformed response: %s", self._out.key.host, exc)
+            client.uncork()
             self._broken(Reason.UPSTREAM_UNREACHABLE)
             return
+        client.uncork()
+        conn = self._conn
+        if client.writing_paused and conn is not None and conn.transport is not None and not self._finished:
+            # The client reads slower than the upstream sends: stop reading the upstream
+            # until the client's buffer drains (bounded memory for 200 MB answers).
+            conn.transport.pause_reading()
+            client.on_writable(self._resume_upstream)
         if self._head_only and self._started and not self._finished:
             # A HEAD answer ends with its head (RFC 9110 §9.3.2); the parser would wait
             # for the body its Content-Length describes. Bytes after it are an upstream
@@ -344,13 +358,7 @@ class Relay:
             self._stray = True
             return
         self.body_bytes += len(data)
-        client = self._client
-        client.write(chunk(data) if self._down_framing is Framing.CHUNKED else data)
-        if client.writing_paused and self._conn is not None and self._conn.transport is not None:
-            # The client reads slower than the upstream sends: stop reading the upstream
-            # until the client's buffer drains (bounded memory for 200 MB answers).
-            self._conn.transport.pause_reading()
-            client.on_writable(self._resume_upstream)
+        self._client.write(chunk(data) if self._down_framing is Framing.CHUNKED else data)
 
     def on_message_complete(self) -> None:
         if self._interim:
