@@ -409,7 +409,9 @@ class Relay:
             return
         self._finished = True
         self._reusable = reusable
-        if not reusable and self._conn is not None:
+        if ending is not Ending.COMPLETE and self._conn is not None:
+            # Mid-exchange: a reset, so the upstream stops at once (release() closes a
+            # completed exchange's connection that is not reused, gracefully).
             self._conn.abort()
         if not self._done.done():
             self._done.set_result(ending)
