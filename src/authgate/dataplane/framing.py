@@ -15,6 +15,7 @@ the gateway's own values are ASCII, so a head is assembled without re-checking.
 from __future__ import annotations
 
 import enum
+import functools
 import time
 from collections.abc import Iterable, Mapping
 from email.utils import formatdate
@@ -38,6 +39,7 @@ HOP_BY_HOP_BYTES = frozenset(
 )
 # Framing fields the gateway writes itself, in both directions.
 _FRAMING = frozenset({b"content-length", b"transfer-encoding"})
+_RESPONSE_DROP = HOP_BY_HOP_BYTES | _FRAMING | {b"server"}
 _SERVER_LINE = b"Server: " + SERVER_NAME.encode("ascii") + b"\r\n"
 CHUNKED_END = b"0\r\n\r\n"
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -71,6 +73,12 @@ def chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
 
 
+@functools.lru_cache(maxsize=256)
+def _lowered(names: tuple[str, ...]) -> frozenset[bytes]:
+    """The gateway's own response field names, as the upstream's are compared."""
+    return frozenset(name.lower().encode("latin-1") for name in names)
+
+
 def connection_tokens(fields: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
     """Lower-cased names every `Connection` field lists (RFC 9110 §7.6.1)."""
     listed: set[bytes] = set()
@@ -96,15 +104,17 @@ def response_head(
     name. `length` is the upstream's Content-Length with `Framing.LENGTH`, and is kept
     on HEAD and 304 answers (`Framing.NONE`) where the upstream sent one.
     """
-    drop = HOP_BY_HOP_BYTES | _FRAMING | connection_tokens(fields) | {b"server"}
+    lowered = [name.lower() for name, _ in fields]
+    drop = _RESPONSE_DROP
+    if b"connection" in lowered:
+        drop = drop | connection_tokens(fields)
     if extra:
-        drop |= {name.lower().encode("latin-1") for name in extra}
+        drop = drop | _lowered(tuple(extra))
     parts = [b"HTTP/1.1 %d %b\r\n" % (status, reason or b"")]
-    for name, value in fields:
-        if name.lower() not in drop:
-            parts.append(b"%b: %b\r\n" % (name, value))
-    for extra_name, text in extra.items():
-        parts.append(b"%b: %b\r\n" % (extra_name.encode("latin-1"), text.encode("latin-1")))
+    parts.extend(
+        b"%b: %b\r\n" % field for field, low in zip(fields, lowered) if low not in drop
+    )
+    parts.extend(f"{name}: {text}\r\n".encode("latin-1") for name, text in extra.items())
     parts.append(_SERVER_LINE)
     if framing is Framing.CHUNKED:
         parts.append(b"Transfer-Encoding: chunked\r\n")
