@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.hardening.rawconn import Answer, Conn, connect, request
@@ -51,8 +52,15 @@ class KeepAliveUpstream:
                 head = await reader.readuntil(b"\r\n\r\n")
                 self.heads.append(head)
                 path = head.split(b" ")[1].decode().partition("?")[0]
-                writer.write(ANSWERS[path])
-                await writer.drain()
+                if path in ANSWERS:
+                    writer.write(ANSWERS[path])
+                    await writer.drain()
+                if path == "/big":  # more than any socket buffer holds: until cut off
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 209715200\r\n\r\n")
+                    for _ in range(200):
+                        writer.write(b"b" * 1048576)
+                        await writer.drain()
+                    return
                 if path == "/eof":
                     writer.close()
                     return
@@ -82,9 +90,10 @@ async def upstream() -> AsyncIterator[KeepAliveUpstream]:
 
 @pytest.fixture
 def native(upstream: KeepAliveUpstream, gateway_factory: Callable[..., Gateway]) -> Callable[..., Gateway]:
-    def make(**server: Any) -> Gateway:
+    def make(route: dict[str, Any] | None = None, **server: Any) -> Gateway:
         return gateway_factory(
-            {"server": {"data_plane": "native", **server}, "routes": [public_route(upstream.url)]}
+            {"server": {"data_plane": "native", **server},
+             "routes": [public_route(upstream.url, **(route or {}))]}
         )
 
     return make
@@ -220,3 +229,21 @@ async def test_an_http10_client_gets_a_close_delimited_answer(native: Callable[.
     head, _, body = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and b"chunked" not in head.lower()
     assert body == b"until-close"
+
+
+async def test_a_client_that_stops_reading_is_cut_after_the_read_timeout(
+    native: Callable[..., Gateway],
+) -> None:
+    # nginx's send_timeout: the upstream is paused for a client that reads nothing; past
+    # the route's read timeout the client is cut (499) — and the wait costs no CPU.
+    gateway = native(route={"upstream_timeouts": {"read": "1s"}})
+    conn = await connect(gateway.port)
+    await conn.send(request("/big", close=False))
+    await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
+    process = psutil.Process(gateway.process.pid)
+    cpu_before = sum(process.cpu_times()[:2])
+    record = gateway.decisions(1, timeout=10)[0]  # written when the gateway gives up
+    cpu_spent = sum(process.cpu_times()[:2]) - cpu_before
+    conn.close()
+    assert (record["status"], record["upstream_status"]) == (499, 200)
+    assert cpu_spent < 0.5, cpu_spent  # a paused relay waits on its timer, it does not spin

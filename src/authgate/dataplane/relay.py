@@ -123,7 +123,7 @@ class Relay:
         "_buffered", "_body_done", "_request_sent", "_started", "_fields", "_reason",
         "_status", "_interim", "_up_framing", "_down_framing", "_head_only", "_stray",
         "_last_read", "_waiting_read", "_deadline", "_timer", "_finished", "keep_alive",
-        "upstream_status", "body_bytes", "_reusable",
+        "upstream_status", "body_bytes", "_reusable", "_stalled_since",
     )  # fmt: skip
 
     def __init__(
@@ -155,6 +155,7 @@ class Relay:
         self._timer: asyncio.TimerHandle | None = None
         self._finished = False
         self._reusable = False
+        self._stalled_since: float | None = None  # the client stopped reading the answer
         self.keep_alive = out.client_keep_alive  # the client connection, after this exchange
         self.upstream_status: int | None = None
         self.body_bytes = 0  # response body bytes relayed
@@ -275,6 +276,9 @@ class Relay:
             # The client reads slower than the upstream sends: stop reading the upstream
             # until the client's buffer drains (bounded memory for 200 MB answers).
             conn.transport.pause_reading()
+            if self._stalled_since is None:
+                self._stalled_since = self._loop.time()
+                self._arm()
             client.on_writable(self._resume_upstream)
         if self._head_only and self._started and not self._finished:
             # A HEAD answer ends with its head (RFC 9110 §9.3.2); the parser would wait
@@ -376,6 +380,7 @@ class Relay:
     # --- ending ---------------------------------------------------------------------
 
     def _resume_upstream(self) -> None:
+        self._stalled_since = None
         conn = self._conn
         if conn is not None and conn.transport is not None and not conn.closed:
             self._last_read = self._loop.time()  # the wait was the client's, not the upstream's
@@ -436,7 +441,11 @@ class Relay:
         self._timer = self._loop.call_at(when, self._expire)
 
     def _next_deadline(self) -> float | None:
-        read = self._last_read + self._timeouts.read if self._waiting_read else None
+        if self._stalled_since is not None:
+            # The upstream is paused for the client: the client's send timeout runs.
+            read: float | None = self._stalled_since + self._timeouts.read
+        else:
+            read = self._last_read + self._timeouts.read if self._waiting_read else None
         deadline = self._deadline
         if read is None:
             return deadline
@@ -452,12 +461,21 @@ class Relay:
         if self._finished:
             return
         now = self._loop.time()
+        stalled = self._stalled_since
+        if stalled is not None and now >= stalled + self._timeouts.read:
+            # A client that reads nothing of its answer for as long as an upstream may
+            # stay silent holds two connections for nothing (nginx's send_timeout): it
+            # is cut, and recorded as the client's leaving (499).
+            log.info("client stopped reading its answer for %.0f s: closed", now - stalled)
+            self._client.abort()
+            self._end(Ending.CLIENT_GONE, reusable=False)
+            return
         total_over = self._deadline is not None and now >= self._deadline
-        conn = self._conn
-        reading_paused = conn is not None and self._client.writing_paused
         read_over = (
-            self._waiting_read or self._started
-        ) and not reading_paused and now >= self._last_read + self._timeouts.read
+            stalled is None
+            and (self._waiting_read or self._started)
+            and now >= self._last_read + self._timeouts.read
+        )
         if total_over or read_over:
             log.warning("upstream %s timed out", self._out.key.host)
             self._broken(Reason.UPSTREAM_TIMEOUT, timed_out=True)
