@@ -268,6 +268,7 @@ PLAIN_REASONS: dict[str, str] = {
     "connections-exceeded": "Too many connections are open from your network address.",
     "request-invalid": "The request is not well-formed HTTP.",
     "method-not-implemented": "The gateway does not support this kind of request.",
+    "transfer-coding-unsupported": "The request's body was encoded in a way the gateway does not accept.",
     "version-not-supported": "The gateway speaks HTTP/1.0 and HTTP/1.1 on this port.",
 }
 GENERIC_REASON = "The gateway's access rules do not allow this request."
