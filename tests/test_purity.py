@@ -61,6 +61,7 @@ PURE_MODULES = [
     "authgate.client_ip",
     "authgate.decision",
     "authgate.decide",
+    "authgate.outcomes",
     "authgate.facts",
     "authgate.identity",
     "authgate.request_id",

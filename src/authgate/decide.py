@@ -19,6 +19,7 @@ from typing import Any
 from authgate.decision import Decision, Outcome, Reason
 from authgate.facts import RequestFacts
 from authgate.identity import Identity
+from authgate.outcomes import error, refusal
 from authgate.policy.authorize import authorize, policy_input, public_rule
 from authgate.policy.compile import RoutePolicy
 from authgate.routing import RouteLookup
@@ -42,26 +43,10 @@ class Context:
 NO_CONTEXT = Context()
 
 
-# Refusals before routing that are not a plain 400 (the connection level, authgate.conn).
-_REFUSAL_STATUS = {
-    Reason.HEADER_TIMEOUT: 408,  # RFC 9110 §15.5.9
-    Reason.BODY_TIMEOUT: 408,
-    Reason.BODY_TOO_SLOW: 408,
-    Reason.BODY_TOO_LARGE: 413,  # RFC 9110 §15.5.14
-    Reason.URI_TOO_LONG: 414,  # RFC 9110 §15.5.15
-    Reason.HEADERS_TOO_LARGE: 431,  # RFC 6585 §5
-    Reason.METHOD_NOT_ALLOWED: 405,  # CONNECT (RFC 9110 §9.3.6)
-    Reason.METHOD_NOT_IMPLEMENTED: 501,  # RFC 9110 §9.1
-    Reason.TRANSFER_CODING_UNSUPPORTED: 501,  # RFC 9112 §6.1
-    Reason.CONNECTIONS_EXCEEDED: 503,
-    Reason.VERSION_NOT_SUPPORTED: 505,  # RFC 9110 §15.6.6
-}
-
-
 def refuse_request(reason: Reason) -> Decision:
-    """A request refused before routing (bad host or path: 400, or a connection-level
-    refusal with its own status), no route."""
-    return Decision(Outcome.DENY, (reason,), status=_REFUSAL_STATUS.get(reason, 400))
+    """A request refused before routing (a bad host or path, or a connection-level
+    refusal), no route; its status is `outcomes.STATUS`'s."""
+    return refusal(reason)
 
 
 def decide(
@@ -76,7 +61,7 @@ def decide(
     if route is None:
         return _no_route(lookup)
     if failure is Reason.STORE_UNAVAILABLE and public_rule(route, facts.path) is None:
-        return Decision(Outcome.ERROR, (failure,), route_id=route.id, status=503)
+        return error(failure, route_id=route.id)
     assert policy is not None  # every routed request is decided with its route's policy
     inp = policy_input(
         facts, identity, policy, country=context.country, device=context.device, risk=context.risk
@@ -106,6 +91,5 @@ def _risk_checked(decision: Decision, context: Context) -> Decision:
 def _no_route(lookup: RouteLookup) -> Decision:
     if lookup.status == "method-not-allowed":
         allow = ("allow", ", ".join(sorted(lookup.allow)))
-        return Decision(Outcome.DENY, (Reason.METHOD_NOT_ALLOWED,), status=405, extra=(allow,))
-    reason = _NOT_FOUND.get(lookup.status, Reason.ROUTE_NOT_FOUND)
-    return Decision(Outcome.DENY, (reason,), status=404)
+        return refusal(Reason.METHOD_NOT_ALLOWED, extra=(allow,))
+    return refusal(_NOT_FOUND.get(lookup.status, Reason.ROUTE_NOT_FOUND))

@@ -1,7 +1,7 @@
 """What the connection level refuses, and why: the checks and their reason codes.
 
 Contract: pure functions from what was read to a `Reason` (or None); the status each
-reason is answered with is `authgate.decide.refuse_request`'s table. The data plane
+reason is answered with is `authgate.outcomes.STATUS`'s. The data plane
 answers the refusal with the gateway's own JSON body (with a request id), leaves a
 decision record, and closes the connection.
 

@@ -26,6 +26,7 @@ from authgate.decision import Reason
 from authgate.ops.inflight import IN_FLIGHT
 from authgate.ops.logs import REQUEST_ID
 from authgate.ops.metrics import METRICS
+from authgate.outcomes import ABORTED_STATUS
 from authgate.server.auth_state import AuthRuntime
 from authgate.server.exchange import Exchange
 from authgate.server.facts import gather_facts
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CLIENT_CLOSED = 499  # nginx's "client closed request"
-UPSTREAM_ABORTED_STATUS = 502
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _BODY_LIMITS = frozenset({Reason.BODY_TOO_LARGE, Reason.BODY_TIMEOUT, Reason.BODY_TOO_SLOW})
 
@@ -78,10 +78,10 @@ async def serve_request(client: DataPlaneProtocol, incoming: Incoming) -> None:
     except Exception:
         log.exception("request %s failed inside the gateway", facts.request_id)
         if not client.answer_started:
-            failed = upstream_failed(wire, exchange, runtime, Reason.GATEWAY_ERROR, 500)
+            failed = upstream_failed(wire, exchange, runtime, Reason.GATEWAY_ERROR)
             _write(client, incoming, failed, keep_alive=False)
         else:
-            exchange.fail(Reason.GATEWAY_ERROR, 500)
+            exchange.fail(Reason.GATEWAY_ERROR)
             client.abort()
     finally:
         record = exchange.record()
@@ -146,7 +146,7 @@ async def _serve(
     # The client got a status line and a cut connection (RFC 9112 §8): the record says
     # the upstream failed, with what it had started to send.
     reason = Reason.UPSTREAM_TIMEOUT if ending is Ending.UPSTREAM_TIMEOUT else Reason.UPSTREAM_ABORTED
-    exchange.status = exchange.fail(reason, UPSTREAM_ABORTED_STATUS).status
+    exchange.status = exchange.fail(reason, ABORTED_STATUS).status
     return False
 
 

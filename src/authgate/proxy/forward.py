@@ -22,6 +22,7 @@ from yarl import URL
 
 from authgate.conn.refusals import BodyRefused
 from authgate.decision import Reason
+from authgate.outcomes import status as status_of
 from authgate.proxy.headers import end_to_end
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,12 @@ class UpstreamAborted(Exception):
 
 
 class UpstreamError(Exception):
-    """The upstream could not be reached or did not answer in time."""
+    """The upstream could not be reached or did not answer in time (502 / 504)."""
 
-    def __init__(self, reason: Reason, status: int) -> None:
+    def __init__(self, reason: Reason) -> None:
         super().__init__(reason.value)
         self.reason = reason
-        self.status = status
+        self.status = status_of(reason)
 
 
 async def forward_http(
@@ -82,11 +83,11 @@ async def forward_http(
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
         _raise_if_body_refused(request)
         log.warning("upstream %s timed out: %r", url.origin(), exc)
-        raise UpstreamError(Reason.UPSTREAM_TIMEOUT, 504) from exc
+        raise UpstreamError(Reason.UPSTREAM_TIMEOUT) from exc
     except aiohttp.ClientError as exc:
         _raise_if_body_refused(request)
         log.warning("upstream %s unreachable: %r", url.origin(), exc)
-        raise UpstreamError(Reason.UPSTREAM_UNREACHABLE, 502) from exc
+        raise UpstreamError(Reason.UPSTREAM_UNREACHABLE) from exc
     async with upstream:
         return await _relay_response(request, upstream, response_headers), upstream.status
 

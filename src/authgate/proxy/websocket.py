@@ -106,12 +106,12 @@ async def connect_upstream(
                 max_msg_size=_reader_limit(max_message),
             )
     except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise UpstreamError(Reason.UPSTREAM_TIMEOUT, 504) from exc
+        raise UpstreamError(Reason.UPSTREAM_TIMEOUT) from exc
     except aiohttp.WSServerHandshakeError as exc:
         log.warning("upstream %s refused the WebSocket handshake: %s", url.origin(), exc.status)
-        raise UpstreamError(Reason.UPSTREAM_FAILED, 502) from exc
+        raise UpstreamError(Reason.UPSTREAM_FAILED) from exc
     except aiohttp.ClientError as exc:
-        raise UpstreamError(Reason.UPSTREAM_UNREACHABLE, 502) from exc
+        raise UpstreamError(Reason.UPSTREAM_UNREACHABLE) from exc
 
 
 async def relay_websocket(

@@ -15,7 +15,8 @@ import logging
 
 from aiohttp import web
 
-from authgate.decision import Decision, Outcome, Reason
+from authgate.decision import Outcome, Reason
+from authgate.outcomes import decided
 from authgate.ratelimit.headers import retry_after
 from authgate.ratelimit.limiter import LimiterUnavailable
 from authgate.ratelimit.route_limits import login_key, login_limit
@@ -47,9 +48,7 @@ async def guard_login(
         return None
     if wait is None:
         return None
-    exchange.decision = Decision(
-        Outcome.RATE_LIMITED, (reason,), rule=f"endpoint:{endpoint}", status=429
-    )
+    exchange.decision = decided(Outcome.RATE_LIMITED, reason, rule=f"endpoint:{endpoint}")
     exchange.response_headers["Retry-After"] = retry_after(wait)
     return decision_response(wire, runtime.pages, exchange.decision, exchange.facts)
 

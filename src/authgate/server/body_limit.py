@@ -15,14 +15,13 @@ Continue) only when it can be accepted.
 
 from __future__ import annotations
 
-import dataclasses
 
 from aiohttp import web
 from aiohttp.http import HttpVersion11
 
 from authgate.conn.limits import BodyLimited
 from authgate.conn.refusals import BodyRefused
-from authgate.decide import refuse_request
+from authgate.outcomes import refusal
 from authgate.routing import Route
 from authgate.server.answers import decision_response
 from authgate.server.exchange import Exchange
@@ -56,9 +55,7 @@ def body_refused_response(
     wire: Wire, pages: PageRenderer, exchange: Exchange, refused: BodyRefused
 ) -> web.Response:
     before = exchange.decision
-    exchange.decision = dataclasses.replace(
-        refuse_request(refused.reason), route_id=before.route_id, rule=before.rule
-    )
+    exchange.decision = refusal(refused.reason, route_id=before.route_id, rule=before.rule)
     response = decision_response(wire, pages, exchange.decision, exchange.facts)
     response.force_close()
     return response

@@ -22,6 +22,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from authgate.decision import Decision, Outcome, Reason
+from authgate.outcomes import Place, refusal
 from authgate.server.answers import decision_response
 from authgate.server.edge import wire_of
 from authgate.server.exchange import Exchange
@@ -38,9 +39,7 @@ async def denied_page(
 ) -> web.StreamResponse:
     facts = exchange.facts
     reasons, route_id = _refusal(request, runtime) if facts.peer_trusted else ((), None)
-    exchange.decision = Decision(
-        Outcome.DENY, (Reason.GATEWAY_ENDPOINT,), rule="endpoint:denied", status=403
-    )
+    exchange.decision = refusal(Reason.GATEWAY_ENDPOINT, rule="endpoint:denied", place=Place.DENIED_PAGE)
     exchange.identity = await current_identity(request, facts, runtime)
     shown = Decision(Outcome.DENY, reasons, route_id=route_id, status=403)
     user = exchange.identity.user if exchange.identity else None

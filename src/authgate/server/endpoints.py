@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from authgate.decision import Decision, Outcome, Reason
+from authgate.decision import Outcome, Reason
+from authgate.outcomes import endpoint
 from authgate.server.answers import decision_response
 from authgate.server.auth_state import auth_of
 from authgate.server.denied_page import DENIED_PATH, denied_page
@@ -29,13 +30,9 @@ PREFIX = "/.authgate/"
 Endpoint = Callable[[web.Request, Exchange, ServerRuntime], Awaitable[web.StreamResponse]]
 
 
-def endpoint_decision(name: str, reason: Reason, outcome: Outcome = Outcome.ALLOW, status: int = 200) -> Decision:
-    return Decision(outcome, (reason,), rule=f"endpoint:{name}", status=status)
-
-
 async def jwks(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
     keys = auth_of(request).assertion_keys
-    exchange.decision = endpoint_decision("jwks.json", Reason.GATEWAY_ENDPOINT)
+    exchange.decision = endpoint("jwks.json", Reason.GATEWAY_ENDPOINT)
     body = keys.jwks() if keys is not None else {"keys": []}
     return web.json_response(body, headers={"Cache-Control": "public, max-age=300"})
 
@@ -44,13 +41,11 @@ async def userinfo(request: web.Request, exchange: Exchange, runtime: ServerRunt
     identity = await current_identity(request, exchange.facts, runtime)
     exchange.identity = identity
     if identity is None:
-        exchange.decision = endpoint_decision(
-            "userinfo", Reason.USER_UNAUTHENTICATED, Outcome.LOGIN, 401
-        )
+        exchange.decision = endpoint("userinfo", Reason.USER_UNAUTHENTICATED, Outcome.LOGIN)
         response = decision_response(wire_of(request), runtime.pages, exchange.decision, exchange.facts)
         response.headers["WWW-Authenticate"] = 'Session realm="authgate"'
         return response
-    exchange.decision = endpoint_decision("userinfo", Reason.GATEWAY_ENDPOINT)
+    exchange.decision = endpoint("userinfo", Reason.GATEWAY_ENDPOINT)
     body = {
         "sub": identity.subject,
         "provider": identity.provider,
@@ -72,9 +67,9 @@ async def logo(request: web.Request, exchange: Exchange, runtime: ServerRuntime)
     """The operator's `pages.logo`, served here so the pages' CSP stays `img-src 'self'`."""
     image = runtime.pages.branding.logo
     if image is None:
-        exchange.decision = endpoint_decision("logo", Reason.ENDPOINT_NOT_FOUND, Outcome.DENY, 404)
+        exchange.decision = endpoint("logo", Reason.ENDPOINT_NOT_FOUND, Outcome.DENY)
         return decision_response(wire_of(request), runtime.pages, exchange.decision, exchange.facts)
-    exchange.decision = endpoint_decision("logo", Reason.GATEWAY_ENDPOINT)
+    exchange.decision = endpoint("logo", Reason.GATEWAY_ENDPOINT)
     headers = {"Cache-Control": "public, max-age=300"}
     return web.Response(body=image.body, content_type=image.content_type, headers=headers)
 
@@ -96,8 +91,8 @@ ENDPOINTS: dict[str, Endpoint] = {
 async def serve_endpoint(
     request: web.Request, exchange: Exchange, runtime: ServerRuntime
 ) -> web.StreamResponse:
-    endpoint = ENDPOINTS.get(exchange.facts.path)
-    if endpoint is None:
-        exchange.decision = endpoint_decision("unknown", Reason.ENDPOINT_NOT_FOUND, Outcome.DENY, 404)
+    serve = ENDPOINTS.get(exchange.facts.path)
+    if serve is None:
+        exchange.decision = endpoint("unknown", Reason.ENDPOINT_NOT_FOUND, Outcome.DENY)
         return decision_response(wire_of(request), runtime.pages, exchange.decision, exchange.facts)
-    return await endpoint(request, exchange, runtime)
+    return await serve(request, exchange, runtime)

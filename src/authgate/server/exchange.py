@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from authgate.decision import Decision, Outcome, Reason
 from authgate.decisionlog import DecisionRecord
 from authgate.facts import RequestFacts
+from authgate.outcomes import error, status as status_of
 from authgate.identity import Identity
 from authgate.server.adaptive import NOTHING, Adaptive
 
 # The refusal every request starts with: default deny until a stage decides.
-_UNDECIDED = Decision(Outcome.ERROR, (Reason.GATEWAY_ERROR,), status=500)
+_UNDECIDED = error(Reason.GATEWAY_ERROR)
 
 
 @dataclass(slots=True)
@@ -41,8 +42,10 @@ class Exchange:
     # Client headers removed before forwarding (lower-cased, sorted; docs/headers.md).
     stripped: tuple[str, ...] = ()
 
-    def fail(self, reason: Reason, status: int) -> Decision:
-        """Replace the decision with an error that keeps its route and rule."""
+    def fail(self, reason: Reason, status: int | None = None) -> Decision:
+        """Replace the decision with an error that keeps its route and rule; its
+        status is the table's (`outcomes.STATUS`) unless given (`ABORTED_STATUS`)."""
+        status = status_of(reason) if status is None else status
         self.decision = dataclasses.replace(
             self.decision, outcome=Outcome.ERROR, reasons=(reason,), status=status
         )

@@ -60,6 +60,7 @@ from multidict import CIMultiDict, MultiMapping
 
 from authgate.decision import Decision, Outcome, Reason
 from authgate.facts import RequestFacts
+from authgate.outcomes import Place, refusal
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
 from authgate.server.answers import (
     auth_challenge,
@@ -79,6 +80,9 @@ from authgate.server.state import ServerRuntime
 from authgate.wire import Wire
 
 log = logging.getLogger(__name__)
+# nginx's auth_request turns anything but 2xx, 401 and 403 into a 500: in its dialect
+# a refusal of the auth call, and any 4xx decision but 401, is a 403.
+_NGINX_REFUSED = 403
 
 AUTH_PATH = "/.authgate/auth"
 START_PATH = "/.authgate/start"
@@ -229,15 +233,17 @@ async def forward_auth(
             base.peer_ip,
             base.request_id,
         )
-        return _refuse(wire, exchange, runtime, Reason.GATEWAY_ENDPOINT, 403, "untrusted-peer")
+        refused = refusal(
+            Reason.GATEWAY_ENDPOINT, rule="forward-auth:untrusted-peer", place=Place.FORWARD_AUTH_PEER
+        )
+        return _refuse(wire, exchange, runtime, refused)
     try:
         forwarded = read_forwarded(wire.headers, request.query.get("mode"))
     except ForwardedRejected as bad:
         # The proxy's configuration, or a client header it passed through: either way
         # the operator wants to see it (the decision record has the request id).
         log.info("forward-auth request %s refused: %s", base.request_id, bad.detail)
-        status = 403 if bad.dialect is Dialect.NGINX else 400
-        return _refuse(wire, exchange, runtime, bad.reason, status, "headers")
+        return _refuse(wire, exchange, runtime, _refused(bad.reason, "headers", bad.dialect))
     exchange.facts, problem = forwarded_facts(base, forwarded)
     if problem is None and duplicated_credential(
         wire, runtime.snapshot.config, forwarded.scheme == "https"
@@ -245,19 +251,23 @@ async def forward_auth(
         # The proxy passes the client's headers on: the same one-credential rule.
         problem = Reason.DUPLICATE_CREDENTIALS
     if problem is not None:
-        status = 403 if forwarded.dialect is Dialect.NGINX else 400
         what = "credentials" if problem is Reason.DUPLICATE_CREDENTIALS else "target"
-        return _refuse(wire, exchange, runtime, problem, status, what)
+        return _refuse(wire, exchange, runtime, _refused(problem, what, forwarded.dialect))
     result = await evaluate(wire, exchange, runtime, auth)
     return _answer(wire, exchange, result, runtime, auth, forwarded)
 
 
-def _refuse(
-    wire: Wire, exchange: Exchange, runtime: ServerRuntime, reason: Reason, status: int, what: str
-) -> web.Response:
-    rule = f"forward-auth:{what}"
-    exchange.decision = Decision(Outcome.DENY, (reason,), rule=rule, status=status)
-    return decision_response(wire, runtime.pages, exchange.decision, exchange.facts)
+def _refused(reason: Reason, what: str, dialect: Dialect | None) -> Decision:
+    """The auth call's own refusal (`dialect` None: before one was read)."""
+    decision = refusal(reason, rule=f"forward-auth:{what}")
+    if dialect is Dialect.NGINX:
+        decision = dataclasses.replace(decision, status=_NGINX_REFUSED)
+    return decision
+
+
+def _refuse(wire: Wire, exchange: Exchange, runtime: ServerRuntime, decision: Decision) -> web.Response:
+    exchange.decision = decision
+    return decision_response(wire, runtime.pages, decision, exchange.facts)
 
 
 def _answer(
@@ -296,7 +306,7 @@ def _refusal_status(decision: Decision, dialect: Dialect) -> int:
     if decision.outcome is Outcome.DENY:
         return 403
     if dialect is Dialect.NGINX and decision.status < 500 and decision.status not in (401, 403):
-        return 403  # e.g. 429: nginx would answer 500 for it
+        return _NGINX_REFUSED  # e.g. 429: nginx would answer 500 for it
     return decision.status
 
 

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from authgate.conn.refusals import BodyRefused
 from authgate.decision import Reason
+from authgate.outcomes import ABORTED_STATUS
 from authgate.ops.logs import REQUEST_ID
 from authgate.ops.metrics import METRICS
 from authgate.proxy.forward import ClientGone, UpstreamAborted
@@ -37,7 +38,6 @@ from authgate.wire import Wire
 
 log = logging.getLogger(__name__)
 CLIENT_CLOSED = 499
-UPSTREAM_ABORTED_STATUS = 502
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -64,12 +64,12 @@ async def handle(request: web.Request) -> web.StreamResponse:
         except UpstreamAborted as aborted:
             # The client got a status line and a cut connection, not that status: the
             # record says the upstream failed, with what it had started to send.
-            exchange.status = exchange.fail(aborted.reason, UPSTREAM_ABORTED_STATUS).status
+            exchange.status = exchange.fail(aborted.reason, ABORTED_STATUS).status
             exchange.upstream_status = aborted.response.status
             return aborted.response
         except Exception:
             log.exception("request %s failed inside the gateway", facts.request_id)
-            response = upstream_failed(wire, exchange, runtime, Reason.GATEWAY_ERROR, 500).response
+            response = upstream_failed(wire, exchange, runtime, Reason.GATEWAY_ERROR).response
         if not response.prepared:  # the gateway's own answer, not a proxied one
             response.headers.update(exchange.response_headers)
             secure_answer(response.headers, runtime.pages.content_security_policy)

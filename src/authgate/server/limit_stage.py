@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from authgate.decision import Decision, Outcome, Reason
+from authgate.decision import Outcome, Reason
+from authgate.outcomes import decided
 from authgate.ratelimit.headers import rate_limit_headers, retry_after
 from authgate.ratelimit.limiter import LimiterUnavailable
 from authgate.ratelimit.route_limits import check_limits, refusal
@@ -51,12 +52,11 @@ async def apply_limits(
     exchange.response_headers.update(rate_limit_headers(statuses))
     refused = refusal(statuses)
     if refused is not None:
-        exchange.decision = Decision(
+        exchange.decision = decided(
             Outcome.RATE_LIMITED,
-            (Reason.RATE_LIMITED,),
+            Reason.RATE_LIMITED,
             route_id=route.id,
             rule=f"routes[{route.id}].rate_limit[{refused.name}]",
-            status=429,
         )
         exchange.response_headers["Retry-After"] = retry_after(refused.result.retry_after)
 
@@ -64,11 +64,8 @@ async def apply_limits(
 def _store_down(exchange: Exchange, route: Route, error: Exception) -> None:
     policy = route.config.on_store_error
     log.warning("rate limit of route %s not checked (%s): failing %s", route.id, error, policy)
-    decision = exchange.decision
     if policy == "closed":
-        exchange.decision = dataclasses.replace(
-            decision, outcome=Outcome.ERROR, reasons=(Reason.RATE_LIMIT_UNAVAILABLE,), status=503
-        )
+        exchange.fail(Reason.RATE_LIMIT_UNAVAILABLE)
     else:
-        reasons = decision.reasons + (Reason.RATE_LIMIT_UNCHECKED,)
-        exchange.decision = dataclasses.replace(decision, reasons=reasons)
+        reasons = exchange.decision.reasons + (Reason.RATE_LIMIT_UNCHECKED,)
+        exchange.decision = dataclasses.replace(exchange.decision, reasons=reasons)

@@ -22,8 +22,9 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
-from authgate.decision import Decision, Outcome, Reason, reason_of
+from authgate.decision import Outcome, Reason, reason_of
 from authgate.facts import RequestFacts
+from authgate.outcomes import Place, endpoint
 from authgate.oidc.claims import identity_from_claims
 from authgate.oidc.client import OIDCClient, ProviderError, merge_userinfo
 from authgate.oidc.metadata import ProviderMetadata
@@ -59,10 +60,6 @@ from authgate.sessions.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 CALLBACK = "/.authgate/callback"
-
-
-def _decision(name: str, reason: Reason, outcome: Outcome, status: int, route: str | None = None) -> Decision:
-    return Decision(outcome, (reason,), route_id=route, rule=f"endpoint:{name}", status=status)
 
 
 def _return_to(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> str:
@@ -231,7 +228,7 @@ async def _signup_offers(
 
 # The provider, not the application, is down or slow: a sign-in page that says so and
 # offers to try again, with the gateway's usual 502/504 (RFC 9110 §15.6.3, §15.6.5).
-_UNAVAILABLE = {Reason.PROVIDER_UNREACHABLE: 502, Reason.PROVIDER_TIMEOUT: 504}
+_UNAVAILABLE = frozenset({Reason.PROVIDER_UNREACHABLE, Reason.PROVIDER_TIMEOUT})
 
 
 def _provider_failed(
@@ -239,7 +236,7 @@ def _provider_failed(
 ) -> web.Response:
     """The answer to the exchange's provider failure; `return_to` is the retry link."""
     decision, facts = exchange.decision, exchange.facts
-    if not set(decision.reasons) & _UNAVAILABLE.keys():
+    if not _UNAVAILABLE.intersection(decision.reasons):
         return decision_response(wire_of(request), runtime.pages, decision, facts)
     name = client.config.display_name or client.config.id
     return sign_in_unavailable_response(wire_of(request), runtime.pages, decision, facts, name, return_to)
@@ -262,14 +259,16 @@ async def start(request: web.Request, exchange: Exchange, runtime: ServerRuntime
     accepted = _accepted_providers(route_id, runtime)
     provider_id = request.query.get("provider")
     if provider_id is None and await _chooser_first(request, accepted, route_id, runtime):
-        exchange.decision = _decision("start", Reason.LOGIN_CHOOSER, Outcome.LOGIN, 302, route_id)
+        exchange.decision = endpoint(
+            "start", Reason.LOGIN_CHOOSER, Outcome.LOGIN, route_id=route_id, place=Place.LOGIN_START
+        )
         query = {"rd": return_to, **_switching(request)}
         return _redirect("/.authgate/sign-in?" + urlencode(query), facts.request_id)
     if provider_id is None and accepted:
         provider_id = accepted[0]
     auth = auth_of(request)
     if provider_id not in accepted or provider_id not in auth.oidc or auth.keys is None:
-        exchange.decision = _decision("start", Reason.PROVIDER_UNKNOWN, Outcome.DENY, 400, route_id)
+        exchange.decision = endpoint("start", Reason.PROVIDER_UNKNOWN, Outcome.DENY, route_id=route_id)
         return decision_response(wire_of(request), runtime.pages, exchange.decision, facts)
     client = auth.oidc[provider_id]
     return await _leave_for_provider(request, exchange, client, return_to, route_id, runtime)
@@ -294,11 +293,10 @@ async def _leave_for_provider(
         await auth.store.put_login_state(login.state, login.to_bytes(), sessions.login_timeout)
     except ProviderError as error:
         reason = reason_of(error.reason, Reason.PROVIDER_BAD_RESPONSE)
-        status = _UNAVAILABLE.get(reason, 502)
-        exchange.decision = _decision("start", reason, Outcome.ERROR, status, route_id)
+        exchange.decision = endpoint("start", reason, Outcome.ERROR, route_id=route_id)
         return _provider_failed(request, exchange, runtime, client, return_to)
     except StoreUnavailable:
-        exchange.decision = _decision("start", Reason.STORE_UNAVAILABLE, Outcome.ERROR, 503, route_id)
+        exchange.decision = endpoint("start", Reason.STORE_UNAVAILABLE, Outcome.ERROR, route_id=route_id)
         return decision_response(wire_of(request), runtime.pages, exchange.decision, facts)
     location = authorization_url(
         metadata.authorization_endpoint,
@@ -308,7 +306,7 @@ async def _leave_for_provider(
         login=login,
         extra_params=client.config.extra_auth_params,
     )
-    exchange.decision = _decision("start", Reason.LOGIN_STARTED, Outcome.LOGIN, 302, route_id)
+    exchange.decision = endpoint("start", Reason.LOGIN_STARTED, Outcome.LOGIN, route_id=route_id)
     response = _redirect(location, facts.request_id)
     assert auth.keys is not None
     secure = facts.scheme == "https"
@@ -336,7 +334,7 @@ async def sign_in(request: web.Request, exchange: Exchange, runtime: ServerRunti
 
     choices = [link(pid, **_switching(request)) for pid in accepted]
     signups = [link(pid, signup="1") for pid in await _signup_offers(request, accepted, route_id, runtime)]
-    exchange.decision = _decision("sign-in", Reason.LOGIN_CHOOSER, Outcome.LOGIN, 200, route_id)
+    exchange.decision = endpoint("sign-in", Reason.LOGIN_CHOOSER, Outcome.LOGIN, route_id=route_id)
     page = runtime.pages.render_chooser(choices, facts.request_id, signups)
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
@@ -353,7 +351,7 @@ async def callback(request: web.Request, exchange: Exchange, runtime: ServerRunt
         login = await _redeem_login_state(request, exchange, auth, runtime)
         session = await _complete_login(request, exchange, auth, login, runtime)
     except _LoginFailed as failed:
-        exchange.decision = _decision("callback", failed.reason, failed.outcome, failed.status)
+        exchange.decision = endpoint("callback", failed.reason, failed.outcome, place=failed.place)
         if failed.outcome is Outcome.DENY:  # the client's doing, not a provider outage
             log.info("login refused: %s (request %s)", failed.reason.value, facts.request_id)
             await count_failure(auth, "ip", facts.client_ip)
@@ -370,7 +368,7 @@ async def callback(request: web.Request, exchange: Exchange, runtime: ServerRunt
     if login.prompt == "login" and route_id is not None:
         route = runtime.snapshot.routes.by_id(route_id)
         await acknowledge_step_up(wire_of(request), facts, session, route, runtime, auth)
-    exchange.decision = _decision("callback", Reason.LOGIN_COMPLETED, Outcome.ALLOW, 302, route_id)
+    exchange.decision = endpoint("callback", Reason.LOGIN_COMPLETED, Outcome.ALLOW, route_id=route_id)
     return _logged_in(request, exchange, session, login.return_to, runtime, auth)
 
 
@@ -378,12 +376,12 @@ class _LoginFailed(Exception):
     def __init__(
         self,
         reason: Reason,
-        status: int = 400,
         outcome: Outcome = Outcome.DENY,
         retry: tuple[OIDCClient, str] | None = None,  # the provider that failed, return URL
+        place: Place | None = None,
     ) -> None:
         super().__init__(reason.value)
-        self.reason, self.status, self.outcome, self.retry = reason, status, outcome, retry
+        self.reason, self.outcome, self.retry, self.place = reason, outcome, retry, place
 
 
 async def _redeem_login_state(
@@ -399,7 +397,7 @@ async def _redeem_login_state(
     try:
         raw = await auth.store.take_login_state(state)
     except StoreUnavailable:
-        raise _LoginFailed(Reason.STORE_UNAVAILABLE, 503, Outcome.ERROR) from None
+        raise _LoginFailed(Reason.STORE_UNAVAILABLE, Outcome.ERROR) from None
     if raw is None:
         raise _LoginFailed(Reason.LOGIN_STATE_EXPIRED)
     try:
@@ -422,10 +420,9 @@ async def _complete_login(
         raise _LoginFailed(reason_of(error.reason, Reason.LOGIN_FAILED)) from None
     except ProviderError as error:
         reason = reason_of(error.reason, Reason.PROVIDER_BAD_RESPONSE)
-        status = _UNAVAILABLE.get(reason, 502)
-        raise _LoginFailed(reason, status, Outcome.ERROR, (client, login.return_to)) from None
+        raise _LoginFailed(reason, Outcome.ERROR, (client, login.return_to)) from None
     except StoreUnavailable:
-        raise _LoginFailed(Reason.STORE_UNAVAILABLE, 503, Outcome.ERROR) from None
+        raise _LoginFailed(Reason.STORE_UNAVAILABLE, Outcome.ERROR) from None
 
 
 async def _exchange_and_store(
@@ -455,10 +452,10 @@ async def _exchange_and_store(
         raise
     now = time.time()
     if not tokens.id_token:
-        raise _LoginFailed(Reason.TOKEN_MISSING, 502, Outcome.ERROR)
+        raise _LoginFailed(Reason.TOKEN_MISSING, Outcome.ERROR, place=Place.LOGIN_CALLBACK)
     claims = await client.validate_id_token(tokens.id_token, nonce=login.nonce, now=now)
     if _step_up_failure(login, claims, config.leeway) is not None:
-        raise _LoginFailed(Reason.STEP_UP_FAILED, 403)
+        raise _LoginFailed(Reason.STEP_UP_FAILED)
     if config.userinfo and tokens.access_token:
         claims = merge_userinfo(claims, await client.userinfo(tokens.access_token))
     session_id = new_session_id()

@@ -26,7 +26,8 @@ import time
 
 from aiohttp import web
 
-from authgate.decision import Decision, Outcome, Reason, reason_of
+from authgate.decision import Outcome, Reason, reason_of
+from authgate.outcomes import Place, endpoint
 from authgate.oidc.client import OIDCClient, ProviderError, provider_for_token
 from authgate.oidc.tokens import TokenInvalid
 from authgate.server.answers import decision_response
@@ -46,16 +47,6 @@ CSRF_FIELD = "csrf_token"
 _METHODS = "GET, HEAD, POST"
 
 
-def _decision(
-    name: str,
-    reason: Reason,
-    outcome: Outcome = Outcome.ALLOW,
-    status: int = 200,
-    extra: tuple[tuple[str, str], ...] = (),
-) -> Decision:
-    return Decision(outcome, (reason,), rule=f"endpoint:{name}", status=status, extra=extra)
-
-
 def _page(text: str, request_id: str) -> web.Response:
     headers = {"Cache-Control": "no-store", "X-Request-Id": request_id}
     return web.Response(text=text, content_type="text/html", headers=headers)
@@ -72,8 +63,8 @@ async def logout(request: web.Request, exchange: Exchange, runtime: ServerRuntim
         return await _confirm(request, exchange, runtime)
     if request.method == "POST":
         return await _log_out(request, exchange, runtime)
-    exchange.decision = _decision(
-        "logout", Reason.METHOD_NOT_ALLOWED, Outcome.DENY, 405, (("allow", _METHODS),)
+    exchange.decision = endpoint(
+        "logout", Reason.METHOD_NOT_ALLOWED, Outcome.DENY, extra=(("allow", _METHODS),)
     )
     return decision_response(wire_of(request), runtime.pages, exchange.decision, exchange.facts)
 
@@ -84,10 +75,10 @@ async def _confirm(request: web.Request, exchange: Exchange, runtime: ServerRunt
     session = await current_session(request, facts, runtime)
     keys = auth_of(request).keys
     if session is None or keys is None:
-        exchange.decision = _decision("logout", Reason.GATEWAY_ENDPOINT)
+        exchange.decision = endpoint("logout", Reason.GATEWAY_ENDPOINT)
         return _page(runtime.pages.render_logged_out(facts.request_id), facts.request_id)
     exchange.identity = session.identity
-    exchange.decision = _decision("logout", Reason.LOGOUT_CONFIRM)
+    exchange.decision = endpoint("logout", Reason.LOGOUT_CONFIRM)
     token = keys.csrf_token(session.id)
     page = runtime.pages.render_logout_confirm(token, facts.request_id, session.identity.user)
     return _page(page, facts.request_id)
@@ -97,12 +88,12 @@ async def _log_out(request: web.Request, exchange: Exchange, runtime: ServerRunt
     facts = exchange.facts
     session_id = session_id_from_cookie(request, facts, runtime)
     if session_id is None:  # nothing to end: a second tab, an expired cookie
-        exchange.decision = _decision("logout", Reason.GATEWAY_ENDPOINT, status=303)
+        exchange.decision = endpoint("logout", Reason.GATEWAY_ENDPOINT, place=Place.LOGOUT_WITHOUT_SESSION)
         return _see_other(LOGGED_OUT, facts.request_id)
     refused = await _csrf_refusal(request, facts.scheme, authority(facts, request), session_id)
     if refused is not None:
         log.info("logout refused: %s (request %s)", refused.value, facts.request_id)
-        exchange.decision = _decision("logout", refused, Outcome.DENY, 403)
+        exchange.decision = endpoint("logout", refused, Outcome.DENY)
         return decision_response(wire_of(request), runtime.pages, exchange.decision, facts)
     return await _end_session(request, exchange, runtime, session_id)
 
@@ -135,7 +126,7 @@ async def _end_session(
     if session is not None:
         exchange.identity = session.identity
         location = await _end_session_url(auth, session.identity.provider, session.tokens.id_token, facts.scheme, authority(facts, request)) or LOGGED_OUT
-    exchange.decision = _decision("logout", Reason.LOGOUT, status=303)
+    exchange.decision = endpoint("logout", Reason.LOGOUT)
     response = _see_other(location, facts.request_id)
     sessions = runtime.snapshot.config.sessions
     secure = facts.scheme == "https"
@@ -159,21 +150,24 @@ async def _end_session_url(
 
 
 async def logged_out(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
-    exchange.decision = _decision("logged-out", Reason.GATEWAY_ENDPOINT)
+    exchange.decision = endpoint("logged-out", Reason.GATEWAY_ENDPOINT)
     request_id = exchange.facts.request_id
     return _page(runtime.pages.render_logged_out(request_id), request_id)
 
 
-def _bad_request(exchange: Exchange, reason: Reason, status: int = 400) -> web.Response:
+def _bad_request(exchange: Exchange, reason: Reason) -> web.Response:
     # Back-Channel Logout §2.8: an error is a 400 with an OAuth-style JSON body.
-    exchange.decision = _decision("backchannel-logout", reason, Outcome.DENY, status)
+    exchange.decision = endpoint(
+        "backchannel-logout", reason, Outcome.DENY, place=Place.BACKCHANNEL_LOGOUT
+    )
+    status = exchange.decision.status
     body = {"error": "invalid_request", "error_description": reason.value, "request_id": exchange.facts.request_id}
     return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 async def backchannel_logout(request: web.Request, exchange: Exchange, runtime: ServerRuntime) -> web.StreamResponse:
     if request.method != "POST":
-        return _bad_request(exchange, Reason.METHOD_NOT_ALLOWED, 405)
+        return _bad_request(exchange, Reason.METHOD_NOT_ALLOWED)
     form = await request.post()
     token = form.get("logout_token")
     if not isinstance(token, str) or not token:
@@ -187,13 +181,13 @@ async def backchannel_logout(request: web.Request, exchange: Exchange, runtime: 
     except TokenInvalid as invalid:
         return _bad_request(exchange, reason_of(invalid.reason, Reason.TOKEN_MALFORMED))
     except ProviderError as error:
-        return _bad_request(exchange, reason_of(error.reason, Reason.PROVIDER_UNREACHABLE), 502)
+        return _bad_request(exchange, reason_of(error.reason, Reason.PROVIDER_UNREACHABLE))
     except StoreUnavailable:
-        return _bad_request(exchange, Reason.STORE_UNAVAILABLE, 503)
+        return _bad_request(exchange, Reason.STORE_UNAVAILABLE)
     if ended is None:
         return _bad_request(exchange, Reason.TOKEN_REPLAYED)
     log.info("back-channel logout from %s ended %d session(s)", client.config.id, ended)
-    exchange.decision = _decision("backchannel-logout", Reason.BACKCHANNEL_LOGOUT)
+    exchange.decision = endpoint("backchannel-logout", Reason.BACKCHANNEL_LOGOUT)
     return web.Response(status=200, headers={"Cache-Control": "no-store"})
 
 

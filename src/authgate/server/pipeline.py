@@ -13,8 +13,9 @@ with `forward_overrides`, the request judged is the one its override headers des
 from __future__ import annotations
 
 from authgate.decide import decide
-from authgate.decision import Decision, Outcome, Reason
+from authgate.decision import Decision, Reason
 from authgate.facts import RequestFacts
+from authgate.outcomes import refusal
 from authgate.overrides import OverrideRejected, overridden
 from authgate.policy.authorize import public_rule
 from authgate.routing import Route, RouteLookup
@@ -69,18 +70,18 @@ def _apply_overrides(
     try:
         facts = overridden(exchange.facts, wire.headers, route.config.forward_overrides)
     except OverrideRejected:
-        exchange.decision = _refused(route, Reason.OVERRIDE_INVALID, 400)
+        exchange.decision = _refused(route)
         return None
     exchange.facts = facts
     lookup = runtime.snapshot.routes.match(facts.host, facts.path, facts.method)
     if lookup.route is not None and lookup.route.id != route.id:
-        exchange.decision = _refused(route, Reason.OVERRIDE_INVALID, 400)
+        exchange.decision = _refused(route)
         return None
     return lookup
 
 
-def _refused(route: Route, reason: Reason, status: int) -> Decision:
-    return Decision(Outcome.DENY, (reason,), route_id=route.id, rule="forward_overrides", status=status)
+def _refused(route: Route) -> Decision:
+    return refusal(Reason.OVERRIDE_INVALID, route_id=route.id, rule="forward_overrides")
 
 
 async def _authenticate(

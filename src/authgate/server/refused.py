@@ -10,7 +10,6 @@ after it. No parser message or exception text reaches the client (CWE-209).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 
@@ -19,9 +18,9 @@ from multidict import CIMultiDictProxy
 
 from authgate.client_ip import client_ip
 from authgate.conn.refusals import RequestHint
-from authgate.decide import refuse_request
 from authgate.decision import Decision, Reason
 from authgate.facts import RequestFacts
+from authgate.outcomes import refusal
 from authgate.ops.metrics import METRICS
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
 from authgate.request_id import request_id
@@ -69,9 +68,8 @@ def record_refused(
     """Leave the refusal's one decision record; `answered=False` for a connection
     closed without an answer (recorded with nginx's 444 as what the client got)."""
     facts = _facts(app, refused, peer, secure)
-    decision = refuse_request(refused.reason)
-    if refused.reason is Reason.METHOD_NOT_ALLOWED:
-        decision = dataclasses.replace(decision, extra=(("allow", _SERVED_METHODS),))
+    allow = (("allow", _SERVED_METHODS),) if refused.reason is Reason.METHOD_NOT_ALLOWED else ()
+    decision = refusal(refused.reason, extra=allow)
     status = decision.status if answered else CLOSED_UNANSWERED
     record = Exchange(facts, decision, status=status).record()
     app[DECISION_LOG].submit(record)

@@ -26,7 +26,7 @@ value, a `Verdict`:
 
 The decision on the exchange is the one enforced; the caller writes the one record.
 An exception out of `judge` is the gateway's bug: answer
-`upstream_failed(..., Reason.GATEWAY_ERROR, 500)`, as the aiohttp handler does.
+`upstream_failed(..., Reason.GATEWAY_ERROR)` (500), as the aiohttp handler does.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from authgate.conn.refusals import BodyRefused
-from authgate.decide import refuse_request
 from authgate.decision import Outcome, Reason
+from authgate.outcomes import refusal
 from authgate.proxy.handshake import wants_websocket
 from authgate.ratelimit.headers import retry_after
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
@@ -113,7 +113,7 @@ async def judge(
         # Before any validation, on every route (docs/headers.md; Envoy CVE-2021-32777).
         problem = Reason.DUPLICATE_CREDENTIALS
     if problem is not None:
-        exchange.decision = refuse_request(problem)
+        exchange.decision = refusal(problem)
         return answer(exchange, runtime, decision_response(wire, runtime.pages, exchange.decision, facts))
     if facts.path.startswith(PREFIX) and runtime.snapshot.routes.serves_host(facts.host):
         return ENDPOINT
@@ -186,12 +186,13 @@ def shed(wire: Wire, exchange: Exchange, runtime: ServerRuntime) -> Answer:
     """Past the upstream's in-flight cap: 503 at once, never a queue without bound."""
     limits = runtime.snapshot.config.limits
     exchange.response_headers["Retry-After"] = retry_after(limits.shed_retry_after)
-    return upstream_failed(wire, exchange, runtime, Reason.UPSTREAM_OVERLOADED, 503)
+    return upstream_failed(wire, exchange, runtime, Reason.UPSTREAM_OVERLOADED)
 
 
 def upstream_failed(
-    wire: Wire, exchange: Exchange, runtime: ServerRuntime, reason: Reason, status: int
+    wire: Wire, exchange: Exchange, runtime: ServerRuntime, reason: Reason, status: int | None = None
 ) -> Answer:
-    """The upstream (or the gateway) failed before an answer started: 502/503/504/500."""
+    """The upstream (or the gateway) failed before an answer started: 502/503/504/500,
+    the status `outcomes.STATUS` gives `reason` unless `status` says otherwise."""
     decision = exchange.fail(reason, status)
     return answer(exchange, runtime, decision_response(wire, runtime.pages, decision, exchange.facts))

@@ -38,6 +38,7 @@ from authgate.decision import Outcome, Reason
 from authgate.identity import Identity
 from authgate.ops.drain import LIVE_WEBSOCKETS
 from authgate.origins import check_origin, parse_origin
+from authgate.outcomes import Place, status
 from authgate.proxy.forward import UpstreamError
 from authgate.proxy.handshake import VERSION, handshake_problem
 from authgate.proxy.websocket import (
@@ -96,7 +97,7 @@ def _refuse_handshake(
     if problem is Reason.WEBSOCKET_VERSION_UNSUPPORTED:
         # RFC 6455 §4.4: name the versions we speak, so the client can retry with one.
         exchange.response_headers["Sec-WebSocket-Version"] = VERSION
-    return _refuse(request, exchange, runtime, Outcome.DENY, problem, 400, rule=None)
+    return _refuse(request, exchange, runtime, Outcome.DENY, problem, rule=None)
 
 
 def _refuse_origin(
@@ -122,7 +123,7 @@ def _refuse_origin(
     )
     if problem is not None:
         rule = f"routes[{route.id}].websocket.origins"
-        return _refuse(request, exchange, runtime, Outcome.DENY, problem, 403, rule=rule)
+        return _refuse(request, exchange, runtime, Outcome.DENY, problem, rule=rule)
     return None
 
 
@@ -158,10 +159,13 @@ def _refuse_cap(
         # §15.6.4), like a shed request.
         exchange.response_headers["Retry-After"] = retry_after(wait)
         rule = f"routes[{route.id}].websocket.max_connections"
-        return _refuse(request, exchange, runtime, Outcome.RATE_LIMITED, Reason.WEBSOCKET_LIMIT, 503, rule)
+        return _refuse(
+            request, exchange, runtime, Outcome.RATE_LIMITED, Reason.WEBSOCKET_LIMIT, rule,
+            place=Place.WEBSOCKET_ROUTE_FULL,
+        )
     # This user or address holds its share already: 429 (RFC 6585 §4).
     rule = _CAP_RULES[claim.cap]
-    return _refuse(request, exchange, runtime, Outcome.RATE_LIMITED, Reason.WEBSOCKET_LIMIT, 429, rule)
+    return _refuse(request, exchange, runtime, Outcome.RATE_LIMITED, Reason.WEBSOCKET_LIMIT, rule)
 
 
 def _refuse(
@@ -170,11 +174,11 @@ def _refuse(
     runtime: ServerRuntime,
     outcome: Outcome,
     reason: Reason,
-    status: int,
     rule: str | None,
+    place: Place | None = None,
 ) -> web.Response:
     exchange.decision = dataclasses.replace(
-        exchange.decision, outcome=outcome, reasons=(reason,), status=status, rule=rule
+        exchange.decision, outcome=outcome, reasons=(reason,), status=status(reason, place), rule=rule
     )
     response = decision_response(wire_of(request), runtime.pages, exchange.decision, exchange.facts)
     response.force_close()
