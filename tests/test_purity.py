@@ -81,6 +81,7 @@ PURE_MODULES = [
     "authgate.conn.clock",
     "authgate.conn.peers",
     "authgate.conn.refusals",
+    "authgate.conn.absolute_form",
     "authgate.config.schema_listener",
     # the request as read from the wire: what every stage reads instead of aiohttp's
     "authgate.wire",

@@ -37,6 +37,7 @@ CRLF = b"\r\n"
 CHUNKED_HELLO = b"5\r\nhello\r\n0\r\n\r\n"
 PROBE = b"GET /probe HTTP/1.1\r\nHost: echo.test\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
 INVALID = "request-invalid"
+HOST = "host-invalid"
 
 
 def req(*fields: bytes, body: bytes = b"", line: bytes = b"POST /s HTTP/1.1") -> bytes:
@@ -47,6 +48,12 @@ def req(*fields: bytes, body: bytes = b"", line: bytes = b"POST /s HTTP/1.1") ->
 
 def chunked(body: bytes) -> bytes:
     return req(b"Transfer-Encoding: chunked", body=body)
+
+
+def absolute(target: bytes, *fields: bytes, host: bool = True) -> bytes:
+    """A GET of absolute-form `target`; its Host fields `fields` (else `Host: echo.test`)."""
+    hosts = fields or ((b"Host: echo.test",) if host else ())
+    return b"GET " + target + b" HTTP/1.1\r\n" + b"".join(h + CRLF for h in hosts) + b"Accept: application/json\r\n\r\n"
 
 
 FIRST = req(line=b"GET /first HTTP/1.1")  # a legitimate request, then something else
@@ -184,18 +191,46 @@ CASES: dict[str, Case] = {
     "obs-fold": field(b"X-A: a\r\n b"),
     "obs-fold-tab": field(b"X-A: a\r\n\tb"),
     # --- request lines (RFC 9110 §15.6.6: 505 for HTTP/0.9, served as no HTTP/1 request;
-    # RFC 9112 §2.3: HTTP-name is case-sensitive; §3.2.2: a server MUST accept the
-    # absolute-form and MUST ignore Host for the target's authority — where
-    # tests/proxy/test_failures.py and docs/path-normalization.md refuse it 400).
+    # RFC 9112 §2.3: HTTP-name is case-sensitive).
     "http-0.9-simple": Case(b"GET /s\r\n\r\n", (505,), "version-not-supported"),
     "http-0.9-explicit": Case(req(line=b"GET /s HTTP/0.9"), (505,), "version-not-supported"),
     "version-lowercase": Case(req(line=b"GET /s http/1.1")),
+    # --- absolute-form (RFC 9112 §3.2.2: a server MUST accept it, MUST ignore Host and
+    # use the target's authority; conn/absolute_form.py). The upstream gets origin-form.
     "absolute-form-other-host": Case(
         req(line=b"GET http://evil.test/s HTTP/1.1"), (404,), "host-unknown", closed=False
     ),
-    "absolute-form-routed-host": accepted(
-        b"GET http://echo.test/s HTTP/1.1\r\nHost: evil.test\r\nAccept: application/json\r\n\r\n", b""
+    "absolute-form-routed-host": accepted(absolute(b"http://echo.test/s", b"Host: evil.test"), b""),
+    "absolute-form-https": accepted(absolute(b"https://echo.test/s"), b""),
+    "absolute-form-uppercase": accepted(absolute(b"HTTP://ECHO.test:80/s?x=1"), b"", "/s?x=1"),
+    # §3.2.1: an empty path is "/"; a query right after the authority is no path.
+    "absolute-form-no-path": accepted(absolute(b"http://echo.test"), b"", "/"),
+    "absolute-form-query-no-path": accepted(absolute(b"http://echo.test?x=/s"), b"", "/?x=/s"),
+    "absolute-form-http10-no-host": Case(
+        b"GET http://echo.test/s HTTP/1.0\r\nAccept: application/json\r\n\r\n", (200,), forwarded=(("/s", b""),)
     ),
+    # The gateway's own endpoints are found by the origin-form path (handed over to
+    # aiohttp on the native plane), never forwarded.
+    "absolute-form-endpoint": Case(
+        absolute(b"http://echo.test/.authgate/logout", b"Host: evil.test"), (200,), closed=False
+    ),
+    # Refused: no request target carries a fragment (§3.2; llhttp refuses one right
+    # after the authority, the path rules one after a path).
+    "absolute-form-fragment-no-path": Case(absolute(b"http://echo.test#f")),
+    "absolute-form-fragment": Case(absolute(b"http://echo.test/s#f"), reason="path-invalid", closed=False),
+    "absolute-form-scheme-ftp": Case(absolute(b"ftp://echo.test/s")),
+    # RFC 9110 §4.2.4: userinfo is an error (the spoof: which host was checked?).
+    "absolute-form-userinfo": Case(absolute(b"http://echo.test@evil.test/s"), reason=HOST),
+    "absolute-form-bad-host": Case(absolute(b"http://ec_ho.test/s"), reason=HOST),
+    # RFC 9110 §4.2.1: an empty host MUST be rejected. Any reason: aiohttp's parser
+    # (yarl) refuses these targets itself (request-invalid), the native plane's host check
+    # says host-invalid.
+    "absolute-form-empty-authority": Case(absolute(b"http:///s"), reason=None),
+    "absolute-form-bad-port": Case(absolute(b"http://echo.test:99999/s"), reason=None),
+    # §3.2: the Host fields received are still checked — none in HTTP/1.1, or two, is a
+    # 400 for "any request message" (aiohttp's parser and nginx refuse them too).
+    "absolute-form-two-hosts": Case(absolute(b"http://echo.test/s", b"Host: echo.test", b"Host: evil.test"), reason=HOST),
+    "absolute-form-no-host": Case(absolute(b"http://echo.test/s", host=False), reason=HOST),
     # --- pipelined (RFC 9112 §9.3.2: requests are answered in order; §6.3/§9.6: after
     # a framing error the server closes): the legitimate first request is answered,
     # the bytes after it are refused and never served.
@@ -237,8 +272,6 @@ AIOHTTP_DEPARTS: dict[str, str] = {
     "te-empty": "refused 501 method-not-implemented",
     "te-trailing-htab": "refused 400",
     "chunk-ext-long": "100 kB of chunk extension served",
-    "absolute-form-other-host": "refused 400 path-invalid (the documented choice)",
-    "absolute-form-routed-host": "refused 400 path-invalid (the documented choice)",
     "pipelined-then-cl-te": _PIPELINED,
     "pipelined-then-bare-lf": _PIPELINED,
     "pipelined-length-then-duplicate-cl": _PIPELINED,
@@ -249,15 +282,9 @@ AIOHTTP_DEPARTS: dict[str, str] = {
 
 # Rows where the native data plane departs, and why: strict xfails where it serves
 # (front_ends.depart_on_native), said in the closing note of the data-plane issue.
-_ABSOLUTE = (
-    "refused 400 path-invalid, as docs/path-normalization.md and tests/proxy/test_failures.py "
-    "say; RFC 9112 §3.2.2 asks a server to accept absolute-form: a product decision"
-)
 NATIVE_DEPARTS: dict[str, str] = {
     "te-trailing-htab": "llhttp (strict, no lenient flag allowed) refuses a tab after the coding: 400",
     "chunk-ext-long": "httptools reports no chunk extensions: 100 kB of extension is served",
-    "absolute-form-other-host": _ABSOLUTE,
-    "absolute-form-routed-host": _ABSOLUTE,
 }
 
 

@@ -84,9 +84,10 @@ async def test_upstream_timeout_gives_504(
         (get("/..;/admin"), 400, "path-invalid"),
         (get("/x", host="bad host!"), 400, "host-invalid"),
         (get("/x?a#b"), 400, "path-invalid"),
-        (b"GET http://evil.test/ HTTP/1.1\r\nHost: echo.test\r\nConnection: close\r\n\r\n", 400, "path-invalid"),
+        # RFC 9112 §3.2.2: the target's authority, not Host, names the host served.
+        (b"GET http://evil.test/ HTTP/1.1\r\nHost: echo.test\r\nConnection: close\r\n\r\n", 404, "host-unknown"),
     ],
-    ids=["unknown-host", "encoded-slash", "dot-dot-semicolon", "bad-host", "hash-in-query", "absolute-form"],
+    ids=["unknown-host", "encoded-slash", "dot-dot-semicolon", "bad-host", "hash-in-query", "absolute-form-other-host"],
 )
 async def test_refusals_are_json_with_request_id(
     echo_gateway: Callable[..., Gateway], request_bytes: bytes, status: int, reason: str

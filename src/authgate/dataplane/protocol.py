@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from authgate.conn.absolute_form import origin_form
 from authgate.conn.clock import Phase, ReadClock
 from authgate.conn.limits import REFUSED_WAIT, ConnectionLimits, Timeouts
 from authgate.conn.peers import Admission
@@ -362,13 +363,13 @@ class DataPlaneProtocol(asyncio.Protocol):
         major, _, minor = version_text.partition(".")
         version = (int(major), int(minor or 0))
         method = parser.get_method().decode("ascii")
-        target = self._url.decode("latin-1")
-        incoming = Incoming(method, target, version, self._fields)
-        reason = check_head(
-            method, version, target, header_section_bytes(self._fields), self._limits.max_header_bytes
-        )
+        target, fields = self._url.decode("latin-1"), self._fields
+        reason = check_head(method, version, target, header_section_bytes(fields), self._limits.max_header_bytes)
+        if reason is None and not target.startswith("/"):
+            reason, target, fields = _absolute_form(target, fields, version)
         if reason is None and self._admission is not Admission.ADMITTED:
             reason = Reason.CONNECTIONS_EXCEEDED
+        incoming = Incoming(method, target, version, fields)
         if reason is None:
             reason = self._framing(incoming)
         if reason is not None:
@@ -618,6 +619,24 @@ class DataPlaneProtocol(asyncio.Protocol):
         except TimeoutError:
             if self.transport is not None:
                 self.transport.abort()
+
+
+def _absolute_form(
+    target: str, fields: list[tuple[bytes, bytes]], version: tuple[int, int]
+) -> tuple[Reason | None, str, list[tuple[bytes, bytes]]]:
+    """An absolute-form target as origin-form, its authority the one Host field
+    (RFC 9112 §3.2.2; `conn.absolute_form`); the target and fields unchanged else."""
+    hosts = [value.decode("latin-1") for name, value in fields if name.lower() == b"host"]
+    rewritten = origin_form(target, hosts, version)
+    if rewritten is None:
+        return None, target, fields
+    if isinstance(rewritten, Reason):
+        return rewritten, target, fields
+    host = rewritten.host.encode("latin-1")
+    if not hosts:  # HTTP/1.0 without Host
+        return None, rewritten.target, [(b"Host", host), *fields]
+    # At most one Host was received (origin_form refuses two): its value replaced.
+    return None, rewritten.target, [(n, host if n.lower() == b"host" else v) for n, v in fields]
 
 
 def _refused_timeouts() -> Timeouts:

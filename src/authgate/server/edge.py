@@ -3,7 +3,10 @@
 Contract: every part of the aiohttp front end that needs the request's facts gets
 them from the `Wire` built here, once per request and kept on the request
 (`wire_of`), so the handler, the endpoints and forward-auth see the same values and
-nothing below the edge reads `web.Request` (tests/test_purity.py).
+nothing below the edge reads `web.Request` (tests/test_purity.py). An absolute-form
+request reaches it already as origin-form with the target's authority as its Host
+(`server/protocol.py` rewrites aiohttp's message, `conn.absolute_form`), so the Wire,
+and aiohttp's own `request.host` and `request.url`, read the host that is served.
 """
 
 from __future__ import annotations

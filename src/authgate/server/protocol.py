@@ -30,7 +30,10 @@ from aiohttp.http_exceptions import BadHttpMethod, BadStatusLine, HttpProcessing
 from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 from aiohttp.web_protocol import ERROR, RequestHandler, _ErrInfo
 from aiohttp.web_request import BaseRequest
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
+from authgate.conn.absolute_form import OriginForm, origin_form
 from authgate.conn.clock import Phase, ReadClock
 from authgate.conn.limits import REFUSED_WAIT, ConnectionLimits, Timeouts
 from authgate.conn.peers import Admission, PeerTable
@@ -101,6 +104,23 @@ class GatewayServer(web.Server):
             "max_headers": limits.max_headers,
         }
         return GatewayProtocol(self, limits, loop=self._loop, **kwargs)
+
+
+def _as_origin_form(message: RawRequestMessage, origin: OriginForm) -> RawRequestMessage:
+    """`message` as if sent in origin-form with `Host: origin.host` (RFC 9112 §3.2.2),
+    so aiohttp's own request (`host`, `url`, `query`) reads what the Wire reads."""
+    path, _, query = origin.target.partition("?")
+    path, _, fragment = path.partition("#")  # kept for the path rules to refuse
+    url = URL.build(path=path, query_string=query, fragment=fragment, encoded=True)
+    host, raw_host = origin.host, origin.host.encode("latin-1")
+    headers = [(name, host if name.lower() == "host" else value) for name, value in message.headers.items()]
+    raw = [(name, raw_host if name.lower() == b"host" else value) for name, value in message.raw_headers]
+    if "Host" not in message.headers:  # HTTP/1.0 without Host
+        headers.insert(0, ("Host", host))
+        raw.insert(0, (b"Host", raw_host))
+    return message._replace(
+        path=origin.target, url=url, headers=CIMultiDictProxy(CIMultiDict(headers)), raw_headers=tuple(raw)
+    )
 
 
 def _peer_address(transport: asyncio.BaseTransport) -> str:
@@ -217,11 +237,12 @@ class GatewayProtocol(RequestHandler):
         messages = self._messages
         for index in range(len(messages) - new, len(messages)):
             message, payload = messages[index]
-            refused = self._refusal(message, prefix)
-            if refused is not None:
-                messages[index] = (_ErrInfo(0, refused, ""), payload)
+            checked = self._checked(message, prefix)
+            if isinstance(checked, Refused):
+                messages[index] = (_ErrInfo(0, checked, ""), payload)
                 self._refusing = self._linger = True
                 break
+            messages[index] = (checked, payload)  # origin-form (RFC 9112 §3.2.2)
         last = messages[-1][1]
         has_body = last is not EMPTY_PAYLOAD and not last.is_eof() and not self._refusing
         self._clock.head_complete(now, body=has_body)
@@ -231,22 +252,31 @@ class GatewayProtocol(RequestHandler):
         if has_body:
             self._body_progress(now, last)
 
-    def _refusal(self, message: object, prefix: bytes) -> Refused | None:
+    def _checked(self, message: object, prefix: bytes) -> Refused | RawRequestMessage:
+        """The message as the gateway serves it (origin-form), or its refusal."""
         if isinstance(message, _ErrInfo):
             parsed = classify_parse_error(_parse_error(message.exc), prefix)
             return Refused(parsed, RequestHint.read(prefix))
         assert isinstance(message, RawRequestMessage)
+        version = (message.version.major, message.version.minor)
         reason = check_head(
             message.method,
-            (message.version.major, message.version.minor),
+            version,
             message.path,
             header_section_bytes(message.raw_headers),
             self._limits.max_header_bytes,
         )
+        checked = message
+        if reason is None and not message.path.startswith("/"):
+            rewritten = origin_form(message.path, message.headers.getall("Host", []), version)
+            if isinstance(rewritten, Reason):
+                reason = rewritten
+            elif rewritten is not None:
+                checked = _as_origin_form(message, rewritten)
         if reason is None and self._admission is not Admission.ADMITTED:
             reason = Reason.CONNECTIONS_EXCEEDED
         if reason is None:
-            return None
+            return checked
         hint = RequestHint(message.method, message.path)
         return Refused(reason, hint, message.headers)
 
