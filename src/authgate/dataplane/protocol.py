@@ -4,10 +4,13 @@ Contract: one `DataPlaneProtocol` per accepted connection. It parses requests wi
 httptools in strict mode — conflicting `Content-Length`/`Transfer-Encoding`, a
 duplicate `Content-Length`, bad chunk sizes, bare LF, obs-fold, NUL or other
 control characters, a space before a field's colon (RFC 9112 §2.2, §5.1, §6.1, §6.3,
-§7.1) are refused with 400 and the connection closed — and runs the connection
-level of docs/limits.md exactly as the aiohttp front end does (`conn.clock`,
-`conn.peers`, `conn.refusals`: the same pure modules). Each request then runs in one
-task: facts, `judge` (the pipeline), and either the gateway's answer or a `Relay`.
+§7.1), chunk extensions and trailers past `chunk_budget`'s bound (§7.1.1) are
+refused with 400 and the connection closed — and runs the connection level of
+docs/limits.md exactly as the aiohttp front end does (`conn.clock`, `conn.peers`,
+`conn.refusals`, `conn.absolute_form`: the same pure modules). An absolute-form
+target goes on as origin-form with its authority as Host (RFC 9112 §3.2.2). Each
+request then runs in one task: facts, `judge` (the pipeline), and either the
+gateway's answer or a `Relay`.
 
 * Pipelined requests are answered in order: a head that arrives while an answer is
   being sent waits in a queue (reading paused, so the queue stays one read deep).
@@ -42,6 +45,7 @@ from authgate.conn.refusals import (
     classify_parse_error,
     header_section_bytes,
 )
+from authgate.dataplane.chunk_budget import HEAD_SLICE, SLICE, ChunkBudget
 from authgate.dataplane.exchange import serve_request
 from authgate.dataplane.framing import Framing, answer_bytes
 from authgate.dataplane.handover import Translator, needs_aiohttp
@@ -66,7 +70,7 @@ class Incoming:
     __slots__ = (
         "method", "target", "version", "fields", "keep_alive", "framing", "length",
         "expect_continue", "buffer", "buffered", "received", "body_done", "relay",
-        "refused", "limit", "headers", "started", "time",
+        "refused", "limit", "headers", "started", "time", "budget",
     )  # fmt: skip
 
     def __init__(
@@ -87,6 +91,7 @@ class Incoming:
         self.relay: Relay | None = None
         self.refused: Reason | None = None  # the body broke a limit or a timer
         self.limit = 0
+        self.budget: ChunkBudget | None = None  # a chunked body's framing, counted
         self.started = time.monotonic()
         self.time = time.time()
         self.headers: CIMultiDictProxy[str] = CIMultiDictProxy(
@@ -300,6 +305,40 @@ class DataPlaneProtocol(asyncio.Protocol):
             self._clock.head_received(now, len(data))
             if len(self._prefix) < _PREFIX_BYTES:
                 self._prefix += data[: _PREFIX_BYTES - len(self._prefix)]
+        rest = self._parse(data)
+        if self._translator is not None:
+            if rest:
+                self._translator.feed(rest)  # after a hand-over in this read: aiohttp's
+            self._translator.flush()  # what followed the handed-over head in this read
+        elif self._parsing is None and self._clock.head_bytes > self._head_budget():
+            # Counted as it arrives, so a 938 KB head is refused at 48 KiB, not parsed.
+            self._refuse(classify_parse_error(ParseError.LINE_TOO_LONG, self._prefix))
+        self._arm()
+
+    def _parse(self, data: bytes) -> bytes:
+        """Feed llhttp `data`; what is left once a translator took the connection over.
+
+        In slices while a head or a chunked body is parsed: a slice that a chunked body
+        used whole is its framing budget's to count (`chunk_budget`), and a body begun
+        in the same read as its head is counted from the next slice on."""
+        while data:
+            body = self._parsing
+            budget = body.budget if body is not None else None
+            size = HEAD_SLICE if body is None else SLICE if budget is not None else len(data)
+            piece, data = data[:size], data[size:]
+            self._feed(piece)
+            if self._refusing:
+                return b""  # refused: the rest is read and dropped
+            if self._translator is not None:
+                return data
+            if body is not None and budget is not None and self._parsing is body:
+                budget.consumed(len(piece))
+                if budget.exceeded(body.received):
+                    self._refuse(Reason.REQUEST_INVALID)  # RFC 9112 §7.1.1: a 4xx
+                    return b""
+        return b""
+
+    def _feed(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -314,12 +353,6 @@ class DataPlaneProtocol(asyncio.Protocol):
                 self._refuse(cause.reason)
             else:
                 self._refuse(classify_parse_error(_parse_error(error), self._prefix))
-        if self._translator is not None:
-            self._translator.flush()  # what followed the handed-over head in this read
-        elif self._parsing is None and self._clock.head_bytes > self._head_budget():
-            # Counted as it arrives, so a 938 KB head is refused at 48 KiB, not parsed.
-            self._refuse(classify_parse_error(ParseError.LINE_TOO_LONG, self._prefix))
-        self._arm()
 
     def _head_budget(self) -> int:
         return self._limits.max_request_line + self._limits.max_header_bytes
@@ -400,6 +433,7 @@ class DataPlaneProtocol(asyncio.Protocol):
                 return Reason.TRANSFER_CODING_UNSUPPORTED
             incoming.framing = Framing.CHUNKED  # llhttp accepted it: it ends in chunked
             incoming.body_done = False
+            incoming.budget = ChunkBudget()  # llhttp skips extensions unbounded
         elif "Content-Length" in incoming.headers:
             # A declared length over the route's limit is refused by `judge` before a
             # byte is read (RFC 9110 §15.5.14), with the route in its record.
@@ -414,6 +448,13 @@ class DataPlaneProtocol(asyncio.Protocol):
             expect is not None and expect.lower() == "100-continue" and incoming.version == (1, 1)
         )
         return None
+
+    def on_chunk_header(self) -> None:
+        if self._translator is not None:
+            return  # re-chunked for aiohttp (`handover`): its extensions are not passed on
+        incoming = self._parsing
+        if incoming is not None and incoming.budget is not None:
+            incoming.budget.chunk()
 
     def on_body(self, body: bytes) -> None:
         if self._translator is not None:
