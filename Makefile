@@ -14,8 +14,9 @@ OIDC_DIR := testbed/oidc
 OIDC_STAMP := $(OIDC_DIR)/node_modules/.authgate-installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+SOAK_ARGS ?=
 
-.PHONY: all venv demo-venv testbed check-system test demo lint bench clean-testbed help
+.PHONY: all venv demo-venv testbed check-system test demo lint bench soak clean-testbed help
 
 all: test
 
@@ -29,6 +30,9 @@ help:
 	@echo "make bench         wrk: authgate (both data planes) vs upstream, nginx, Caddy, the probe,"
 	@echo "                   bare aiohttp (~7.5 min); writes docs/performance.md"
 	@echo "                   (BENCH_ARGS=\"--repeat 1 --duration 2 --only caddy,probe,'authgate-public*'\")"
+	@echo "make soak          10 min of mixed load on the native data plane, then a SIGTERM drain"
+	@echo "                   under load (~11 min); writes docs/performance.md \"Soak\""
+	@echo "                   (SOAK_ARGS=\"--minutes 1 --no-write\"; SOAK_ARGS=--bytes: 200 MB each way)"
 
 venv: $(VENV_STAMP)
 
@@ -72,6 +76,10 @@ lint: venv
 bench: venv testbed
 	@command -v wrk >/dev/null || { echo "wrk not found: sudo apt-get install -y wrk" >&2; exit 1; }
 	AUTHGATE_BENCH_VIA_MAKE=1 $(PY) bench/http_bench.py $(BENCH_ARGS)
+
+# Only the venv: the gateway, the bench's aiohttp upstream and psutil (no wrk, nginx or node).
+soak: venv
+	AUTHGATE_BENCH_VIA_MAKE=1 $(PY) bench/soak.py $(SOAK_ARGS)
 
 clean-testbed:
 	rm -rf $(OIDC_DIR)/node_modules test-artifacts

@@ -2,6 +2,7 @@
 
     python bench/_apps.py upstream --port P
     python bench/_apps.py proxy --port P --upstream http://127.0.0.1:U
+    python bench/_apps.py soak --port P
 
 Both bind with SO_REUSEPORT, so starting the same command N times gives N processes
 sharing one port (the kernel spreads connections over them), as `server.workers`
@@ -13,6 +14,10 @@ does for the gateway.
   no decision log. One `ClientSession` per process (pooled keep-alive connections
   to the upstream), hop-by-hop headers dropped both ways, the request body and the
   response body streamed as the gateway does (`StreamResponse` + `iter_any`).
+* `soak`: the upstream of `bench/soak.py`: the `upstream` body for every GET, and
+  the test bed's echo handlers (`tests/testbed/echo.py`) for `GET /__download?bytes=N`
+  (N pattern bytes in 64 KiB pieces, with a Content-Length) and for a POST to any
+  path (reads the whole body, answers its `body_bytes` and `body_sha256`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
+from pathlib import Path
 
 import aiohttp
 import uvloop
@@ -94,6 +101,17 @@ def proxy_app(upstream: str) -> web.Application:
     return app
 
 
+def soak_app() -> web.Application:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.testbed import echo
+
+    app = web.Application()
+    app.router.add_get("/__download", echo.download)
+    app.router.add_post("/{tail:.*}", echo.echo)
+    app.router.add_route("*", "/{tail:.*}", hello)
+    return app
+
+
 def upstream_app() -> web.Application:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", hello)
@@ -115,7 +133,7 @@ async def serve(app: web.Application, host: str, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["upstream", "proxy"])
+    parser.add_argument("kind", choices=["upstream", "proxy", "soak"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", help="proxy only: http://host:port")
@@ -124,6 +142,8 @@ def main() -> None:
         if not args.upstream:
             parser.error("proxy needs --upstream")
         app = proxy_app(args.upstream)
+    elif args.kind == "soak":
+        app = soak_app()
     else:
         app = upstream_app()
     uvloop.run(serve(app, args.host, args.port))

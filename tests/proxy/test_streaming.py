@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 import pytest
 
-from tests.testbed.echo import CHUNK, PATTERN
+from tests.testbed.echo import pattern_pieces, pattern_sha256
 from tests.testbed.gateway import Gateway
 
 SIZE = 200 * 1024 * 1024
@@ -45,21 +45,8 @@ class PeakRss:
 
 
 async def pattern_body(size: int) -> AsyncIterator[bytes]:
-    remaining = size
-    while remaining > 0:
-        piece = PATTERN[: min(CHUNK, remaining)]
-        remaining -= len(piece)
+    for piece in pattern_pieces(size):
         yield piece
-
-
-def expected_sha256(size: int) -> str:
-    digest = hashlib.sha256()
-    remaining = size
-    while remaining > 0:
-        piece = PATTERN[: min(CHUNK, remaining)]
-        digest.update(piece)
-        remaining -= len(piece)
-    return digest.hexdigest()
 
 
 async def test_200mb_upload_streams(echo_gateway: Callable[..., Gateway]) -> None:
@@ -72,7 +59,7 @@ async def test_200mb_upload_streams(echo_gateway: Callable[..., Gateway]) -> Non
         ) as response:
             echo = await response.json()
     assert echo["body_bytes"] == SIZE
-    assert echo["body_sha256"] == expected_sha256(SIZE)
+    assert echo["body_sha256"] == pattern_sha256(SIZE)
     assert rss.peak - rss.baseline < GROWTH_LIMIT, (rss.baseline, rss.peak)
 
 
@@ -90,5 +77,5 @@ async def test_200mb_download_streams(echo_gateway: Callable[..., Gateway]) -> N
                 digest.update(chunk)
                 received += len(chunk)
     assert received == SIZE
-    assert digest.hexdigest() == expected_sha256(SIZE)
+    assert digest.hexdigest() == pattern_sha256(SIZE)
     assert rss.peak - rss.baseline < GROWTH_LIMIT, (rss.baseline, rss.peak)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiohttp import WSMsgType, web
@@ -23,6 +23,21 @@ from aiohttp.test_utils import TestServer
 
 CHUNK = 64 * 1024
 PATTERN = bytes(range(256)) * (CHUNK // 256)
+
+
+def pattern_pieces(size: int) -> Iterator[bytes]:
+    """The `size` bytes /__download sends (and uploads send): PATTERN, CHUNK at a time."""
+    while size > 0:
+        piece = PATTERN[: min(CHUNK, size)]
+        size -= len(piece)
+        yield piece
+
+
+def pattern_sha256(size: int) -> str:
+    digest = hashlib.sha256()
+    for piece in pattern_pieces(size):
+        digest.update(piece)
+    return digest.hexdigest()
 
 
 async def echo(request: web.Request) -> web.Response:
@@ -44,14 +59,12 @@ async def echo(request: web.Request) -> web.Response:
 
 
 async def download(request: web.Request) -> web.StreamResponse:
-    remaining = int(request.query["bytes"])
+    size = int(request.query["bytes"])
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
-    response.content_length = remaining
+    response.content_length = size
     await response.prepare(request)
-    while remaining > 0:
-        piece = PATTERN[: min(CHUNK, remaining)]
+    for piece in pattern_pieces(size):
         await response.write(piece)
-        remaining -= len(piece)
     await response.write_eof()
     return response
 
