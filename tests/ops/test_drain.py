@@ -148,3 +148,5 @@ async def test_drain_is_bounded_by_shutdown_timeout(
     assert (await slow).kind == "lost"  # cut off at the deadline, as configured
     [record] = gateway.decisions(1)
     assert record["path"] == "/__slow" and record["status"] == 499
+    # The drain's log counts the request in flight, on whichever data plane served it.
+    assert "1 connections open" in gateway.stderr()

@@ -46,6 +46,11 @@ class DataPlaneServer(GatewayServer):
     def untrack(self, protocol: DataPlaneProtocol) -> None:
         self._native.discard(protocol)
 
+    def open_connections(self) -> int:
+        """Client connections open now (`ops.drain` logs it). Every one starts as a
+        `DataPlaneProtocol`, and a handed-over one stays tracked until it closes."""
+        return len(self._native)
+
     def pre_shutdown(self) -> None:
         self.draining = True
         for protocol in list(self._native):

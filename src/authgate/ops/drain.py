@@ -31,6 +31,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from aiohttp import WSCloseCode, web
 
@@ -43,6 +44,14 @@ GOING_AWAY = WSCloseCode.GOING_AWAY
 # Long enough for a request sent right after the handshake to arrive over a real
 # network; short next to any shutdown budget.
 SETTLE_SECONDS = 0.25
+
+
+@runtime_checkable
+class CountsConnections(Protocol):
+    """A server whose connections are not (all) in aiohttp's `Server.connections`:
+    the native data plane's (`dataplane.server`) are its own."""
+
+    def open_connections(self) -> int: ...
 
 
 @dataclass
@@ -109,7 +118,11 @@ async def drain(
     for listener in listeners:
         handed_over += await listener.close(runner)
     server = runner.server
-    busy = len(server.connections) if server is not None else 0
+    busy = 0
+    if isinstance(server, CountsConnections):
+        busy = server.open_connections()
+    elif server is not None:
+        busy = len(server.connections)
     log.info(
         "draining: listeners closed (%d queued connections taken over), %d connections open",
         handed_over, busy,
