@@ -82,6 +82,7 @@ PURE_MODULES = [
     "authgate.conn.peers",
     "authgate.conn.refusals",
     "authgate.conn.absolute_form",
+    "authgate.conn.timer",
     "authgate.config.schema_listener",
     # the request as read from the wire: what every stage reads instead of aiohttp's
     "authgate.wire",

@@ -38,6 +38,7 @@ from authgate.conn.absolute_form import origin_form
 from authgate.conn.clock import Phase, ReadClock
 from authgate.conn.limits import REFUSED_WAIT, ConnectionLimits, Timeouts
 from authgate.conn.peers import Admission
+from authgate.conn.timer import CoarseTimer
 from authgate.conn.refusals import (
     ParseError,
     RequestHint,
@@ -137,7 +138,7 @@ class DataPlaneProtocol(asyncio.Protocol):
         self.ssl_object: Any = None
         self._admission = Admission.DROPPED
         self._clock = ReadClock(self._limits.timeouts, 0.0)
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = CoarseTimer(self._loop, self._expire)
         # the head being parsed
         self._url = b""
         self._fields: list[tuple[bytes, bytes]] = []
@@ -205,9 +206,7 @@ class DataPlaneProtocol(asyncio.Protocol):
             self._done.set_result(None)
 
     def _release(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
         admission, self._admission = self._admission, Admission.DROPPED
         self.server.peers.release(self.peer, admission)
         self.server.untrack(self)
@@ -618,15 +617,9 @@ class DataPlaneProtocol(asyncio.Protocol):
         deadline = self._clock.deadline(self._busy())
         if deadline is None:
             deadline = self._loop.time() + self._limits.timeouts.idle
-        timer = self._timer
-        if timer is not None:
-            if timer.when() <= deadline:
-                return  # it fires early and re-arms (no reschedule per read)
-            timer.cancel()
-        self._timer = self._loop.call_at(deadline, self._expire)
+        self._timer.arm(deadline)
 
     def _expire(self) -> None:
-        self._timer = None
         if self.transport is None or self._lost or self._translator is not None:
             return
         if self._refusing and self._current is None and not self._queue:

@@ -37,6 +37,7 @@ from typing import Protocol
 
 import httptools
 
+from authgate.conn.timer import CoarseTimer
 from authgate.dataplane.framing import (
     CHUNKED_END,
     CONTINUE,
@@ -152,7 +153,7 @@ class Relay:
         self._last_read = 0.0
         self._waiting_read = False
         self._deadline: float | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = CoarseTimer(self._loop, self._expire)
         self._finished = False
         self._reusable = False
         self._stalled_since: float | None = None  # the client stopped reading the answer
@@ -433,12 +434,7 @@ class Relay:
         when = self._next_deadline()
         if when is None:
             return
-        timer = self._timer
-        if timer is not None:
-            if timer.when() <= when:
-                return  # it fires early and re-arms
-            timer.cancel()
-        self._timer = self._loop.call_at(when, self._expire)
+        self._timer.arm(when)
 
     def _next_deadline(self) -> float | None:
         if self._stalled_since is not None:
@@ -452,12 +448,9 @@ class Relay:
         return read if deadline is None else min(read, deadline)
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
 
     def _expire(self) -> None:
-        self._timer = None
         if self._finished:
             return
         now = self._loop.time()

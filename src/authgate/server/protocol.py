@@ -37,6 +37,7 @@ from authgate.conn.absolute_form import OriginForm, origin_form
 from authgate.conn.clock import Phase, ReadClock
 from authgate.conn.limits import REFUSED_WAIT, ConnectionLimits, Timeouts
 from authgate.conn.peers import Admission, PeerTable
+from authgate.conn.timer import CoarseTimer
 from authgate.conn.refusals import (
     BodyRefused,
     ParseError,
@@ -158,7 +159,7 @@ class GatewayProtocol(RequestHandler):
         self._clock = ReadClock(limits.timeouts, 0.0)
         self._peer = "unknown"
         self._admission = Admission.DROPPED  # until placed in the table
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = CoarseTimer(self._loop, self._expire)
         self._refusing = False  # a refusal is queued: nothing more is read
         self._prefix = b""  # the first bytes of the request whose head is incomplete
         self._body: StreamReader | None = None  # the body being read from the client
@@ -189,9 +190,7 @@ class GatewayProtocol(RequestHandler):
         self._arm()
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
         admission, self._admission = self._admission, Admission.DROPPED
         self._gateway.peers.release(self._peer, admission)
         super().connection_lost(exc)
@@ -391,15 +390,9 @@ class GatewayProtocol(RequestHandler):
             # Nothing owed now (busy or paused): look again later, in case a change
             # of phase went unnoticed. Cheap: one timer per connection.
             deadline = self._loop.time() + self._limits.timeouts.idle
-        timer = self._timer
-        if timer is not None:
-            if timer.when() <= deadline:
-                return  # it fires early and re-arms (no reschedule per read)
-            timer.cancel()
-        self._timer = self._loop.call_at(deadline, self._expire)
+        self._timer.arm(deadline)
 
     def _expire(self) -> None:
-        self._timer = None
         if self.transport is None or self._refusing:
             return
         expiry = self._clock.expired(self._loop.time(), self._busy())
