@@ -141,7 +141,8 @@ async def _serve(
         if relay.upstream_status is None:
             return _refuse_body(client, incoming, wire, exchange, runtime)
         assert incoming.refused is not None
-        exchange.status = exchange.fail(incoming.refused, 413).status
+        # Its status is the table's: 413 too large, 408 too slow (the record says which).
+        exchange.status = exchange.fail(incoming.refused).status
         return False
     # The client got a status line and a cut connection (RFC 9112 §8): the record says
     # the upstream failed, with what it had started to send.

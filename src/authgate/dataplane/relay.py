@@ -48,6 +48,7 @@ from authgate.dataplane.framing import (
 )
 from authgate.dataplane.pool import PoolKey, UpstreamConnection, UpstreamPool
 from authgate.decision import Reason
+from authgate.outcomes import status
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,13 @@ class Ending(enum.Enum):
 
 
 class UpstreamFailed(Exception):
-    """Nothing was sent to the client: the caller answers `status` with `reason`."""
+    """Nothing was sent to the client: the caller answers `reason` (its status is the
+    outcome table's: 502 unreachable or malformed, 504 timed out)."""
 
-    def __init__(self, reason: Reason, status: int) -> None:
+    def __init__(self, reason: Reason) -> None:
         super().__init__(reason.value)
         self.reason = reason
-        self.status = status
+        self.status = status(reason)
 
 
 class ClientSide(Protocol):
@@ -176,10 +178,10 @@ class Relay:
             return await self._pool.acquire(key, timeout)
         except TimeoutError as exc:
             log.warning("upstream %s:%s: connect timed out", key.host, key.port)
-            raise UpstreamFailed(Reason.UPSTREAM_TIMEOUT, 504) from exc
+            raise UpstreamFailed(Reason.UPSTREAM_TIMEOUT) from exc
         except OSError as exc:
             log.warning("upstream %s:%s unreachable: %r", key.host, key.port, exc)
-            raise UpstreamFailed(Reason.UPSTREAM_UNREACHABLE, 502) from exc
+            raise UpstreamFailed(Reason.UPSTREAM_UNREACHABLE) from exc
 
     async def _exchange(self, conn: UpstreamConnection) -> Ending:
         self._attach(conn)
@@ -397,7 +399,7 @@ class Relay:
             ending = Ending.UPSTREAM_TIMEOUT if timed_out else Ending.UPSTREAM_ABORTED
             self._end(ending, reusable=False)
             return
-        self._fail(UpstreamFailed(reason, 504 if timed_out else 502))
+        self._fail(UpstreamFailed(reason))
 
     def _fail(self, failure: UpstreamFailed) -> None:
         if self._finished:
