@@ -57,6 +57,7 @@ def absolute(target: bytes, *fields: bytes, host: bool = True) -> bytes:
 
 
 FIRST = req(line=b"GET /first HTTP/1.1")  # a legitimate request, then something else
+HANDED_OVER = req(line=b"GET /.authgate/logout HTTP/1.1")  # the gateway's own endpoint
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,14 @@ CASES: dict[str, Case] = {
         chunked(CHUNKED_HELLO) + chunked(b"5\nhello\r\n0\r\n\r\n"),
         (200, 400), forwarded=(("/s", b"hello"),), in_body=True,
     ),
+    # After the gateway's own endpoint the connection is aiohttp's (handed over on the
+    # native plane, llhttp still parsing in front): the framing rules hold there too.
+    "endpoint-then-bad-chunk": Case(
+        HANDED_OVER + chunked(b"5\nhello\r\n0\r\n\r\n"), (200, 400), in_body=True
+    ),
+    "endpoint-then-chunk-ext-long": Case(
+        HANDED_OVER + chunked(b"5;" + b"a" * 100_000 + b"\r\nhello\r\n0\r\n\r\n"), (200, 400), in_body=True
+    ),
     "pipelined-chunked-then-get": Case(
         chunked(CHUNKED_HELLO) + FIRST, (200, 200), closed=False,
         forwarded=(("/s", b"hello"), ("/first", b"")),
@@ -286,6 +295,8 @@ AIOHTTP_DEPARTS: dict[str, str] = {
     "pipelined-length-then-duplicate-cl": _PIPELINED,
     "pipelined-chunked-then-te-cl": _PIPELINED,
     "pipelined-chunked-then-bad-chunk": _PIPELINED,
+    "endpoint-then-bad-chunk": _PIPELINED,
+    "endpoint-then-chunk-ext-long": "100 kB of chunk extension served",
 }
 
 

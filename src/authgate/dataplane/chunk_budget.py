@@ -55,3 +55,12 @@ class ChunkBudget:
     def exceeded(self, decoded: int) -> bool:
         """More framing than the bound allows for `decoded` body bytes so far."""
         return self.raw - decoded > EXTENSIONS + PER_CHUNK * self.chunks
+
+
+def slice_size(head: bool, budget: ChunkBudget | None, available: int) -> int:
+    """How much of `available` bytes to feed llhttp at once: while a `head` is being
+    parsed (it may begin a chunked body), a chunked body whose `budget` counts, or
+    anything else (all of it)."""
+    if head:
+        return HEAD_SLICE
+    return SLICE if budget is not None else available

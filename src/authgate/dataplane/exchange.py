@@ -21,7 +21,6 @@ from authgate.conn.refusals import BodyRefused
 from authgate.dataplane.framing import answer_bytes
 from authgate.dataplane.pool import PoolKey
 from authgate.dataplane.relay import Ending, Outbound, Relay, Timeouts, UpstreamFailed
-from authgate.decide import refuse_request
 from authgate.decision import Reason
 from authgate.ops.inflight import IN_FLIGHT
 from authgate.ops.logs import REQUEST_ID
@@ -31,11 +30,9 @@ from authgate.server.auth_state import AuthRuntime
 from authgate.server.exchange import Exchange
 from authgate.server.facts import gather_facts
 from authgate.server.state import DECISION_LOG, GENERATION, ServerRuntime, UpstreamTarget
-from authgate.server.answers import decision_response
 from authgate.server.verdict import (
     Answer,
     Forward,
-    answer,
     body_refused,
     judge,
     shed,
@@ -49,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CLIENT_CLOSED = 499  # nginx's "client closed request"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_BODY_LIMITS = frozenset({Reason.BODY_TOO_LARGE, Reason.BODY_TIMEOUT, Reason.BODY_TOO_SLOW})
 
 
 async def serve_request(client: DataPlaneProtocol, incoming: Incoming) -> None:
@@ -154,14 +150,9 @@ async def _serve(
 def _refuse_body(
     client: DataPlaneProtocol, incoming: Incoming, wire: Wire, exchange: Exchange, runtime: ServerRuntime
 ) -> bool:
-    reason = incoming.refused or Reason.BODY_TOO_LARGE
-    if reason in _BODY_LIMITS:  # the route's limit or the body timers: the route's refusal
-        refusal = body_refused(wire, exchange, runtime, BodyRefused(reason))
-    else:
-        # A body that broke its framing: the request was never a valid one, refused as
-        # the parser refuses a bad head (no route), whatever was judged of its head.
-        exchange.decision = refuse_request(reason)
-        refusal = answer(exchange, runtime, decision_response(wire, runtime.pages, exchange.decision, exchange.facts))
+    # The route's limit or the body timers keep the route; a body that broke its
+    # framing is refused as a bad head (no route): `server.body_limit`.
+    refusal = body_refused(wire, exchange, runtime, BodyRefused(incoming.refused or Reason.BODY_TOO_LARGE))
     _write(client, incoming, refusal, keep_alive=False)
     return False
 

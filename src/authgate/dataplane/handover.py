@@ -10,8 +10,11 @@ canonical form of what llhttp accepted (request line, fields as received, the bo
 re-framed: `Content-Length` as is, chunked re-chunked without trailers). aiohttp's
 parser therefore never sees bytes llhttp would have refused: the two parsers cannot
 disagree about where a request ends (request smuggling needs two parsers that
-disagree). After an upgrade's head the bytes are not HTTP: they pass through raw, and
-the transport is given to aiohttp's protocol outright.
+disagree). A chunked body's framing is bounded here as on the data plane
+(`chunk_budget`); what llhttp refuses, or the bound, inside a body aiohttp is reading
+refuses that request (400), else the refusal is queued after what aiohttp has. After
+an upgrade's head the bytes are not HTTP: they pass through raw, and the transport
+is given to aiohttp's protocol outright.
 
 Requests queued before the handed-over one are answered first (the hand-over is
 itself a place in the queue), so answers stay in order.
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from authgate.conn.refusals import ParseError, classify_parse_error
+from authgate.dataplane.chunk_budget import ChunkBudget, slice_size
 from authgate.dataplane.framing import CHUNKED_END, Framing, chunk
 from authgate.proxy.handshake import wants_websocket
 from authgate.routing import PathRejected, normalize_path
@@ -70,6 +74,8 @@ class Translator:
         self._out: list[bytes] = [canonical_head(first.method, first.target, first.version, first.fields)]
         self._chunked = first.framing is Framing.CHUNKED
         self._in_body = not first.body_done
+        self._budget = first.budget  # a chunked body's framing, counted (`chunk_budget`)
+        self._decoded = 0
         self._url = b""
         self._fields: list[tuple[bytes, bytes]] = []
         self._prefix = b""
@@ -88,15 +94,28 @@ class Translator:
             return
         if not self._in_body and len(self._prefix) < 512:
             self._prefix += data[:512]
-        try:
-            self._client.parser.feed_data(data)
-        except httptools.HttpParserUpgrade as upgrade:
-            self.raw(data[upgrade.args[0]:])
-            return
-        except httptools.HttpParserError as error:
-            log.debug("handed-over connection: llhttp refused %s", error)
-            self._refusal = ParseError.OTHER
+        while data and self._refusal is None and not self._raw:
+            budget = self._budget
+            size = slice_size(not self._in_body, budget, len(data))
+            piece, data = data[:size], data[size:]
+            try:
+                self._client.parser.feed_data(piece)
+            except httptools.HttpParserUpgrade as upgrade:
+                self.raw(piece[upgrade.args[0]:] + data)
+                return
+            except httptools.HttpParserError as error:
+                self.refused(error)
+            else:
+                if budget is not None and self._budget is budget:
+                    budget.consumed(len(piece))
+                    if budget.exceeded(self._decoded):
+                        self._refusal = ParseError.OTHER  # RFC 9112 §7.1.1: a 4xx
         self.flush()
+
+    def refused(self, error: httptools.HttpParserError) -> None:
+        """llhttp refused what followed the hand-over: aiohttp answers it."""
+        log.debug("handed-over connection: llhttp refused %s", error)
+        self._refusal = ParseError.OTHER
 
     def raw(self, data: bytes) -> None:
         """From here on the connection carries another protocol's bytes."""
@@ -133,16 +152,24 @@ class Translator:
         target = self._url.decode("latin-1")
         self._out.append(canonical_head(method, target, (int(major), int(minor or 0)), self._fields))
         self._chunked = any(name.lower() == b"transfer-encoding" for name, _ in self._fields)
+        self._budget = ChunkBudget() if self._chunked else None
+        self._decoded = 0
         self._in_body = True
         self._prefix = b""
 
+    def on_chunk_header(self) -> None:
+        if self._budget is not None:
+            self._budget.chunk()
+
     def on_body(self, body: bytes) -> None:
+        self._decoded += len(body)
         self._out.append(chunk(body) if self._chunked else body)
 
     def on_message_complete(self) -> None:
         if self._chunked:
             self._out.append(CHUNKED_END)
         self._chunked = False
+        self._budget = None
         self._in_body = False
 
     # --- the hand-over ------------------------------------------------------------

@@ -46,7 +46,7 @@ from authgate.conn.refusals import (
     classify_parse_error,
     header_section_bytes,
 )
-from authgate.dataplane.chunk_budget import HEAD_SLICE, SLICE, ChunkBudget
+from authgate.dataplane.chunk_budget import ChunkBudget, slice_size
 from authgate.dataplane.exchange import serve_request
 from authgate.dataplane.framing import Framing, answer_bytes
 from authgate.dataplane.handover import Translator, needs_aiohttp
@@ -323,7 +323,7 @@ class DataPlaneProtocol(asyncio.Protocol):
         while data:
             body = self._parsing
             budget = body.budget if body is not None else None
-            size = HEAD_SLICE if body is None else SLICE if budget is not None else len(data)
+            size = slice_size(body is None, budget, len(data))
             piece, data = data[:size], data[size:]
             self._feed(piece)
             if self._refusing:
@@ -350,6 +350,8 @@ class DataPlaneProtocol(asyncio.Protocol):
             cause = error.__context__
             if isinstance(cause, _Stop):
                 self._refuse(cause.reason)
+            elif self._translator is not None:
+                self._translator.refused(error)  # after a hand-over in this read: aiohttp's
             else:
                 self._refuse(classify_parse_error(_parse_error(error), self._prefix))
 
@@ -450,7 +452,8 @@ class DataPlaneProtocol(asyncio.Protocol):
 
     def on_chunk_header(self) -> None:
         if self._translator is not None:
-            return  # re-chunked for aiohttp (`handover`): its extensions are not passed on
+            self._translator.on_chunk_header()
+            return
         incoming = self._parsing
         if incoming is not None and incoming.budget is not None:
             incoming.budget.chunk()

@@ -8,7 +8,10 @@ to the aiohttp connection, which counts a chunked body as it streams
 (`conn.limits.BodyLimited`). `body_refused_response` answers a
 `BodyRefused` raised by whoever read the body (413, or 408 for a body too slow),
 keeps the route and rule in the decision, and closes the connection: the rest of
-the body is never read, so the connection cannot carry another request.
+the body is never read, so the connection cannot carry another request. A body that
+broke its framing (a bad chunk, chunk extensions past their bound: 400) is refused
+as the parser refuses a bad head — no route, whatever was judged of its head — on
+both front ends.
 `expect_continue` is the route's `Expect` handler: it asks for the body (100
 Continue) only when it can be accepted.
 """
@@ -21,6 +24,8 @@ from aiohttp.http import HttpVersion11
 
 from authgate.conn.limits import BodyLimited
 from authgate.conn.refusals import BodyRefused
+from authgate.decide import refuse_request
+from authgate.decision import Reason
 from authgate.outcomes import refusal
 from authgate.routing import Route
 from authgate.server.answers import decision_response
@@ -30,6 +35,7 @@ from authgate.server.state import ServerRuntime, runtime_of
 from authgate.wire import Wire
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_BODY_LIMITS = frozenset({Reason.BODY_TOO_LARGE, Reason.BODY_TIMEOUT, Reason.BODY_TOO_SLOW})
 
 
 def body_limit(route: Route, runtime: ServerRuntime) -> int:
@@ -55,7 +61,10 @@ def body_refused_response(
     wire: Wire, pages: PageRenderer, exchange: Exchange, refused: BodyRefused
 ) -> web.Response:
     before = exchange.decision
-    exchange.decision = refusal(refused.reason, route_id=before.route_id, rule=before.rule)
+    if refused.reason in _BODY_LIMITS:  # the route's limit or the body timers
+        exchange.decision = refusal(refused.reason, route_id=before.route_id, rule=before.rule)
+    else:  # the request was never a valid one
+        exchange.decision = refuse_request(refused.reason)
     response = decision_response(wire, pages, exchange.decision, exchange.facts)
     response.force_close()
     return response

@@ -332,7 +332,13 @@ class GatewayProtocol(RequestHandler):
 
     def queue_refusal(self, reason: Reason, prefix: bytes) -> None:
         """A refusal decided in front of this protocol (the data plane's llhttp,
-        `dataplane.handover`): answered after what is queued, then the close."""
+        `dataplane.handover`): answered after what is queued, then the close — or,
+        when it broke the body being read, by that request itself (RFC 9112 §7.1: a
+        400 for it, as on the data plane; its reader gets `BodyRefused`)."""
+        body = self._body
+        if body is not None:
+            self._refuse_body(reason, body)
+            return
         self._prefix = prefix or self._prefix
         self._queue_refusal(reason)
 
