@@ -51,6 +51,7 @@ import asyncio
 import collections
 import contextlib
 import datetime
+import json
 import os
 import shlex
 import signal
@@ -197,8 +198,10 @@ async def drain(gateway: sv.Server, decisions: watch.DecisionTally,
     code = await asyncio.to_thread(process.popen.wait, 60)
     decisions.read()
     missing = [rid for rid in tally.request_ids if rid not in decisions.request_ids]
+    drained = [line for line in process.tail(1_000_000).splitlines() if "draining:" in line]
     return {"tally": tally, "exit": code, "missing_records": missing,
-            "records": len(decisions.request_ids)}
+            "records": len(decisions.request_ids),
+            "log": json.loads(drained[-1])["message"] if drained else "(no drain line logged)"}
 
 
 # ---------------------------------------------------------------- the report
@@ -322,6 +325,10 @@ def drain_report(drained: dict[str, Any], args: argparse.Namespace) -> list[str]
         f"{args.drain_seconds:g} s with SIGTERM at {args.drain_seconds / 2:g} s; lost = "
         f"{tally.count('lost')}, exit code {drained['exit']}, `ok` answers without a "
         f"decision record: {len(drained['missing_records'])} of {len(tally.request_ids):,})",
+        "",
+        f"The gateway logged: `{drained['log']}`; it wrote {drained['records']:,} decision "
+        f"records in the window, for {tally.count('ok') + tally.count('aborted'):,} answers "
+        "the client saw (ok + aborted).",
         "",
         *outcome_table(tally),
     ]
