@@ -136,6 +136,7 @@ async def soak(gateway: sv.Server, args: argparse.Namespace) -> dict[str, Any]:
     watcher = watch.Watch(pid, decisions, tally, every=args.every)
     watcher.start()
     load_avg = [os.getloadavg()]
+    began = datetime.datetime.now(datetime.UTC)
     overflows = listen_overflows()
     client_cpu = time.process_time()
     try:
@@ -153,7 +154,7 @@ async def soak(gateway: sv.Server, args: argparse.Namespace) -> dict[str, Any]:
             "settled": settled, "settle_seconds": settle_seconds, "tally": tally,
             "decisions": decisions, "by_decision": by_decision,
             "client_connections": client.opened, "load": load_avg,
-            "client_cpu": client_cpu, "listen_overflows": overflows}
+            "client_cpu": client_cpu, "listen_overflows": overflows, "began": began}
 
 
 def listen_overflows() -> int:
@@ -243,7 +244,7 @@ def soak_report(gateway: sv.Server, result: dict[str, Any], args: argparse.Names
     answered = tally.count("ok") + tally.count("aborted")
     first, last = (samples[0], samples[-1]) if samples else (base, end)
     lines = [
-        f"Run of {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC: {args.minutes:g} min at "
+        f"Run of {result['began']:%Y-%m-%d %H:%M} UTC: {args.minutes:g} min at "
         f"{args.rate:g} req/s (open loop), samples every {args.every:g} s. Code "
         f"{revision()}. Load average (1/5/15 min) at the start "
         f"{' '.join(f'{x:.2f}' for x in result['load'][0])}, at the end "
@@ -371,7 +372,7 @@ def command() -> str:
     if os.environ.get("AUTHGATE_BENCH_VIA_MAKE"):
         return "make soak" + (f" SOAK_ARGS={shlex.quote(shlex.join(sys.argv[1:]))}"
                               if sys.argv[1:] else "")
-    return ".venv/bin/python bench/soak.py " + shlex.join(sys.argv[1:])
+    return " ".join([".venv/bin/python bench/soak.py", *map(shlex.quote, sys.argv[1:])])
 
 
 def write_doc(marker: str, lines: list[str]) -> None:
