@@ -253,3 +253,24 @@ async def test_a_client_that_stops_reading_is_cut_after_the_read_timeout(
     conn.close()
     assert (record["status"], record["upstream_status"]) == (499, 200)
     assert cpu_spent < 0.5, cpu_spent  # a paused relay waits on its timer, it does not spin
+
+
+async def test_a_refused_upload_still_being_sent_gets_its_answer_not_a_reset(
+    native: Callable[..., Gateway],
+) -> None:
+    # The body breaks the route's limit early; the client goes on sending for longer
+    # than the 2 s quiet-linger. The gateway keeps reading and dropping while data
+    # arrives (nginx's lingering_close), so the 413 is read intact afterwards.
+    gateway = native(route={"max_body": 1024})
+    conn = await connect(gateway.port)
+    await conn.send(request("/ok", method="POST", close=False, extra="Transfer-Encoding: chunked\r\n"))
+    piece = b"%x\r\n%b\r\n" % (16384, b"u" * 16384)
+    loop = asyncio.get_running_loop()
+    until = loop.time() + 3.5
+    while loop.time() < until:
+        await conn.send(piece)
+        await asyncio.sleep(0.02)
+    answer, _ = await read_answer(conn)
+    conn.close()
+    assert answer.status == 413
+    assert answer.json()["reason"] == "body-too-large"
