@@ -83,6 +83,7 @@ PURE_MODULES = [
     "authgate.conn.refusals",
     "authgate.conn.absolute_form",
     "authgate.conn.timer",
+    "authgate.conn.linger",
     "authgate.config.schema_listener",
     # the request as read from the wire: what every stage reads instead of aiohttp's
     "authgate.wire",

@@ -38,6 +38,7 @@ from authgate.conn.absolute_form import origin_form
 from authgate.conn.clock import Phase, ReadClock
 from authgate.conn.limits import REFUSED_WAIT, ConnectionLimits, Timeouts
 from authgate.conn.peers import Admission
+from authgate.conn.linger import Linger
 from authgate.conn.timer import CoarseTimer
 from authgate.conn.refusals import (
     ParseError,
@@ -62,11 +63,6 @@ log = logging.getLogger(__name__)
 
 _PREFIX_BYTES = 512  # the first bytes of a head, for its refusal's record
 _BODY_HIGH_WATER = 256 * 1024  # buffered body bytes before the client is paused
-LINGER_SECONDS = 2.0  # as server/protocol.py: read and drop, so the answer is not reset
-# ... for as long as the client keeps sending, up to this (nginx's lingering_time 30 s,
-# lingering_timeout 5 s): a client still uploading the body of a refused request when
-# the socket closes would get a reset instead of the answer.
-LINGER_AT_MOST = 30.0
 
 
 class Incoming:
@@ -155,7 +151,7 @@ class DataPlaneProtocol(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._translator: Translator | None = None
         self._refusing = False  # nothing more is parsed
-        self._last_dropped = 0.0  # when a refused client last sent something (lingering)
+        self._lingering: Linger | None = None  # a refused client still sending (conn.linger)
         self._closing = False  # close after the current answer
         self._lost = False
         self._done: asyncio.Future[None] = self._loop.create_future()
@@ -302,7 +298,8 @@ class DataPlaneProtocol(asyncio.Protocol):
             translator.feed(data)
             return
         if self._refusing:
-            self._last_dropped = self._loop.time()
+            if self._lingering is not None:
+                self._lingering.received()
             return  # refused: what still arrives is read and dropped
         now = self._loop.time()
         parsing = self._parsing
@@ -575,19 +572,8 @@ class DataPlaneProtocol(asyncio.Protocol):
         except (OSError, RuntimeError):
             transport.close()
             return
-        now = self._loop.time()
-        self._last_dropped = now
-        self._loop.call_later(LINGER_SECONDS, self._linger_check, transport, now + LINGER_AT_MOST)
-
-    def _linger_check(self, transport: asyncio.Transport, until: float) -> None:
-        """Close once the client has sent nothing for LINGER_SECONDS, or at `until`."""
-        now = self._loop.time()
-        quiet_since = now - self._last_dropped
-        if transport.is_closing() or quiet_since >= LINGER_SECONDS or now >= until:
-            transport.close()
-            return
-        wait = min(LINGER_SECONDS - quiet_since, until - now)
-        self._loop.call_later(max(wait, 0.05), self._linger_check, transport, until)
+        self._lingering = Linger(self._loop, transport)
+        self._lingering.start()
 
     # --- refusing ----------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from authgate.conn.absolute_form import OriginForm, origin_form
 from authgate.conn.clock import Phase, ReadClock
 from authgate.conn.limits import REFUSED_WAIT, ConnectionLimits, Timeouts
 from authgate.conn.peers import Admission, PeerTable
+from authgate.conn.linger import Linger
 from authgate.conn.timer import CoarseTimer
 from authgate.conn.refusals import (
     BodyRefused,
@@ -54,11 +55,6 @@ from authgate.server.state import GENERATION
 # the clock's idle timer replaces it (a value aiohttp never reaches).
 _KEEPALIVE_OFF = 365 * 86400.0
 _PREFIX_BYTES = 512  # the first bytes of a request, for its record and its refusal
-# How long a refused client that may still be sending is read (and dropped) after the
-# answer, before the socket closes. nginx's lingering_close does the same (its
-# lingering_timeout is 5 s): closing a socket with unread bytes makes the kernel send a
-# TCP reset, which can destroy the 413/431/408 before the client has read it.
-LINGER_SECONDS = 2.0
 _ERROR_11 = ERROR._replace(version=HttpVersion11)
 
 
@@ -149,7 +145,7 @@ def _parse_error(exc: BaseException) -> ParseError:
 class GatewayProtocol(RequestHandler):
     __slots__ = (
         "_gateway", "_limits", "_clock", "_peer", "_admission", "_timer",
-        "_refusing", "_prefix", "_body", "_body_limit", "_draining", "_linger",
+        "_refusing", "_prefix", "_body", "_body_limit", "_draining", "_linger", "_lingering",
     )  # fmt: skip
 
     def __init__(self, gateway: GatewayServer, limits: ConnectionLimits, **kwargs: Any) -> None:
@@ -166,6 +162,7 @@ class GatewayProtocol(RequestHandler):
         self._body_limit = limits.max_body
         self._draining = False  # answered; aiohttp reads and drops the rest of the body
         self._linger = False  # refused while the client may still send: linger at close
+        self._lingering: Linger | None = None  # lingering now (conn.linger)
 
     # --- the connection ---------------------------------------------------------
 
@@ -197,6 +194,8 @@ class GatewayProtocol(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         if self._refusing:
+            if self._lingering is not None:
+                self._lingering.received()
             return
         if self._upgraded or self._payload_parser is not None:
             super().data_received(data)  # a WebSocket (or its handshake's tail)
@@ -366,8 +365,9 @@ class GatewayProtocol(RequestHandler):
     def linger_close(self, transport: Any) -> bool:
         """Half-close instead of closing, when a refused client may still be sending:
         the answer goes out with a FIN, whatever still arrives is read and dropped
-        (`_refusing`), and the socket closes when the client closes its side or after
-        LINGER_SECONDS. Returns False when the caller is to close at once."""
+        (`_refusing`), and the socket closes when the client closes its side or once
+        it has been quiet for a while (`conn.linger`). Returns False when the caller
+        is to close at once."""
         if not self._linger or transport.is_closing():
             return False
         self._linger = False
@@ -375,13 +375,17 @@ class GatewayProtocol(RequestHandler):
         try:
             transport.resume_reading()  # a paused socket would fill and reset anyway
             if not transport.can_write_eof():  # TLS: no half-close; linger all the same
-                self._loop.call_later(LINGER_SECONDS, transport.close)
+                self._linger_on(transport)
                 return True
             transport.write_eof()
         except (OSError, RuntimeError):
             return False
-        self._loop.call_later(LINGER_SECONDS, transport.close)
+        self._linger_on(transport)
         return True
+
+    def _linger_on(self, transport: Any) -> None:
+        self._lingering = Linger(self._loop, transport)
+        self._lingering.start()
 
     # --- timers -------------------------------------------------------------------
 
