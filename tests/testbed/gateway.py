@@ -49,12 +49,21 @@ class Gateway:
         while True:
             records = [
                 json.loads(line)
-                for line in self.decision_file.read_text().splitlines()
+                for line in self._complete_lines()
                 if line.strip()
-            ] if self.decision_file.exists() else []
+            ]
             if len(records) >= count or time.monotonic() > deadline:
                 return records
             time.sleep(0.02)
+
+    def _complete_lines(self) -> list[str]:
+        """The log's lines the writer has finished: a reader can see a batch's write
+        half done (a regular file's write() is not atomic against a concurrent read),
+        so a last line without its newline is left for the next poll."""
+        if not self.decision_file.exists():
+            return []
+        lines = self.decision_file.read_text().splitlines(keepends=True)
+        return [line for line in lines if line.endswith("\n")]
 
     def record(self, request_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The decision record of one request (the log is written off the request path)."""
