@@ -32,6 +32,9 @@ class Timeouts:
     body_grace: float
 
 
+REFUSED_TIMEOUTS = Timeouts(REFUSED_WAIT, REFUSED_WAIT, REFUSED_WAIT, 0, REFUSED_WAIT)
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
     timeouts: Timeouts
@@ -59,6 +62,10 @@ class ConnectionLimits:
 
     def cap(self, trusted: bool) -> int:
         return self.per_trusted_proxy if trusted else self.per_ip
+
+    def timeouts_for(self, admitted: bool) -> Timeouts:
+        """A connection over its address's cap owes its request within REFUSED_WAIT."""
+        return self.timeouts if admitted else REFUSED_TIMEOUTS
 
 
 @runtime_checkable

@@ -36,7 +36,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from authgate.conn.absolute_form import origin_form
 from authgate.conn.clock import Phase, ReadClock
-from authgate.conn.limits import REFUSED_WAIT, ConnectionLimits, Timeouts
+from authgate.conn.limits import ConnectionLimits
 from authgate.conn.peers import Admission
 from authgate.conn.linger import Linger
 from authgate.conn.timer import CoarseTimer
@@ -63,6 +63,11 @@ log = logging.getLogger(__name__)
 
 _PREFIX_BYTES = 512  # the first bytes of a head, for its refusal's record
 _BODY_HIGH_WATER = 256 * 1024  # buffered body bytes before the client is paused
+
+
+def headers_of(fields: list[tuple[bytes, bytes]]) -> CIMultiDictProxy[str]:
+    """A head's fields as the pipeline reads them: in order, duplicates kept."""
+    return CIMultiDictProxy(CIMultiDict((n.decode("latin-1"), v.decode("latin-1")) for n, v in fields))
 
 
 class Incoming:
@@ -95,9 +100,7 @@ class Incoming:
         self.budget: ChunkBudget | None = None  # a chunked body's framing, counted
         self.started = time.monotonic()
         self.time = time.time()
-        self.headers: CIMultiDictProxy[str] = CIMultiDictProxy(
-            CIMultiDict((n.decode("latin-1"), v.decode("latin-1")) for n, v in fields)
-        )
+        self.headers = headers_of(fields)
 
 
 class _HandOver:
@@ -181,8 +184,7 @@ class DataPlaneProtocol(asyncio.Protocol):
         # The per-peer cap (conn.peers), as on the aiohttp front end.
         self._admission = self.server.peers.admit(self.peer, self._limits.cap(trusted))
         admitted = self._admission is Admission.ADMITTED
-        timeouts = self._limits.timeouts if admitted else _refused_timeouts()
-        self._clock = ReadClock(timeouts, self._loop.time())
+        self._clock = ReadClock(self._limits.timeouts_for(admitted), self._loop.time())
         if self._admission is Admission.DROPPED:
             self._refusing = True
             refused = Refused(Reason.CONNECTIONS_EXCEEDED, RequestHint())
@@ -591,9 +593,7 @@ class DataPlaneProtocol(asyncio.Protocol):
             self._body_refused(parsing, reason)
             return
         hint = RequestHint.read(self._prefix) if self._prefix else RequestHint()
-        headers = CIMultiDictProxy(
-            CIMultiDict((n.decode("latin-1"), v.decode("latin-1")) for n, v in self._fields)
-        ) if self._fields else None  # fmt: skip
+        headers = headers_of(self._fields) if self._fields else None
         self._enqueue(_Refusal(Refused(reason, hint, headers)))
 
     def _body_refused(self, incoming: Incoming, reason: Reason) -> None:
@@ -679,9 +679,6 @@ def _absolute_form(
     # At most one Host was received (origin_form refuses two): its value replaced.
     return None, rewritten.target, [(n, host if n.lower() == b"host" else v) for n, v in fields]
 
-
-def _refused_timeouts() -> Timeouts:
-    return Timeouts(REFUSED_WAIT, REFUSED_WAIT, REFUSED_WAIT, 0, REFUSED_WAIT)
 
 
 def _parse_error(error: httptools.HttpParserError) -> ParseError:

@@ -35,7 +35,7 @@ from yarl import URL
 
 from authgate.conn.absolute_form import OriginForm, origin_form
 from authgate.conn.clock import Phase, ReadClock
-from authgate.conn.limits import REFUSED_WAIT, ConnectionLimits, Timeouts
+from authgate.conn.limits import ConnectionLimits
 from authgate.conn.peers import Admission, PeerTable
 from authgate.conn.linger import Linger
 from authgate.conn.timer import CoarseTimer
@@ -175,8 +175,7 @@ class GatewayProtocol(RequestHandler):
         # its request head (or REFUSED_WAIT without one), or dropped at once.
         self._admission = self._gateway.peers.admit(self._peer, self._limits.cap(trusted))
         admitted = self._admission is Admission.ADMITTED
-        timeouts = self._limits.timeouts if admitted else _refused_timeouts()
-        self._clock = ReadClock(timeouts, self._loop.time())
+        self._clock = ReadClock(self._limits.timeouts_for(admitted), self._loop.time())
         if self._admission is Admission.DROPPED:
             self._refusing = True
             refused = Refused(Reason.CONNECTIONS_EXCEEDED, RequestHint())
@@ -418,9 +417,6 @@ class GatewayProtocol(RequestHandler):
         else:
             self._queue_refusal(expiry.reason)  # 408 for a head that never completed
 
-
-def _refused_timeouts() -> Timeouts:
-    return Timeouts(REFUSED_WAIT, REFUSED_WAIT, REFUSED_WAIT, 0, REFUSED_WAIT)
 
 
 
