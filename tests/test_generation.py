@@ -88,6 +88,7 @@ def parts(auth: AuthRuntime) -> dict[str, object]:
     """Each resource of `RESOURCES` (and the pieces that go with it), by name."""
     return {
         "store": auth.store,
+        "events": auth.events,
         "refresher": auth.refresher,
         "assertion_keys": auth.assertion_keys,
         "signer": auth.signer,
@@ -143,7 +144,7 @@ RULES: list[tuple[str, Change, set[str]]] = [
     (
         "store",
         set_in("store", "key_prefix", value="other:"),
-        {"store", "refresher", "limiter", "regulator", "history"},
+        {"store", "refresher", "events", "limiter", "regulator", "history"},
     ),
     ("server.state_dir", set_in("server", "state_dir", value="/tmp/other-state"), {"assertion_keys", "signer"}),
     ("limits.regulation", set_in("limits", "regulation", value={"max_failures": 9}), {"regulator"}),
@@ -205,6 +206,8 @@ async def test_dropped_names_what_the_new_generation_no_longer_holds(
     set_in("geoip", "cache_size", value=10)(config)
     second = build(config, first)
     auth = first.auth
-    expected = [auth.store, auth.guards.limiter, auth.guards.regulator, auth.history, auth.geo]
+    expected = [
+        auth.store, auth.events, auth.guards.limiter, auth.guards.regulator, auth.history, auth.geo
+    ]
     assert [id(item) for item in dropped(first, second)] == [id(item) for item in expected]
     assert dropped(second, build(config, second)) == []

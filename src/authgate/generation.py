@@ -51,6 +51,10 @@ RESOURCES: Mapping[str, Reads] = {
     # The memory store holds the sessions themselves: a new one logs everyone out.
     # With it go the refresh coordinator and the session keys that encrypt its tokens.
     "store": lambda c: (c.secrets, c.store, c.sessions),
+    # The state-event channel (a pub/sub subscription on a Redis store) depends only on
+    # where the store is: a reload that rotates a secret or changes a timeout keeps the
+    # subscription, and with it everything subscribed to it.
+    "events": lambda c: c.store,
     # Loaded from (or created in) a file; the signer and the published JWKS go with it.
     "assertion_keys": lambda c: (c.secrets, c.server.state_dir),
     # Rate-limit counters survive every reload that keeps the store: a reload that
@@ -116,7 +120,8 @@ class Closable(Protocol):
 def resources(auth: AuthRuntime) -> list[Closable]:
     """What `auth` holds that must be closed: connections, files, caches."""
     held: list[Closable | None] = [
-        auth.store, auth.guards.limiter, auth.guards.regulator, auth.history, auth.geo,
+        # The store before the channel: closing a store may still publish.
+        auth.store, auth.events, auth.guards.limiter, auth.guards.regulator, auth.history, auth.geo,
     ]
     return [item for item in held if item is not None]
 

@@ -18,7 +18,8 @@ Contract (STYLE.md lessons 7 and 14):
   GeoIP readers, a history store) is closed once the requests of the old generation
   are done, or after `server.shutdown_timeout`, whichever comes first. Providers new
   in a generation load their discovery in the background; new GeoIP readers get
-  their file watcher. `close()` at shutdown closes what the current generation holds.
+  their file watcher; a new state-event channel starts its subscription. `close()`
+  at shutdown closes what the current generation holds.
 * One reload at a time: SIGHUP and the file watcher queue behind one lock.
 * `watch(reloader)` polls the file's mtime, size and inode every second (no inotify
   dependency; a Kubernetes ConfigMap update swaps a symlink, which changes the inode
@@ -166,6 +167,10 @@ class Reloader:
 
     def _begin(self, new: Generation, old: Generation | None) -> None:
         """Start what the resources new in `new` do in the background."""
+        if old is None or new.auth.events is not old.auth.events:
+            # Subscribes in the background: a store that is down must not keep the
+            # gateway from starting (until subscribed, caches read through).
+            self._spawn(new.auth.events.start())
         before = old.auth.oidc.values() if old is not None else ()
         for client in new.auth.oidc.values():
             if client not in before and client.metadata is None:

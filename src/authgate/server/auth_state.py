@@ -1,7 +1,8 @@
 """The auth half of a config generation: everything login, guards and the adaptive
 checks need at run time.
 
-Contract: `AuthRuntime` holds the session keys, the session store, one OIDC client per
+Contract: `AuthRuntime` holds the session keys, the session store, the state-event
+channel every process on that store shares (`authgate.events`), one OIDC client per
 provider, the refresh coordinator, the assertion signer, each route's compiled header
 templates (the snapshot's, compiled once) and header budget, the GeoIP readers, the
 risk history store, the device verifiers and the guards. `build_auth_runtime` builds
@@ -24,6 +25,7 @@ from authgate.config.schema import GatewayConfig
 from authgate.config.snapshot import Snapshot
 from authgate.device.known_device import KnownDeviceCookie
 from authgate.device.posture import PostureVerifier, http_jwks_fetch
+from authgate.events import EventChannel, build_channel
 from authgate.geo.databases import GeoDatabases
 from authgate.mutate.assertion import AssertionKeys, AssertionSigner
 from authgate.mutate.header_budget import HeaderBudget
@@ -46,6 +48,7 @@ class AuthRuntime:
     keys: SessionKeys | None
     cipher: TokenCipher | None
     store: SessionStore
+    events: EventChannel
     oidc: Mapping[str, OIDCClient]
     refresher: RefreshCoordinator
     assertion_keys: AssertionKeys | None
@@ -79,6 +82,7 @@ def build_auth_runtime(
     def old(name: str) -> AuthRuntime | None:
         return previous if previous is not None and name in kept else None
 
+    events = _reuse(old("events"), lambda a: a.events, lambda: build_channel(config.store))
     keys, cipher, store, refresher = _sessions(config, old("store"))
     assertion = old("assertion_keys")
     assertion_keys = assertion.assertion_keys if assertion else _assertion_keys(config)
@@ -87,6 +91,7 @@ def build_auth_runtime(
         keys=keys,
         cipher=cipher,
         store=store,
+        events=events,
         oidc=_clients(config, http, previous.oidc if previous else {}, providers),
         refresher=refresher,
         assertion_keys=assertion_keys,
