@@ -43,6 +43,8 @@ def example_paths(data: Data, prefix: Path_ = ()) -> set[Path_]:
     paths: set[Path_] = set()
     for key, value in data.items():
         paths |= {prefix + (key,)} | example_paths(value, prefix + (key,))
+        if key.endswith("_file"):  # `pem_file: PATH` shows the option `pem` (secret_files)
+            paths.add(prefix + (key.removesuffix("_file"),))
     return paths
 
 

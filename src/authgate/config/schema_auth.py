@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from authgate.config.paths import ConfigPath
+from authgate.config.schema_client import ProviderClientFields
 from authgate.config.schema_headers import PresetName
 from authgate.config.schema_types import Duration, Strict
 
@@ -178,15 +179,14 @@ def _default_algorithms() -> list[str]:
     return ["RS256", "PS256", "ES256", "EdDSA"]
 
 
-class ProviderConfig(Strict):
+class ProviderConfig(ProviderClientFields):
+    """One OpenID Provider; the keys about the gateway as its client (client_id,
+    secrets and keys, client authentication, access tokens, PAR) are in
+    `schema_client.ProviderClientFields`."""
+
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     display_name: str | None = None
     issuer: AnyHttpUrl
-    client_id: str
-    client_secret: str | None = None
-    token_auth_method: Literal["client_secret_basic", "client_secret_post"] = (
-        "client_secret_basic"
-    )
     scopes: list[str] = Field(default_factory=_default_scopes)
     claims: ClaimsMapping = Field(default_factory=ClaimsMapping)
     userinfo: bool = False  # merge the userinfo endpoint's claims at login

@@ -20,9 +20,9 @@ pointed. A redirected discovery or JWKS fetch would let whoever controls the
 redirect (an open redirect at the provider, a hijacked path) pick the keys we trust
 — key material must come from the URL configured or published, never from another
 origin; a redirected POST or an Authorization header would carry secrets elsewhere.
-Client authentication at the token endpoint (RFC 6749 §2.3.1): `client_secret_basic`
-(id and secret form-urlencoded before base64), `client_secret_post`, or, for a public
-client without a secret, `client_id` in the form only.
+Client authentication at the provider: `client_auth.ClientAuth`, applied in one place
+(`_post_authenticated`) to every call that needs it — token, refresh, PAR,
+introspection, revocation.
 """
 
 from __future__ import annotations
@@ -33,12 +33,13 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 import jwt
 
 from authgate.config.schema_auth import ProviderConfig
+from authgate.oidc.client_auth import ClientAuth, basic_authorization
 from authgate.oidc.errors import ProviderError
 from authgate.oidc.flow import sanitize_error_text
 from authgate.oidc.jwks import JwksCache
@@ -55,7 +56,9 @@ from authgate.oidc.tokens import (
     validate_logout_token,
 )
 
-__all__ = ["OIDCClient", "ProviderError", "TokenResponse", "merge_userinfo"]
+__all__ = [
+    "OIDCClient", "ProviderError", "TokenResponse", "basic_authorization", "merge_userinfo"
+]
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +115,7 @@ class OIDCClient:
         self._metadata: ProviderMetadata | None = None
         self._loading = asyncio.Lock()
         self._jwks = JwksCache(self._fetch_jwks, min_refetch_interval=jwks_refetch_interval)
+        self._client_auth = ClientAuth(config)
 
     # ------------------------------------------------------------ discovery
 
@@ -236,21 +240,17 @@ class OIDCClient:
 
     async def _token_request(self, form: dict[str, str]) -> TokenResponse:
         endpoint = (await self.load()).token_endpoint
-        headers = {"Accept": "application/json"}
-        self._authenticate(form, headers)
-        status, body = await self._call("POST", endpoint, data=form, headers=headers)
+        status, body = await self._post_authenticated(endpoint, form)
         if status != 200:
             raise _token_error(status, body)
         return _token_response(_json_object(body))
 
-    def _authenticate(self, form: dict[str, str], headers: dict[str, str]) -> None:
-        secret = self.config.client_secret
-        if secret is None:
-            form["client_id"] = self.config.client_id  # public client (RFC 6749 §3.2.1)
-        elif self.config.token_auth_method == "client_secret_post":
-            form.update(client_id=self.config.client_id, client_secret=secret)
-        else:
-            headers["Authorization"] = basic_authorization(self.config.client_id, secret)
+    async def _post_authenticated(self, endpoint: str, form: dict[str, str]) -> tuple[int, bytes]:
+        """POST `form` to one of the provider's endpoints as this client: the ONE place
+        client credentials are added (`client_auth`)."""
+        headers = {"Accept": "application/json"}
+        self._client_auth.apply(form, headers, audience=(await self.load()).issuer)
+        return await self._call("POST", endpoint, data=form, headers=headers)
 
     # ------------------------------------------------------------ userinfo, logout
 
@@ -339,14 +339,6 @@ def _redirected(
     return ProviderError(
         "provider-bad-response", f"HTTP {response.status} redirect from {url} not followed"
     )
-
-
-def basic_authorization(client_id: str, client_secret: str) -> str:
-    """`Authorization: Basic` for a client. RFC 6749 §2.3.1: id and secret are
-    form-urlencoded first, so secrets with `:` or non-ASCII characters survive
-    (`aiohttp.BasicAuth` is deprecated in aiohttp 3.14; `encode_basic_auth` does
-    not encode the parts itself)."""
-    return aiohttp.encode_basic_auth(quote_plus(client_id), quote_plus(client_secret))
 
 
 def merge_userinfo(id_claims: Mapping[str, Any], userinfo: Mapping[str, Any]) -> dict[str, Any]:
