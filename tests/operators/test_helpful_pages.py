@@ -94,7 +94,8 @@ async def test_denied_page_signs_out_with_a_csrf_post(login_gateway: Callable[..
 
 
 async def test_denied_page_switches_to_another_account(login_gateway: Callable[..., Gateway]) -> None:
-    gateway = login_gateway(route=HR_ONLY)
+    # par: off — the test reads the prompt in the front-channel authorization request.
+    gateway = login_gateway(route=HR_ONLY, provider_options={"par": "off"})
     async with jar() as client:
         switch = href((await denied_page(client, gateway, "/payroll?month=5", "bob"))[0], "switch-account")
         query = parse_qs(urlsplit(switch).query)

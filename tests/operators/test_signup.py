@@ -30,8 +30,11 @@ def signup_gateway(
 ) -> Callable[..., Gateway]:
     def make(provider: OIDCProvider, audience: str = "customer", signup: bool = True) -> Gateway:
         upstream = str(echo_upstream.make_url("/")).rstrip("/")
-        config = login_config(provider, upstream, tmp_path / "assertion.pem", route={"audience": audience})
-        config["providers"][0]["signup"] = signup
+        # par: off — these tests read the prompt in the front-channel authorization request.
+        config = login_config(
+            provider, upstream, tmp_path / "assertion.pem", route={"audience": audience},
+            provider_options={"signup": signup, "par": "off"},
+        )
         return gateway_factory(config)
 
     return make

@@ -23,6 +23,7 @@ def login_config(
     client: dict[str, Any] | None = None,
     store: dict[str, Any] | None = None,
     route: dict[str, Any] | None = None,
+    provider_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     client = client or {"client_id": provider.client_id, "client_secret": provider.client_secret}
     config: dict[str, Any] = {
@@ -35,6 +36,7 @@ def login_config(
                 "client_id": client["client_id"],
                 "client_secret": client["client_secret"],
                 "scopes": ["openid", "email", "profile", "groups"],
+                **(provider_options or {}),
             }
         ],
         "routes": [

@@ -252,6 +252,57 @@ class OIDCClient:
         self._client_auth.apply(form, headers, audience=(await self.load()).issuer)
         return await self._call("POST", endpoint, data=form, headers=headers)
 
+    # ------------------------------------------------------------ PAR, introspection, revocation
+
+    async def push_authorization_request(self, params: Mapping[str, str]) -> str:
+        """RFC 9126 §2: push the authorization request's parameters; the `request_uri`
+        the authorization endpoint then takes instead of them."""
+        endpoint = (await self.load()).pushed_authorization_request_endpoint
+        if endpoint is None:
+            raise ProviderError("provider-bad-response", "the provider has no PAR endpoint")
+        status, body = await self._post_authenticated(endpoint, dict(params))
+        if status not in (200, 201):  # §2.2 says 201; some answer 200
+            error = _token_error(status, body)
+            log.warning("provider %s refused the pushed authorization request: %s %s",
+                        self.config.id, error, error.oauth_error or "")
+            raise ProviderError("provider-bad-response", f"PAR: HTTP {status}")
+        request_uri = _json_object(body).get("request_uri")
+        if not isinstance(request_uri, str) or not request_uri:
+            raise ProviderError("provider-bad-response", "PAR answer without request_uri")
+        return request_uri
+
+    async def introspect(self, token: str) -> dict[str, Any]:
+        """RFC 7662 §2: the provider's answer about `token` (`active` and its claims).
+        Any answer but a JSON object with a boolean `active` is `provider-bad-response`."""
+        endpoint = await self._introspection_endpoint()
+        status, body = await self._post_authenticated(
+            endpoint, {"token": token, "token_type_hint": "access_token"}
+        )
+        if status != 200:
+            raise ProviderError("provider-bad-response", f"introspection: HTTP {status}")
+        answer = _json_object(body)
+        if not isinstance(answer.get("active"), bool):  # §2.2: REQUIRED, a boolean
+            raise ProviderError("provider-bad-response", "introspection answer without active")
+        return answer
+
+    async def _introspection_endpoint(self) -> str:
+        configured = self.config.introspection.endpoint
+        if configured is not None:
+            return str(configured)
+        endpoint = (await self.load()).introspection_endpoint
+        if endpoint is None:
+            raise ProviderError("provider-bad-response", "the provider has no introspection endpoint")
+        return endpoint
+
+    async def revoke(self, token: str, *, hint: str = "refresh_token") -> None:
+        """RFC 7009 §2.1: revoke `token` at the provider (200 also for an unknown one)."""
+        endpoint = (await self.load()).revocation_endpoint
+        if endpoint is None:
+            raise ProviderError("provider-bad-response", "the provider has no revocation endpoint")
+        status, _ = await self._post_authenticated(endpoint, {"token": token, "token_type_hint": hint})
+        if status != 200:
+            raise ProviderError("provider-bad-response", f"revocation: HTTP {status}")
+
     # ------------------------------------------------------------ userinfo, logout
 
     async def userinfo(self, access_token: str) -> dict[str, Any]:

@@ -4,7 +4,10 @@ Contract:
 - `new_login_state(...)` makes the per-login secrets (state, nonce, PKCE verifier) and
   remembers where to return; `LoginState.to_bytes()` / `from_bytes()` carry it through
   the signed cookie or the store (the caller signs/encrypts; this module only encodes).
-- `authorization_url(...)` builds the request to the provider's authorization endpoint.
+- `authorization_url(...)` builds the request to the provider's authorization endpoint;
+  `authorization_params(...)` are its parameters, which a pushed authorization request
+  (RFC 9126) sends to the provider first, and `pushed_authorization_url(...)` the
+  request that then names only `client_id` and the returned `request_uri`.
 - `check_callback(...)` checks the authorization response and returns the `code`, or
   raises `LoginError` with a reason from `errors.LoginReason`.
 Checks happen in this order: state (nothing in a response that is not ours is
@@ -30,11 +33,14 @@ from authgate.oidc.errors import LoginError
 __all__ = [
     "LoginError",
     "LoginState",
+    "authorization_params",
     "authorization_url",
     "check_callback",
     "check_login_age",
     "code_challenge",
     "new_login_state",
+    "plain_authorization_url",
+    "pushed_authorization_url",
     "sanitize_error_text",
 ]
 
@@ -178,10 +184,39 @@ def authorization_url(
     those are dropped silently here (documented above); step-up values of `login`
     replace the extra params' defaults.
     """
+    own = authorization_params(
+        client_id=client_id, redirect_uri=redirect_uri, scopes=scopes, login=login,
+        extra_params=extra_params,
+    )
+    return plain_authorization_url(endpoint, own)
+
+
+def authorization_params(
+    *,
+    client_id: str,
+    redirect_uri: str,
+    scopes: Sequence[str],
+    login: LoginState,
+    extra_params: Mapping[str, str],
+) -> dict[str, str]:
+    """The parameters of the authorization request: `extra_params` (less the
+    PROTECTED_PARAMS), then ours. What a pushed request (RFC 9126 §2.1) sends as
+    its form, and what the plain request puts in the query."""
+    params = {k: v for k, v in extra_params.items() if k not in PROTECTED_PARAMS}
+    return params | _own_params(client_id, redirect_uri, scopes, login)
+
+
+def pushed_authorization_url(endpoint: str, *, client_id: str, request_uri: str) -> str:
+    """The authorization request after a push (RFC 9126 §4): only `client_id` and the
+    `request_uri` the provider returned; everything else it holds already."""
+    return plain_authorization_url(endpoint, {"client_id": client_id, "request_uri": request_uri})
+
+
+def plain_authorization_url(endpoint: str, own: Mapping[str, str]) -> str:
+    """`endpoint` with `own` as its query, beside what the endpoint's own query has
+    (less the PROTECTED_PARAMS and the names in `own`)."""
     split = urlsplit(endpoint)
     params = [(k, v) for k, v in parse_qsl(split.query) if k not in PROTECTED_PARAMS]
-    params += [(k, v) for k, v in extra_params.items() if k not in PROTECTED_PARAMS]
-    own = _own_params(client_id, redirect_uri, scopes, login)
     params = [(k, v) for k, v in params if k not in own] + list(own.items())
     return urlunsplit(split._replace(query=urlencode(params)))
 

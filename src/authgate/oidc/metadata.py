@@ -46,6 +46,12 @@ class ProviderMetadata:
     # OpenID Connect Initiating User Registration 1.0 §4: `create` here means the
     # provider accepts prompt=create; without the member nothing may be assumed.
     prompt_values_supported: tuple[str, ...] = ()
+    # RFC 9126 §5: where authorization requests are pushed, and whether the provider
+    # takes them only that way.
+    pushed_authorization_request_endpoint: str | None = None
+    require_pushed_authorization_requests: bool = False
+    introspection_endpoint: str | None = None  # RFC 8414 §2 / RFC 7662
+    revocation_endpoint: str | None = None  # RFC 8414 §2 / RFC 7009
 
 
 _ENDPOINTS = (
@@ -54,6 +60,9 @@ _ENDPOINTS = (
     "jwks_uri",
     "userinfo_endpoint",
     "end_session_endpoint",
+    "pushed_authorization_request_endpoint",
+    "introspection_endpoint",
+    "revocation_endpoint",
 )
 
 
@@ -107,6 +116,14 @@ def parse_metadata(document: Mapping[str, Any], *, configured_issuer: str) -> Pr
         ),
         code_challenge_methods_supported=_strings(document, "code_challenge_methods_supported"),
         prompt_values_supported=_strings(document, "prompt_values_supported"),
+        pushed_authorization_request_endpoint=_optional_endpoint(
+            document, "pushed_authorization_request_endpoint"
+        ),
+        require_pushed_authorization_requests=(
+            document.get("require_pushed_authorization_requests") is True
+        ),
+        introspection_endpoint=_optional_endpoint(document, "introspection_endpoint"),
+        revocation_endpoint=_optional_endpoint(document, "revocation_endpoint"),
     )
 
 

@@ -8,7 +8,10 @@ another browser fails (login CSRF, RFC 6749 §10.12). A successful login always
 creates a new session id (no fixation, OWASP ASVS V3.2.1), and the user lands on the
 URL first asked for, only ever on a host this gateway routes. A provider that cannot
 be reached or times out during a sign-in gets a page naming it, with a retry link to
-that URL (502 / 504, `answers.sign_in_unavailable_response`).
+that URL (502 / 504, `answers.sign_in_unavailable_response`). Where the provider takes
+pushed authorization requests (RFC 9126; the provider's `par`), the request's
+parameters are pushed first and the browser carries only a `request_uri`
+(`oidc.par`).
 """
 
 from __future__ import annotations
@@ -28,13 +31,8 @@ from authgate.outcomes import Place, endpoint
 from authgate.oidc.claims import identity_from_claims
 from authgate.oidc.client import OIDCClient, ProviderError, merge_userinfo
 from authgate.oidc.metadata import ProviderMetadata
-from authgate.oidc.flow import (
-    LoginError,
-    LoginState,
-    authorization_url,
-    check_callback,
-    new_login_state,
-)
+from authgate.oidc.flow import LoginError, LoginState, check_callback, new_login_state
+from authgate.oidc.par import authorization_location
 from authgate.oidc.tokens import TokenInvalid
 from authgate.policy.reasons import STEP_UP_FAILED
 from authgate.policy.stepup import StepUpNeed, check_step_up_result
@@ -291,6 +289,8 @@ async def _leave_for_provider(
             client.config.id, return_to, time.time(), **_login_params(request, client, metadata, route_id, runtime)
         )
         await auth.store.put_login_state(login.state, login.to_bytes(), sessions.login_timeout)
+        redirect_uri = f"{facts.scheme}://{authority(facts, request)}{CALLBACK}"
+        location = await authorization_location(client, metadata, login, redirect_uri)
     except ProviderError as error:
         reason = reason_of(error.reason, Reason.PROVIDER_BAD_RESPONSE)
         exchange.decision = endpoint("start", reason, Outcome.ERROR, route_id=route_id)
@@ -298,14 +298,6 @@ async def _leave_for_provider(
     except StoreUnavailable:
         exchange.decision = endpoint("start", Reason.STORE_UNAVAILABLE, Outcome.ERROR, route_id=route_id)
         return decision_response(wire_of(request), runtime.pages, exchange.decision, facts)
-    location = authorization_url(
-        metadata.authorization_endpoint,
-        client_id=client.config.client_id,
-        redirect_uri=f"{facts.scheme}://{authority(facts, request)}{CALLBACK}",
-        scopes=client.config.scopes,
-        login=login,
-        extra_params=client.config.extra_auth_params,
-    )
     exchange.decision = endpoint("start", Reason.LOGIN_STARTED, Outcome.LOGIN, route_id=route_id)
     response = _redirect(location, facts.request_id)
     assert auth.keys is not None
