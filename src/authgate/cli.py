@@ -1,4 +1,5 @@
-"""Command-line interface: `serve`, `check-config`, `explain`, `assertion-key rotate`.
+"""Command-line interface: `serve`, `check-config`, `explain`, `assertion-key rotate`,
+`audit verify`, `report`.
 
 Contract: `main(argv)` returns the process exit code; each subcommand lives in its
 own module and this file only parses arguments and dispatches. `authgate --version`
@@ -13,7 +14,9 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Sequence
 
+from authgate.decisionlog.audit_cli import add_audit_arguments
 from authgate.policy.explain_cli import add_explain_arguments
+from authgate.reports.report_cli import add_report_arguments
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     rotate = keys_sub.add_parser("rotate", help="add a new signing key, keep the previous one")
     rotate.add_argument("file", help="the PEM bundle (secrets.assertion_keys)")
     rotate.add_argument("--keep", type=int, default=2, help="keys kept, newest first")
+    audit = sub.add_parser("audit", help="verify a tamper-evident (chained) decision log")
+    add_audit_arguments(audit)
+    report = sub.add_parser("report", help="an access report from decision logs, for auditors")
+    add_report_arguments(report)
     return parser
 
 
@@ -68,4 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"new signing key {rotate_key_file(args.file, keep=args.keep)} in {args.file}")
         return 0
+    if args.command == "audit":
+        from authgate.decisionlog.audit_cli import run_audit
+
+        return run_audit(args, sys.stdout)
+    if args.command == "report":
+        from authgate.reports.report_cli import run_report
+
+        return run_report(args, sys.stdout)
     raise AssertionError(f"unhandled command {args.command}")  # argparse enforces choices

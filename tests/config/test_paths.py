@@ -53,6 +53,10 @@ TABLE: dict[str, Row] = {
         {"decision_log": {"sinks": [{"file": REL}]}},
         lambda c: getattr(c.decision_log.sinks[0], "file", None),
     ),
+    "decision_log.sinks.chain.signing_keys": (
+        {"decision_log": {"sinks": [{"file": "/abs/log", "chain": {"signing_keys": REL}}]}},
+        lambda c: getattr(getattr(c.decision_log.sinks[0], "chain", None), "signing_keys", None),
+    ),
 }
 
 

@@ -121,6 +121,16 @@ class RedisStreamConfig(Strict):
     maxlen: int = Field(default=100_000, ge=1)  # entries kept, the oldest evicted first
 
 
+class ChainConfig(Strict):
+    """A tamper-evident file log (decisionlog/chain.py): chained lines, signed checkpoints."""
+
+    # A signed checkpoint at least this often while lines arrive (and when idle).
+    checkpoint_every: Duration = Field(default=60.0, gt=0)
+    # ES256 key bundle; default `<server.state_dir>/audit-signing-keys.pem`, created
+    # on first start. Its public JWKS is written beside it for auditors.
+    signing_keys: ConfigPath | None = None
+
+
 class SinkEntry(Strict):
     """A sink with options: exactly one of `stdout: true`, `file:`, `redis_stream:`."""
 
@@ -128,12 +138,27 @@ class SinkEntry(Strict):
     file: ConfigPath | None = None
     redis_stream: RedisStreamConfig | None = None
     pseudonymize: list[Pseudonymized] = Field(default_factory=list)
+    # `chain: true` or `chain: {checkpoint_every: 5m}`: file sinks only.
+    chain: ChainConfig | None = None
+
+    @field_validator("chain", mode="before")
+    @classmethod
+    def _chain_shorthand(cls, value: object) -> object:
+        if value is True:
+            return {}
+        if value is False:
+            return None
+        return value
 
     @model_validator(mode="after")
     def _one_target(self) -> SinkEntry:
         given = [k for k in ("stdout", "file", "redis_stream") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of stdout, file, redis_stream (got {given or 'none'})")
+        # Only a file can be verified later as a whole, line by line; a stream sink
+        # (Redis, stdout to a shipper) has its own retention and ordering.
+        if self.chain is not None and self.file is None:
+            raise ValueError("chain: applies to file sinks only")
         return self
 
 

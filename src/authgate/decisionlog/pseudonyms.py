@@ -49,6 +49,11 @@ class PseudonymizingSink:
         if reopen is not None:
             reopen()
 
+    def checkpoint(self) -> None:
+        checkpoint = getattr(self._inner, "checkpoint", None)  # a chained file behind it
+        if checkpoint is not None:
+            checkpoint()
+
     def close(self) -> None:
         self._inner.close()
 

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from authgate.config.schema import DecisionLogConfig
+from authgate.config.schema import ChainConfig, DecisionLogConfig
 from authgate.config.schema import Sink as SinkConfig
 
 # Decision records name users and addresses: not world-readable (umask may narrow it).
@@ -112,8 +112,15 @@ def _build_sink(entry: SinkConfig) -> Sink:
     return RedisStreamSink(entry.redis_stream)
 
 
-def _with_options(sink: Sink, entry: SinkConfig, config: DecisionLogConfig) -> Sink:
-    if isinstance(entry, str) or not entry.pseudonymize:
+def _with_options(
+    sink: Sink, entry: SinkConfig, config: DecisionLogConfig, state_dir: str | None
+) -> Sink:
+    if isinstance(entry, str):
+        return sink
+    if entry.chain is not None:
+        # Innermost: the chain must cover the bytes written, after pseudonymization.
+        sink = _chained(sink, entry.chain, state_dir)
+    if not entry.pseudonymize:
         return sink
     from authgate.decisionlog.pseudonyms import Pseudonymizer, PseudonymizingSink
 
@@ -121,12 +128,28 @@ def _with_options(sink: Sink, entry: SinkConfig, config: DecisionLogConfig) -> S
     return PseudonymizingSink(sink, Pseudonymizer(config.pseudonym_key, entry.pseudonymize))
 
 
-def build_sinks(config: DecisionLogConfig) -> list[Sink]:
-    """The sinks named in the config, in order; opens files (errors surface here)."""
+def _chained(sink: Sink, chain: ChainConfig, state_dir: str | None) -> Sink:
+    from authgate.decisionlog.chain import ChainingSink, write_public_jwks
+    from authgate.mutate.assertion_keys import AssertionKeys
+    from authgate.ops.state_dir import AUDIT_KEY_FILE, state_file
+
+    if chain.signing_keys is None and state_dir is None:
+        raise ValueError("a chained decision log needs chain.signing_keys or server.state_dir")
+    key_file = state_file(state_dir or "", chain.signing_keys, AUDIT_KEY_FILE)
+    keys = AssertionKeys.load_or_create(key_file)
+    write_public_jwks(keys, key_file)
+    return ChainingSink(sink, keys, checkpoint_every=chain.checkpoint_every)
+
+
+def build_sinks(config: DecisionLogConfig, state_dir: str | None = None) -> list[Sink]:
+    """The sinks named in the config, in order; opens files (errors surface here).
+
+    `state_dir` (server.state_dir) holds a chained sink's signing key by default.
+    """
     sinks: list[Sink] = []
     try:
         for entry in config.sinks:
-            sinks.append(_with_options(_build_sink(entry), entry, config))
+            sinks.append(_with_options(_build_sink(entry), entry, config, state_dir))
     except BaseException:
         for sink in sinks:  # do not leak the files opened before the one that failed
             sink.close()

@@ -53,6 +53,7 @@ class DecisionLog:
         queue_size: int = 10_000,
         batch_size: int = BATCH_SIZE,
         clock: Callable[[], float] = time.time,
+        idle_checkpoint: float | None = None,
     ) -> None:
         if queue_size < 1 or batch_size < 1:
             raise ValueError("queue_size and batch_size must be at least 1")
@@ -70,10 +71,22 @@ class DecisionLog:
         self._unreported = 0
         self._written = 0
         self._failures = [0] * len(self._sinks)
+        # Chained sinks sign what they hold when the writer has been idle this long,
+        # so the last lines before a quiet spell do not stay unsigned (chain.py).
+        self._idle_checkpoint = idle_checkpoint
 
     @classmethod
-    def from_config(cls, config: DecisionLogConfig) -> DecisionLog:
-        return cls(build_sinks(config), queue_size=config.queue_size)
+    def from_config(cls, config: DecisionLogConfig, state_dir: str | None = None) -> DecisionLog:
+        chained = [
+            entry.chain.checkpoint_every
+            for entry in config.sinks
+            if not isinstance(entry, str) and entry.chain is not None
+        ]
+        return cls(
+            build_sinks(config, state_dir),
+            queue_size=config.queue_size,
+            idle_checkpoint=min(chained) if chained else None,
+        )
 
     @property
     def dropped(self) -> int:
@@ -143,9 +156,19 @@ class DecisionLog:
                 else:
                     self._notify_flushed()
                     self._wakeup.clear()
-                    await self._wakeup.wait()
+                    await self._idle()
         finally:
             self._notify_flushed()
+
+    async def _idle(self) -> None:
+        if self._idle_checkpoint is None:
+            await self._wakeup.wait()
+            return
+        try:
+            async with asyncio.timeout(self._idle_checkpoint):
+                await self._wakeup.wait()
+        except TimeoutError:
+            await asyncio.to_thread(self._checkpoint_sinks)
 
     async def _coalesce(self) -> None:
         """Let a batch build up briefly before the hand-off to the thread.
@@ -221,6 +244,17 @@ class DecisionLog:
             if failures == 1 or failures % FAILURE_LOG_EVERY == 0:
                 logger.error("decision log sink %r failed (%d failed batches so far)", sink,
                              failures, exc_info=True)
+
+    def _checkpoint_sinks(self) -> None:
+        for index, sink in enumerate(self._sinks):
+            checkpoint = getattr(sink, "checkpoint", None)  # chained file sinks
+            if checkpoint is None:
+                continue
+            try:
+                checkpoint()
+            except Exception:
+                self._failures[index] += 1
+                logger.exception("decision log sink %r failed to checkpoint", sink)
 
     def _reopen_files(self) -> None:
         for sink in self._sinks:

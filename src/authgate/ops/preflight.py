@@ -38,7 +38,13 @@ from authgate.geo.databases import GeoDatabases, GeoError
 from authgate.geo.reader import SLOTS
 from authgate.mutate.assertion_keys import AssertionKeyError, AssertionKeys, exposed_mode
 from authgate.ops.listeners import Listener, open_listeners
-from authgate.ops.state_dir import ASSERTION_KEY_FILE, check_state_dir, creatable_problem, state_path
+from authgate.ops.state_dir import (
+    ASSERTION_KEY_FILE,
+    AUDIT_KEY_FILE,
+    check_state_dir,
+    creatable_problem,
+    state_path,
+)
 from authgate.server.pages import TemplateError
 from authgate.server.state import page_renderer
 
@@ -131,13 +137,21 @@ def _appendable(path: Path) -> str | None:
 
 
 def _state(config: GatewayConfig, found: Findings) -> None:
-    """The assertion key file, and the state folder when the key file lives there."""
-    if config.secrets is None:
-        return  # no key file: the state folder is never touched
-    given = config.secrets.assertion_keys
-    path = state_path(config.server.state_dir, given, ASSERTION_KEY_FILE)
-    key = "secrets.assertion_keys" if given is not None else "server.state_dir"
-    if path.is_relative_to(config.server.state_dir):
+    """The key files (assertion keys, a chained log's signing keys), and the state
+    folder when one of them lives there (checked once)."""
+    keys: list[tuple[Path, str, str]] = []
+    if config.secrets is not None:  # no secrets: no assertion key file
+        given = config.secrets.assertion_keys
+        keys.append((state_path(config.server.state_dir, given, ASSERTION_KEY_FILE),
+                     "secrets.assertion_keys" if given is not None else "server.state_dir",
+                     "assertion key file"))
+    for index, sink in enumerate(config.decision_log.sinks):
+        if not isinstance(sink, str) and sink.chain is not None:
+            given = sink.chain.signing_keys
+            keys.append((state_path(config.server.state_dir, given, AUDIT_KEY_FILE),
+                         f"decision_log.sinks[{index}].chain.signing_keys" if given is not None
+                         else "server.state_dir", "decision log signing key file"))
+    if any(path.is_relative_to(config.server.state_dir) for path, _, _ in keys):
         folder = Path(config.server.state_dir)
         refusal, warning = check_state_dir(folder)
         if warning is not None:
@@ -145,14 +159,15 @@ def _state(config: GatewayConfig, found: Findings) -> None:
         if refusal is not None:
             found.error("server.state_dir", f"{folder}: {refusal}")
             return
-    _key_file(path, key, found)
+    for path, key, what in keys:
+        _key_file(path, key, what, found)
 
 
-def _key_file(path: Path, key: str, found: Findings) -> None:
+def _key_file(path: Path, key: str, what: str, found: Findings) -> None:
     if not path.exists():
         problem = creatable_problem(path.parent)
         if problem is not None:
-            found.error(key, f"{path}: cannot create the assertion key file: {problem}")
+            found.error(key, f"{path}: cannot create the {what}: {problem}")
         return
     try:
         AssertionKeys.load(path)
@@ -161,7 +176,7 @@ def _key_file(path: Path, key: str, found: Findings) -> None:
         return
     mode = exposed_mode(path)
     if mode is not None:
-        found.warning(key, f"assertion key file {path} is readable by others (mode {mode:o}): chmod 600")
+        found.warning(key, f"{what} {path} is readable by others (mode {mode:o}): chmod 600")
 
 
 def _ports(config: GatewayConfig, found: Findings) -> None:

@@ -31,6 +31,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 ASSERTION_KEY_FILE = "assertion-keys.pem"
+# A chained decision log's checkpoint signing keys (decisionlog/chain.py).
+AUDIT_KEY_FILE = "audit-signing-keys.pem"
 _MODE = 0o700
 
 

@@ -125,7 +125,7 @@ async def _generations(app: web.Application) -> AsyncIterator[None]:
 
 async def _decision_log(app: web.Application) -> AsyncIterator[None]:
     config = app[STARTED_WITH].config
-    decision_log = DecisionLog.from_config(config.decision_log)
+    decision_log = DecisionLog.from_config(config.decision_log, config.server.state_dir)
     await decision_log.start()
     app[DECISION_LOG] = decision_log
     yield

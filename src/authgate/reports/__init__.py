@@ -1,0 +1,1 @@
+"""Reports built from decision logs, for auditors (`authgate report`)."""
