@@ -44,6 +44,16 @@ class Reason(enum.StrEnum):
     STORE_UNAVAILABLE = "store-unavailable"
     PROVIDER_NOT_ACCEPTED = "provider-not-accepted"
     SESSION_INVALID = "session-invalid"
+    # continuous access evaluation (docs/continuous.md): why a session or a connection
+    # of it was re-evaluated, ended or closed after its login
+    REFRESH_IDENTITY_MISMATCH = "refresh-identity-mismatch"
+    SESSION_REVOKED_BY_PROVIDER = "session-revoked-by-provider"
+    REVERIFY_FAILED = "reverify-failed"
+    REVERIFY_DEFERRED = "reverify-deferred"
+    GROUPS_CHANGED = "groups-changed"
+    IDENTITY_CHANGED = "identity-changed"
+    SESSION_ENDED = "session-ended"
+    POLICY_CHANGED = "policy-changed"
     # the gateway's own endpoints
     GATEWAY_ENDPOINT = "gateway-endpoint"
     ENDPOINT_NOT_FOUND = "endpoint-not-found"

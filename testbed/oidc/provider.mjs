@@ -31,6 +31,11 @@
 //                    "Session": 86400, "Grant": 86400, "Interaction": 3600, ...} (seconds)
 //   options         plain JSON deep-merged into the oidc-provider configuration last
 //                   (e.g. {"features": {"introspection": {"enabled": false}}})
+//   adminToken      "..."  enables the test bed's own admin route (not oidc-provider's):
+//                   PUT /testbed/users/<name>/claims with `Authorization: Bearer <token>`
+//                   and a JSON object body replaces that user's claims from now on (the
+//                   next token, refresh or userinfo answer carries them), e.g. to remove
+//                   a user from a group at run time. 204; 404 for an unknown user.
 //   exitOnStdinClose  true = exit when stdin reaches EOF (the test fixture sets this, so a
 //                   killed test run never leaves an orphaned provider behind)
 //   logRequests     true = one stderr line per request
@@ -471,6 +476,35 @@ async function interaction(provider, req, res, uid, action) {
   sendHtml(res, 400, page('Error', `<p>unexpected submission for prompt ${esc(prompt.name)}</p>`));
 }
 
+// ---------------------------------------------------------------- test bed admin
+
+const adminRoute = /^\/testbed\/users\/([^/?#]+)\/claims$/;
+
+async function setClaims(req, res, name) {
+  const expected = `Bearer ${cfg.adminToken}`;
+  const given = req.headers.authorization ?? '';
+  const ok = given.length === expected.length
+    && crypto.timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+  if (req.method !== 'PUT' || !ok) {
+    res.writeHead(ok ? 405 : 401).end();
+    return;
+  }
+  if (!Object.hasOwn(users, name)) {
+    res.writeHead(404).end();
+    return;
+  }
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  const claims = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  if (!isPlainObject(claims)) {
+    res.writeHead(400).end();
+    return;
+  }
+  users[name].claims = claims;
+  log(`claims of ${JSON.stringify(name)} replaced`);
+  res.writeHead(204).end();
+}
+
 // ---------------------------------------------------------------- server
 
 let handler = (req, res) => {
@@ -508,6 +542,14 @@ server.listen(cfg.port ?? 0, host, () => {
   const callback = provider.callback();
   const route = /^\/interaction\/([^/?#]+)(\/abort)?(?:\?.*)?$/;
   handler = (req, res) => {
+    const admin = adminRoute.exec(req.url);
+    if (admin && cfg.adminToken) {
+      setClaims(req, res, decodeURIComponent(admin[1])).catch((err) => {
+        log(`admin error: ${err.stack ?? err}`);
+        if (!res.headersSent) res.writeHead(400).end();
+      });
+      return;
+    }
     const m = route.exec(req.url);
     if (!m) {
       callback(req, res);

@@ -6,6 +6,12 @@ Contract: `RogueProvider` is a small aiohttp app (served by pytest-aiohttp's
   /jwks                               the public parts of `published` (swap to rotate)
   /token                              `token_status` + `token_body` (recorded requests)
   /userinfo                           `userinfo_status` + `userinfo_body`
+  /auth                               a login that needs no user: straight back to the
+                                      `redirect_uri` with a code (`authorizations` keeps
+                                      each request's query: the gateway's `nonce`...)
+`token_answer`, when set, answers /token instead of `token_status`/`token_body`:
+called with the form, it returns (status, body) — e.g. an ID token for the code, a
+crafted one for a refresh.
 `redirects` maps a path to (status, Location): that path answers the redirect instead
 (to check that no fetch follows one). And the minting helpers below: `mint(claims, key, header=...)` signs with a test key
 (header values of None remove that header), `unsigned(...)` makes an `alg: none` token,
@@ -21,7 +27,7 @@ import functools
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +36,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from yarl import URL
 
 DROP = object()  # as a claim value in `claims(...)`: leave that claim out
 
@@ -153,6 +160,8 @@ class RogueProvider:
     delay: float = 0.0  # seconds every answer waits (timeouts)
     redirects: dict[str, tuple[int, str]] = field(default_factory=dict)
     redirected: list[str] = field(default_factory=list)  # paths answered with one
+    authorizations: list[dict[str, str]] = field(default_factory=list)
+    token_answer: Callable[[dict[str, str]], tuple[int, Any]] | None = None
 
     def discovery(self) -> dict[str, Any]:
         document = {
@@ -177,7 +186,16 @@ class RogueProvider:
         app.router.add_get("/jwks", self._jwks)
         app.router.add_post("/token", self._token)
         app.router.add_get("/userinfo", self._userinfo)
+        app.router.add_get("/auth", self._authorize)
         return app
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        query = dict(request.query)
+        self.authorizations.append(query)
+        back = URL(query["redirect_uri"]).update_query(
+            code=f"code-{len(self.authorizations)}", state=query.get("state", ""), iss=self.issuer
+        )
+        return web.Response(status=302, headers={"Location": str(back)})
 
     @web.middleware
     async def _redirect(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -202,6 +220,8 @@ class RogueProvider:
         form = {k: str(v) for k, v in (await request.post()).items()}
         self.token_requests.append((form, dict(request.headers)))
         await asyncio.sleep(self.delay)
+        if self.token_answer is not None:
+            return _answer(*self.token_answer(form))
         return _answer(self.token_status, self.token_body)
 
     async def _userinfo(self, request: web.Request) -> web.Response:

@@ -14,6 +14,7 @@ from authgate.oidc.tokens import (
     validate_access_token,
     validate_id_token,
     validate_logout_token,
+    validate_refreshed_id_token,
 )
 from tests.oidc.rogue import (
     DROP,
@@ -411,8 +412,75 @@ async def test_logout_token(
     assert caught.value.reason == expected
 
 
+# OpenID Core §12.2: the session's login was `ORIGINAL`; a refreshed ID token must be
+# about the same login. A refresh "SHOULD NOT" carry a nonce (ours: none by default).
+ORIGINAL = {"iss": ISSUER, "aud": CLIENT, "sub": "alice", "nonce": NONCE}
+
+
+def refreshed(**changes: Any) -> Callable[[], str]:
+    return lambda: mint(id_claims(**({"nonce": DROP} | changes)), RSA)
+
+
+REFRESHED_ID_TOKEN_CASES = [
+    case(refreshed(), None, id="ok-same-login"),
+    case(refreshed(nonce=NONCE), None, id="ok-nonce-repeated"),
+    case(refreshed(aud=[CLIENT]), None, id="ok-audience-as-list"),
+    case(refreshed(azp=CLIENT), None, id="ok-azp-as-original", original=ORIGINAL | {"azp": CLIENT}),
+    case(refreshed(sub="mallory"), "token-subject-mismatch", id="sub-other"),
+    case(refreshed(sub=DROP), "token-claim-missing", id="sub-missing"),
+    case(refreshed(iss="https://evil.example"), "token-issuer-invalid", id="iss-other"),
+    case(
+        refreshed(),
+        "token-issuer-invalid",
+        id="iss-other-than-the-login",
+        original=ORIGINAL | {"iss": "https://old.example"},
+    ),
+    case(refreshed(aud="other"), "token-audience-invalid", id="aud-not-us"),
+    case(
+        refreshed(aud=[CLIENT, "other"], azp=CLIENT),
+        "token-audience-invalid",
+        id="aud-grew",
+    ),
+    case(refreshed(azp=CLIENT), "token-azp-invalid", id="azp-new"),
+    case(
+        refreshed(),
+        "token-azp-invalid",
+        id="azp-dropped",
+        original=ORIGINAL | {"azp": CLIENT},
+    ),
+    case(refreshed(azp="other"), "token-azp-invalid", id="azp-other"),
+    case(refreshed(nonce="another"), "token-nonce-invalid", id="nonce-other"),
+    case(refreshed(iat=DROP), "token-claim-missing", id="iat-missing"),
+    case(refreshed(exp=NOW - 120), "token-expired", id="expired"),
+    case(lambda: tampered(refreshed()()), "token-signature-invalid", id="signature"),
+    case(lambda: unsigned(id_claims(nonce=DROP)), "token-alg-not-allowed", id="alg-none"),
+]
+
+
+@pytest.mark.parametrize(("make", "kwargs", "expected"), REFRESHED_ID_TOKEN_CASES)
+async def test_refreshed_id_token(
+    make: Callable[[], str], kwargs: dict[str, Any], expected: str | None
+) -> None:
+    options: dict[str, Any] = {
+        "issuer": ISSUER,
+        "client_id": CLIENT,
+        "original": ORIGINAL,
+        "algorithms": ALGORITHMS,
+        "leeway": LEEWAY,
+        "now": NOW,
+    } | kwargs
+    if expected is None:
+        got = await validate_refreshed_id_token(make(), cache_of(PUBLISHED), **options)
+        assert got["sub"] == "alice"
+        return
+    with pytest.raises(TokenInvalid) as caught:
+        await validate_refreshed_id_token(make(), cache_of(PUBLISHED), **options)
+    assert caught.value.reason == expected
+
+
 def test_the_tables_cover_every_token_reason() -> None:
-    covered = {p.values[2] for p in ID_TOKEN_CASES + ACCESS_TOKEN_CASES + LOGOUT_TOKEN_CASES} | {
+    tables = ID_TOKEN_CASES + ACCESS_TOKEN_CASES + LOGOUT_TOKEN_CASES + REFRESHED_ID_TOKEN_CASES
+    covered = {p.values[2] for p in tables} | {
         "token-kid-missing"
     }  # test_missing_kid_with_several_candidate_keys_is_refused
     assert covered - {None} == TOKEN_REASONS

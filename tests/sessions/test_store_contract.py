@@ -132,6 +132,33 @@ async def test_replace_tokens_never_creates(store: SessionStore, clock: FakeCloc
     assert await store.get("never-created-session-id-000000", clock.now) is None
 
 
+async def test_replace_identity_keeps_the_rest(
+    store: SessionStore, clock: FakeClock, new_session: NewSession
+) -> None:
+    session = new_session(provider_sid="s1")
+    await store.create(session)
+    identity = dataclasses.replace(session.identity, groups=("staff",), email="a2@example.com")
+    renewed = dataclasses.replace(
+        session,
+        identity=identity,
+        tokens=Tokens("at-2", "rt-2", "idt-2", clock.now + 600),
+        verified_at=clock.now + 5,
+        last_seen=clock.now - 999,  # not written: only identity, tokens, verified_at
+    )
+    await store.replace_identity(renewed)
+    got = await store.get(session.id, clock.now)
+    assert got == dataclasses.replace(renewed, last_seen=session.last_seen)
+    assert got is not None and got.identity.groups == ("staff",)
+
+
+async def test_replace_identity_never_creates(
+    store: SessionStore, clock: FakeClock, new_session: NewSession
+) -> None:
+    session = new_session()
+    await store.replace_identity(session)
+    assert await store.get(session.id, clock.now) is None
+
+
 async def test_delete_by_provider_sid_ends_only_that_providers_sid(
     store: SessionStore, clock: FakeClock, new_session: NewSession
 ) -> None:

@@ -34,6 +34,10 @@ Login pages (own, not devInteractions) -- see the header of testbed/oidc/provide
   ``acr=mfa``, ``amr=["pwd","otp"]``), ``acr``, ``amr``, ``ts`` (fake auth_time). Without
   them the login gives ``acr=pwd``, ``amr=["pwd"]``. ``login_at_provider`` drives it with
   an aiohttp client session (create it with ``aiohttp.CookieJar(unsafe=True)``).
+
+Users at run time: ``provider.set_user_claims("alice", {...})`` replaces a user's claims
+(the test bed's admin route, ``adminToken`` in provider.mjs): the next token, refresh or
+userinfo answer carries them — e.g. to remove a user from a group mid-session.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ DEFAULT_CLIENT_SECRET = "authgate-test-secret"
 DEFAULT_REDIRECT_URI = "http://127.0.0.1/.authgate/callback"
 CALLBACK_PATH = "/.authgate/callback"
 REGISTRATION_TOKEN = "authgate-testbed-registration"
+ADMIN_TOKEN = "authgate-testbed-admin"
 
 DEFAULT_USERS: dict[str, dict[str, Any]] = {
     "alice": {
@@ -306,6 +311,20 @@ class OIDCProvider:
         self.stop()
         self.start(rotate_keys=rotate_keys)
 
+    # -- runtime changes to users (the test bed's admin route; sync)
+    def set_user_claims(self, name: str, claims: Mapping[str, Any]) -> None:
+        """Replace the claims of user `name` from now on: the provider's next ID token,
+        refresh or userinfo answer for them carries these (e.g. a group removed)."""
+        request = urllib.request.Request(
+            f"{self.issuer}/testbed/users/{quote_plus(name)}/claims",
+            data=json.dumps(dict(claims)).encode(),
+            method="PUT",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (loopback)
+            if answer.status != 204:
+                raise TestbedError(f"set_user_claims({name!r}): HTTP {answer.status}")
+
     # -- runtime client registration (sync; ~10 ms)
     def register_client(
         self,
@@ -396,6 +415,7 @@ def build_config(
         "conformIdTokenClaims": conform_id_token_claims,
         "exitOnStdinClose": True,
         "logRequests": True,
+        "adminToken": ADMIN_TOKEN,
     }
     if ttl:
         config["ttl"] = dict(ttl)

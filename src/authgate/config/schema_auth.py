@@ -23,7 +23,7 @@ from pydantic import (
 from authgate.config.paths import ConfigPath
 from authgate.config.schema_client import ProviderClientFields
 from authgate.config.schema_headers import PresetName
-from authgate.config.schema_types import Duration, Strict
+from authgate.config.schema_types import Duration, Interval, Strict
 
 # RFC 7518 asymmetric algorithms only: never `none`, never HMAC — an HS256 "key" made
 # from a provider's public key is the classic algorithm-confusion forgery
@@ -206,6 +206,17 @@ class ProviderConfig(ProviderClientFields):
     # User Registration 1.0), shown only where discovery lists `create` in
     # prompt_values_supported, and not on workforce routes.
     signup: bool = False
+    # Continuous access evaluation (docs/continuous.md). Past `reverify_every` since a
+    # session was last verified, its next request refreshes it at the provider (or
+    # asks userinfo when there is no refresh token) before it is decided; a route's
+    # own `reverify_every` overrides this; unset on both: the route's audience
+    # default (workforce 5m, otherwise off).
+    reverify_every: Interval | None = None
+    # A provider that cannot be reached (timeout, 5xx, network) when a refresh or a
+    # re-verification is due keeps the session this long past the moment it was due,
+    # on the identity last verified; then the session ends (`reverify-failed`).
+    # `invalid_grant` ends it at once, whatever the grace.
+    outage_grace: Duration = 600.0
 
     @field_validator("scopes")
     @classmethod
@@ -324,3 +335,5 @@ class RouteAuthFields(Strict):
     # Ports, besides the one the user came in on, that a return URL on this route may
     # name after sign-in (an origin is scheme, host and port: RFC 6454; docs/login.md).
     return_ports: list[Port] = Field(default_factory=list)
+    # Overrides the provider's `reverify_every` on this route (`off` switches it off).
+    reverify_every: Interval | None = None

@@ -7,7 +7,7 @@ schema module can import them without cycles.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
@@ -41,3 +41,8 @@ class Strict(BaseModel):
     """Base for every config model: unknown keys are errors, models are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# A duration, or `off`: a periodic check that can be switched off where it would be
+# on by default (`reverify_every`).
+Interval = Duration | Literal["off"]

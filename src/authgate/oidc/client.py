@@ -54,6 +54,7 @@ from authgate.oidc.tokens import (
     validate_access_token,
     validate_id_token,
     validate_logout_token,
+    validate_refreshed_id_token,
 )
 
 __all__ = [
@@ -190,6 +191,22 @@ class OIDCClient:
             now=now,
         )
 
+    async def validate_refreshed_id_token(
+        self, token: str, *, original: Mapping[str, Any], now: float
+    ) -> dict[str, Any]:
+        """`tokens.validate_refreshed_id_token` (OIDC Core §12.2) with this provider's
+        settings; `original` is the claims of the session's ID token."""
+        return await validate_refreshed_id_token(
+            token,
+            self._jwks,
+            issuer=(await self.load()).issuer,
+            client_id=self.config.client_id,
+            original=original,
+            algorithms=self.config.algorithms,
+            leeway=self.config.leeway,
+            now=now,
+        )
+
     async def validate_access_token(
         self, token: str, *, audiences: Collection[str], now: float
     ) -> dict[str, Any]:
@@ -314,7 +331,7 @@ class OIDCClient:
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
         status, body = await self._call("GET", endpoint, headers=headers)
         if status != 200:
-            raise ProviderError("userinfo-failed", f"HTTP {status}")
+            raise ProviderError("userinfo-failed", f"HTTP {status}", status=status)
         # A signed (application/jwt) answer is not supported: it fails as non-JSON.
         claims = _json_object(body)
         if not isinstance(claims.get("sub"), str):

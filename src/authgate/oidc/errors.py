@@ -42,6 +42,7 @@ TokenReason = Literal[
     "token-type-invalid",
     "token-events-invalid",
     "token-nonce-present",
+    "token-subject-mismatch",
 ]
 
 ProviderReason = Literal[
@@ -87,13 +88,20 @@ class TokenInvalid(Exception):
 
 class ProviderError(Exception):
     """A call to the provider failed. `oauth_error` is the OAuth `error` code of a
-    refused token request (`invalid_grant` means the grant is gone: end the session)."""
+    refused token request (`invalid_grant` means the grant is gone: end the session);
+    `status` the HTTP status of a refused userinfo call."""
 
     def __init__(
-        self, reason: ProviderReason, detail: str | None = None, *, oauth_error: str | None = None
+        self,
+        reason: ProviderReason,
+        detail: str | None = None,
+        *,
+        oauth_error: str | None = None,
+        status: int | None = None,
     ) -> None:
         text = reason if oauth_error is None else f"{reason} ({oauth_error})"
         super().__init__(text if detail is None else f"{text}: {detail}")
         self.reason: ProviderReason = reason
         self.detail = detail
         self.oauth_error = oauth_error
+        self.status = status  # the HTTP status of a refusal (userinfo: 401 = token refused)

@@ -36,6 +36,7 @@ __all__ = [
     "validate_access_token",
     "validate_id_token",
     "validate_logout_token",
+    "validate_refreshed_id_token",
 ]
 
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -67,6 +68,44 @@ async def validate_id_token(
     _check_times(claims, now, leeway)  # items 9-10
     _check_nonce(claims, nonce)  # item 11
     _required_string(claims, "sub")  # §2: sub is REQUIRED
+    return claims
+
+
+async def validate_refreshed_id_token(
+    token: str,
+    jwks: JwksCache,
+    *,
+    issuer: str,
+    client_id: str,
+    original: Mapping[str, Any],
+    algorithms: Collection[str],
+    leeway: float,
+    now: float,
+) -> dict[str, Any]:
+    """OIDC Core §12.2: an ID token from a refresh is validated as at login (the
+    signature, `iss`, `aud`/`azp`, `exp`, `iat`) and must be about the same login as
+    `original`, the claims of the session's ID token: the same `iss`, `sub`, `aud`
+    and `azp` (an `azp` only where the original had one). A refreshed token "SHOULD
+    NOT" carry a nonce; one that does must carry the original's (some providers
+    repeat it), never another. Mismatches raise `TokenInvalid` with the claim's
+    reason (`token-subject-mismatch` for `sub`), so the caller ends the session."""
+    claims = await _verified_claims(token, jwks, algorithms, _ID_TOKEN_TYPES)
+    _check_issuer(claims, issuer)
+    _check_client_audience(claims, client_id)
+    _required_number(claims, "exp")
+    _required_number(claims, "iat")  # §12.2: the time this token was issued
+    _check_times(claims, now, leeway)
+    subject = _required_string(claims, "sub")
+    if claims.get("iss") != original.get("iss"):
+        raise TokenInvalid("token-issuer-invalid", "not the original login's issuer")
+    if subject != original.get("sub"):
+        raise TokenInvalid("token-subject-mismatch", "not the original login's subject")
+    if sorted(_audiences(claims)) != sorted(_audiences(original)):
+        raise TokenInvalid("token-audience-invalid", "not the original login's audience")
+    if claims.get("azp") != original.get("azp"):
+        raise TokenInvalid("token-azp-invalid", "not the original login's azp")
+    if "nonce" in claims and claims["nonce"] != original.get("nonce"):
+        raise TokenInvalid("token-nonce-invalid", "a nonce other than the login's")
     return claims
 
 

@@ -10,6 +10,8 @@ Contract:
   real share of the few hundred µs a proxied request costs. `flush()` runs every
   second (`ops.admin.sampling`) and before each scrape, so a scrape is at most one
   second behind for the workers that did not answer it.
+* Re-evaluations of sessions and connections (`continuous.tally`) are counted where
+  they happen and moved into `authgate_reevaluations_total` by `flush()` too.
 * Values that are states, not events — decision-log drops, sessions held, requests in
   flight — are pulled in by `sample()`, which flushes too.
 * One process: values live in this object's own registry (plus the process
@@ -46,6 +48,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from authgate.continuous import tally
 from authgate.decision import Outcome, Reason
 from authgate.decisionlog import DecisionRecord
 
@@ -148,6 +151,12 @@ class Metrics:
             "authgate_upstream_errors", "Requests whose upstream failed, by route and reason.",
             ["route", "reason"], registry=registry,
         )
+        self.reevaluations = Counter(
+            "authgate_reevaluations",
+            "Sessions and long-lived connections re-evaluated after their login "
+            "(docs/continuous.md), by kind (refresh, connection) and reason.",
+            ["kind", "reason"], registry=registry,
+        )
         self.reloads = Counter(
             "authgate_config_reloads", "Config reloads, by result (applied, rejected).",
             ["result"], registry=registry,
@@ -215,6 +224,8 @@ class Metrics:
             self.requests.labels(route, decision.value, reason, code_class(status)).inc(count)
         for timings in self._timings.values():
             timings.flush()
+        for (kind, reason), count in tally.drain().items():
+            self.reevaluations.labels(kind, reason).inc(count)
 
     def reloaded(self, applied: bool) -> None:
         self.reloads.labels("applied" if applied else "rejected").inc()

@@ -11,6 +11,7 @@ gateway's. The table (also in docs/policies.md):
 | device_counts                  | true                    | false          | false         |
 | providers_chooser              | false                   | true           | true          |
 | credential_stuffing_protection | false                   | true           | false         |
+| reverify_every                 | 5m                      | off            | off           |
 
 A route's own `policy:` REPLACES the default as a whole (it is not merged): a
 workforce route with its own policy must say `{mfa: true}` itself where MFA is
@@ -49,10 +50,14 @@ class AudienceDefaults:
     device_counts: bool
     providers_chooser: bool
     credential_stuffing_protection: bool
+    # Re-verify a session at its provider this often (None: only when its access
+    # token is due for a refresh); a provider's or route's `reverify_every` wins.
+    reverify_every: float | None = None
 
 
 AUDIENCE_DEFAULTS: dict[Audience | None, AudienceDefaults] = {
-    "workforce": AudienceDefaults(1 * _HOUR, True, False, False),
+    # Employees leave and change teams: a removed group stops counting within 5 min.
+    "workforce": AudienceDefaults(1 * _HOUR, True, False, False, 5 * 60.0),
     "customer": AudienceDefaults(7 * _DAY, False, True, True),
     # Without an audience the gateway behaves as before audiences existed: a chooser
     # page when a route accepts several providers.

@@ -13,6 +13,10 @@ absolute expiry, logout, revocation, a failed refresh) is `session-expired`. The
 MAC proves the gateway issued that id, and the store keeps no tombstones, so "ended"
 is all it can say. Both leave `stale_cookie` set so the answer clears the cookie;
 a route's stricter idle limit does not (the session lives on for other routes).
+A live session is re-verified at its provider when due (`continuous.reverify`: a
+refresh, or `reverify_every` passed) before it is used; one that does not survive
+that fails with the reason it ended (`refresh-identity-mismatch`,
+`session-revoked-by-provider`, `reverify-failed`), its cookie cleared.
 
 One credential per request (docs/headers.md): `duplicated_credential` finds a second
 `Authorization` or a second copy of a gateway cookie, which the caller refuses before
@@ -36,13 +40,15 @@ from authgate.config.schema import GatewayConfig
 from authgate.decision import Reason, reason_of
 from authgate.identity import Identity
 from authgate.oidc.claims import identity_from_claims
-from authgate.oidc.client import OIDCClient, ProviderError, provider_for_token
+from authgate.continuous.interval import reverify_interval
+from authgate.continuous.reverify import reverify
+from authgate.oidc.client import ProviderError, provider_for_token
 from authgate.oidc.tokens import TokenInvalid
 from authgate.routing import Route
 from authgate.server.abuse import count_failure, is_banned
 from authgate.server.auth_state import AuthRuntime
 from authgate.server.cookies import gateway_cookies, session_cookie
-from authgate.sessions.model import Session, Tokens
+from authgate.sessions.model import Session
 from authgate.sessions.store import StoreUnavailable
 from authgate.wire import Wire
 
@@ -56,6 +62,9 @@ class AuthResult:
     session: Session | None = None
     stale_cookie: bool = False  # the session cookie names nothing usable: clear it
     authorization: str | None = None  # the Authorization value validated (bearer)
+    # What re-verifying the session at its provider found (`continuous.reverify`):
+    # `groups-changed`, `reverify-deferred`...; added to the decision's reasons.
+    reevaluated: Reason | None = None
 
 
 NOBODY = AuthResult(None)
@@ -110,52 +119,40 @@ async def from_session(wire: Wire, context: AuthContext) -> AuthResult | None:
         # absent, but the record says a bad cookie came (tampering is worth seeing).
         return SESSION_INVALID
     try:
-        return await _live_session(session_id, auth, context.route_idle_timeout)
+        return await _live_session(session_id, context)
     except StoreUnavailable:
         log.warning("session store unavailable")
         return AuthResult(None, Reason.STORE_UNAVAILABLE)
 
 
-async def _live_session(
-    session_id: str, auth: AuthRuntime, route_idle_timeout: float | None
-) -> AuthResult:
-    now = time.time()
+async def _live_session(session_id: str, context: AuthContext) -> AuthResult:
+    auth, now = context.auth, time.time()
     session = await auth.store.get(session_id, now)
     if session is None:
         return SESSION_ENDED
-    if route_idle_timeout is not None and session.idle_expired(now, route_idle_timeout):
+    if context.route_idle_timeout is not None and session.idle_expired(
+        now, context.route_idle_timeout
+    ):
         # A stricter route (a workforce audience: 1 h) asks for a new login; the
         # session itself lives on for routes with the global idle timeout.
         return AuthResult(None, Reason.SESSION_EXPIRED)
     await auth.store.touch(session_id, now)
     client = auth.oidc.get(session.identity.provider)
-    if client is not None and session.tokens.refresh_token:
-        session = await _refreshed(session, client, auth)
-        if session is None:
-            return SESSION_ENDED
-    return AuthResult(session.identity, session=session)
-
-
-async def _refreshed(session: Session, client: OIDCClient, auth: AuthRuntime) -> Session | None:
-    async def refresh(tokens: Tokens) -> Tokens:
-        assert tokens.refresh_token is not None  # checked by the coordinator
-        answer = await client.refresh(tokens.refresh_token)
-        expires = time.time() + answer.expires_in if answer.expires_in else None
-        return Tokens(
-            access_token=answer.access_token,
-            # RFC 6749 §6: a provider may or may not rotate the refresh token.
-            refresh_token=answer.refresh_token or tokens.refresh_token,
-            id_token=answer.id_token or tokens.id_token,
-            access_expires_at=expires,
-        )
-
-    try:
-        return await auth.refresher.ensure_fresh(session, refresh, time.time)
-    except ProviderError as error:
-        # invalid_grant: the grant was revoked at the provider — the session ends.
-        log.info("refresh failed for a session of %s: %s", session.identity.provider, error)
-        await auth.store.delete(session.id)
-        return None
+    if client is None:
+        return AuthResult(session.identity, session=session)
+    # Re-verified at the provider before it is decided, when due (docs/continuous.md):
+    # a refresh whose identity no longer holds, or a revoked grant, ends it here.
+    reverified = await reverify(
+        session,
+        client,
+        auth.refresher,
+        auth.store,
+        reverify_every=reverify_interval(context.route.config, client.config),
+    )
+    if reverified.session is None:
+        return AuthResult(None, reverified.reason or Reason.SESSION_EXPIRED, stale_cookie=True)
+    identity = reverified.session.identity
+    return AuthResult(identity, session=reverified.session, reevaluated=reverified.reason)
 
 
 async def from_bearer(wire: Wire, context: AuthContext) -> AuthResult | None:

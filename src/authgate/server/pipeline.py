@@ -12,6 +12,8 @@ with `forward_overrides`, the request judged is the one its override headers des
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from authgate.decide import decide
 from authgate.decision import Decision, Reason
 from authgate.facts import RequestFacts
@@ -51,6 +53,11 @@ async def evaluate(
     exchange.decision = decide(
         facts, lookup, result.identity, result.failure, policy, exchange.adaptive.context
     )
+    if result.reevaluated is not None:
+        # The record says the session was re-evaluated before this decision, and what
+        # changed (docs/continuous.md): `groups-ok,groups-changed`.
+        decision = exchange.decision
+        exchange.decision = replace(decision, reasons=(*decision.reasons, result.reevaluated))
     if exchange.decision.allowed and lookup.route is not None:
         await apply_limits(wire, exchange, lookup.route, runtime, auth)
     if exchange.decision.allowed:

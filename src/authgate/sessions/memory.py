@@ -126,6 +126,16 @@ class MemorySessionStore:
         if session is not None:
             self._sessions[session_id] = dataclasses.replace(session, tokens=tokens)
 
+    async def replace_identity(self, session: Session) -> None:
+        stored = self._sessions.get(session.id)
+        if stored is not None:
+            self._sessions[session.id] = dataclasses.replace(
+                stored,
+                identity=session.identity,
+                tokens=session.tokens,
+                verified_at=session.verified_at,
+            )
+
     async def delete(self, session_id: str) -> None:
         self._remove(session_id)
 

@@ -3,7 +3,8 @@
 Contract: `Session` and `Tokens` are frozen values. A session ends at the first of
 its absolute end (`expires_at` = created + max_lifetime) and its idle end
 (`last_seen + idle_timeout`); `expired(now, idle_timeout)` says which is passed, from
-the stored times and the caller's clock only. `to_record` / `from_record` convert a
+the stored times and the caller's clock only. `verified_at` is when the provider last
+vouched for the identity (login, refresh, userinfo re-verification). `to_record` / `from_record` convert a
 session to a flat `dict[str, str]` and back: identity as compact JSON in clear (not
 secret; logs and indexes need it), tokens as JSON encrypted by `TokenCipher` with the
 storage key as AAD. The raw session id is never part of the record. `from_record`
@@ -75,8 +76,13 @@ class Session:
     created_at: float
     last_seen: float
     expires_at: float  # absolute end: created_at + max_lifetime
+    # When the provider last vouched for this identity: the login, then each refresh
+    # or userinfo re-verification (docs/continuous.md). 0: created_at (old records).
+    verified_at: float = 0.0
 
     def __post_init__(self) -> None:
+        if not self.verified_at:
+            object.__setattr__(self, "verified_at", self.created_at)
         if self.identity.session_id != self.id or self.identity.credential != "session":
             fixed = dataclasses.replace(self.identity, session_id=self.id, credential="session")
             object.__setattr__(self, "identity", fixed)
@@ -194,6 +200,8 @@ def to_record(session: Session, cipher: TokenCipher, storage_key: str) -> dict[s
     }
     if session.provider_sid is not None:
         record["psid"] = session.provider_sid
+    if session.verified_at != session.created_at:
+        record["verified"] = repr(session.verified_at)
     return record
 
 
@@ -206,6 +214,7 @@ def from_record(
     try:
         identity = identity_from_json(record["identity"], session_id)
         times = float(record["created"]), float(record["seen"]), float(record["expires"])
+        verified = float(record.get("verified", times[0]))
         blob = record["tokens"]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RecordError(f"malformed session record: {exc}") from exc
@@ -213,4 +222,4 @@ def from_record(
         tokens = decrypt_tokens(blob, cipher, storage_key)
     except (TypeError, ValueError, AttributeError) as exc:  # opened, yet not our JSON
         raise RecordError("malformed tokens") from exc
-    return Session(session_id, identity, tokens, record.get("psid"), *times)
+    return Session(session_id, identity, tokens, record.get("psid"), *times, verified)

@@ -57,6 +57,7 @@ from authgate.sessions.model import (
     encrypt_tokens,
     from_record,
     identity_from_json,
+    identity_to_json,
     to_record,
 )
 from authgate.sessions.redis_client import (
@@ -93,6 +94,12 @@ return 1
 _REPLACE_TOKENS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'tokens', ARGV[1])
+return 1
+"""
+# A re-verified session's identity, tokens and verification time; never creates.
+_REPLACE_IDENTITY = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'identity', ARGV[1], 'tokens', ARGV[2], 'verified', ARGV[3])
 return 1
 """
 # Release a lock only if we still hold it: after our TTL ran out, someone else may.
@@ -147,6 +154,7 @@ class RedisSessionStore:
         self._recent: dict[str, float] = {}
         self._touch = client.register_script(_TOUCH)
         self._replace_tokens = client.register_script(_REPLACE_TOKENS)
+        self._replace_identity = client.register_script(_REPLACE_IDENTITY)
         self._release = client.register_script(_RELEASE)
 
     @classmethod
@@ -257,6 +265,16 @@ class RedisSessionStore:
         blob = encrypt_tokens(tokens, self._cipher, skey)
         with redis_errors_as(StoreUnavailable):
             await self._replace_tokens(keys=[self._session_key(skey)], args=[blob])
+
+    async def replace_identity(self, session: Session) -> None:
+        skey = storage_key(session.id)
+        args = [
+            identity_to_json(session.identity),
+            encrypt_tokens(session.tokens, self._cipher, skey),
+            repr(session.verified_at),
+        ]
+        with redis_errors_as(StoreUnavailable):
+            await self._replace_identity(keys=[self._session_key(skey)], args=args)
 
     async def delete(self, session_id: str) -> None:
         await self._end([storage_key(session_id)], self._clock())

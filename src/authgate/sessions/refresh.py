@@ -1,23 +1,29 @@
-"""Single-flight refresh of a session's access token, in one process and across replicas.
+"""Single-flight refresh of a session, in one process and across replicas.
 
-Contract: `ensure_fresh(session, refresh, now)` returns the session unchanged when its
-access token does not end within `refresh_before` (or its end is unknown, or there is
-no refresh token). Otherwise it makes sure exactly one `refresh(tokens)` call happens
-for that session, however many requests ask at once:
+Contract: `ensure_verified(session, renew, now, reverify_every=...)` returns the
+session unchanged unless it is due: its access token ends within `refresh_before`
+(and there is a refresh token), or it was last verified (`Session.verified_at`) more
+than `reverify_every` seconds ago (docs/continuous.md). A due session gets exactly one
+`renew(session)` call, however many requests ask at once:
 
 - in this process, concurrent callers share one flight (one task per session id);
   the flight is shielded, so a caller that goes away does not cancel the refresh the
   others are waiting for — nor lose a rotated refresh token half-way;
 - across processes, the flight holds the store lock `refresh:<storage key>` and
-  re-reads the session under it: if another replica refreshed meanwhile, its tokens
-  are used. With refresh-token rotation a token redeemed twice is treated as stolen
+  re-reads the session under it: if another replica refreshed meanwhile, its result
+  is used. With refresh-token rotation a token redeemed twice is treated as stolen
   and the whole grant is revoked, logging the user out (RFC 9700 §4.14, refresh
   token protection), so two replicas must never both redeem it.
 
+What `renew` answers is stored with `store.replace_identity` (identity, tokens and
+`verified_at` together), the store mutation the event channel announces to the other
+replicas (SESSION_CHANGED). `ensure_fresh(session, refresh, now)` is the tokens-only
+form: `refresh(tokens)` answers new tokens, the identity is kept.
+
 It answers the updated session, or None when the session ended meanwhile (logout on
-another request). An exception from `refresh` reaches every waiting caller; the
-caller decides (typically: end the session). `LockTimeout` and `StoreUnavailable`
-from the store propagate as well.
+another request). An exception from `renew` reaches every waiting caller; the caller
+decides (typically: end the session). `LockTimeout` and `StoreUnavailable` from the
+store propagate as well.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 
+from authgate.continuous.interval import reverify_due
 from authgate.sessions.keys import storage_key
 from authgate.sessions.model import Session, Tokens
 from authgate.sessions.store import SessionStore
 
 Refresh = Callable[[Tokens], Awaitable[Tokens]]
+Renew = Callable[[Session], Awaitable[Session]]
 Now = Callable[[], float]
 
 
@@ -50,12 +58,36 @@ class RefreshCoordinator:
             now, self._refresh_before
         )
 
+    def due_at(self, session: Session, reverify_every: float | None) -> float | None:
+        """When `session` became (or becomes) due, None if never: the start of an
+        outage's grace (`providers[].outage_grace`)."""
+        moments = []
+        tokens = session.tokens
+        if tokens.refresh_token is not None and tokens.access_expires_at is not None:
+            moments.append(tokens.access_expires_at - self._refresh_before)
+        if reverify_every is not None:
+            moments.append(session.verified_at + reverify_every)
+        return min(moments) if moments else None
+
+    def _due_session(self, session: Session, now: float, reverify_every: float | None) -> bool:
+        return self.due(session.tokens, now) or reverify_due(
+            session.verified_at, reverify_every, now
+        )
+
     async def ensure_fresh(self, session: Session, refresh: Refresh, now: Now) -> Session | None:
-        if not self.due(session.tokens, now()):
+        async def renew(current: Session) -> Session:
+            return dataclasses.replace(current, tokens=await refresh(current.tokens))
+
+        return await self.ensure_verified(session, renew, now)
+
+    async def ensure_verified(
+        self, session: Session, renew: Renew, now: Now, *, reverify_every: float | None = None
+    ) -> Session | None:
+        if not self._due_session(session, now(), reverify_every):
             return session
         flight = self._flights.get(session.id)
         if flight is None:
-            flight = asyncio.create_task(self._fly(session, refresh, now))
+            flight = asyncio.create_task(self._fly(session, renew, now, reverify_every))
             self._flights[session.id] = flight
             flight.add_done_callback(lambda done: self._landed(session.id, done))
         return await asyncio.shield(flight)
@@ -65,17 +97,19 @@ class RefreshCoordinator:
         if not flight.cancelled():
             flight.exception()  # retrieved here too: all its callers may have gone
 
-    async def _fly(self, session: Session, refresh: Refresh, now: Now) -> Session | None:
+    async def _fly(
+        self, session: Session, renew: Renew, now: Now, reverify_every: float | None
+    ) -> Session | None:
         # A read before the lock: when another replica has refreshed already, the
         # common case under load, this flight ends without a lock round trip.
         current = await self._store.get(session.id, now())
-        if current is None or not self.due(current.tokens, now()):
+        if current is None or not self._due_session(current, now(), reverify_every):
             return current
         async with self._store.lock("refresh:" + storage_key(session.id), self._lock_ttl):
             # Re-read under the lock: the holder before us may have refreshed.
             current = await self._store.get(session.id, now())
-            if current is None or not self.due(current.tokens, now()):
+            if current is None or not self._due_session(current, now(), reverify_every):
                 return current
-            tokens = await refresh(current.tokens)
-            await self._store.replace_tokens(session.id, tokens)
-        return dataclasses.replace(current, tokens=tokens)
+            renewed = await renew(current)
+            await self._store.replace_identity(renewed)
+        return renewed

@@ -11,7 +11,11 @@ Contract (every implementation, checked by one shared suite in `tests/sessions/`
   to within that interval. It never revives an ended session. Calling it on every
   request is cheap: right after a `get` the Redis store knows no write is due and
   skips the round trip.
-- `replace_tokens` and `touch` never create a session that is not there.
+- `replace_identity(session)` stores a re-verified session's identity, tokens and
+  `verified_at` over the stored ones (a refresh or a userinfo re-verification,
+  docs/continuous.md); its subject, provider, `sid` and times stay as stored.
+- `replace_tokens`, `replace_identity` and `touch` never create a session that is
+  not there.
 - `delete_by_provider_sid` / `delete_by_subject` end every session of that provider's
   `sid` / `sub` (OIDC Back-Channel Logout 1.0 §2.7) and answer how many of them
   were still live.
@@ -58,6 +62,8 @@ class SessionStore(Protocol):
     async def touch(self, session_id: str, now: float) -> None: ...
 
     async def replace_tokens(self, session_id: str, tokens: Tokens) -> None: ...
+
+    async def replace_identity(self, session: Session) -> None: ...
 
     async def delete(self, session_id: str) -> None: ...
 
