@@ -34,6 +34,7 @@ KEYS = [
     "headers_dropped",
     "return_url_rejected",
     "stripped",
+    "grant",
 ]  # fmt: skip
 
 
@@ -118,6 +119,7 @@ def test_record_is_one_json_line_with_every_field_in_order() -> None:
         "headers_dropped": [],
         "return_url_rejected": False,
         "stripped": [],
+        "grant": None,
     }
 
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authgate.decision import Outcome
-from authgate.decisionlog.record import DecisionRecord, encode_line, rfc3339_millis
+from authgate.decisionlog.record import DecisionRecord, GrantNote, encode_line, rfc3339_millis
 
 text = st.text()
 maybe_text = st.none() | st.text()
@@ -46,6 +46,7 @@ def reference(record: DecisionRecord) -> str:
             "headers_dropped": list(record.headers_dropped),
             "return_url_rejected": record.return_url_rejected,
             "stripped": list(record.stripped),
+            "grant": None if record.grant is None else record.grant.fields(),
         }
     )
 
@@ -77,6 +78,12 @@ records = st.builds(
     headers_dropped=strings,
     return_url_rejected=st.booleans(),
     stripped=strings,
+    grant=st.none() | st.builds(
+        GrantNote, id=text, entitlement=text, event=text, actor=maybe_text, user=maybe_text,
+        provider=maybe_text, subject=maybe_text, reason=maybe_text, ticket=maybe_text,
+        route=maybe_text, expires_at=st.none() | st.floats(min_value=0, max_value=4e9),
+        break_glass=st.booleans(),
+    ),
 )
 
 

@@ -98,6 +98,9 @@ def parts(auth: AuthRuntime) -> dict[str, object]:
         "history": auth.history,
         "posture": auth.posture,
         "known_devices": auth.known_devices,
+        "access": auth.access.store,
+        "grant_cache": auth.access.cache,
+        "webhook": auth.access.webhook,
         **{f"oidc:{pid}": client for pid, client in auth.oidc.items()},
     }
 
@@ -144,7 +147,16 @@ RULES: list[tuple[str, Change, set[str]]] = [
     (
         "store",
         set_in("store", "key_prefix", value="other:"),
-        {"store", "refresher", "events", "limiter", "regulator", "history"},
+        {"store", "refresher", "events", "limiter", "regulator", "history", "access", "grant_cache"},
+    ),
+    # Privileged access: the grant store (and its cache) by the store (a kept store takes
+    # the new retention); the webhook by its own block; the entitlements where used.
+    ("access.retention", set_in("access", "retention", value="1d"), set()),
+    ("access.webhook", set_in("access", "webhook", value={"url": "http://127.0.0.1:9/hook"}), {"webhook"}),
+    (
+        "entitlements",
+        set_in("entitlements", value={"db-admin": {"max_duration": "1h", "approvers": {"groups": ["x"]}}}),
+        set(),
     ),
     ("server.state_dir", set_in("server", "state_dir", value="/tmp/other-state"), {"assertion_keys", "signer"}),
     ("limits.regulation", set_in("limits", "regulation", value={"max_failures": 9}), {"regulator"}),
@@ -174,7 +186,7 @@ async def test_every_resource_of_the_auth_half_has_a_rule() -> None:
     goes_with = {"keys", "cipher", "refresher", "signer", "oidc", "guards"}
     compiled = {"templates", "header_budgets"}
     fields = {f.name for f in dataclasses.fields(AuthRuntime)}
-    assert fields == (set(RESOURCES) - {"limiter", "regulator"}) | goes_with | compiled
+    assert fields == (set(RESOURCES) - {"limiter", "regulator", "webhook"}) | goes_with | compiled
 
 
 async def test_policies_and_templates_are_compiled_once_and_shared(
@@ -207,7 +219,8 @@ async def test_dropped_names_what_the_new_generation_no_longer_holds(
     second = build(config, first)
     auth = first.auth
     expected = [
-        auth.store, auth.events, auth.guards.limiter, auth.guards.regulator, auth.history, auth.geo
+        auth.store, auth.access.store, auth.access.cache, auth.events, auth.guards.limiter,
+        auth.guards.regulator, auth.history, auth.geo,
     ]
     assert [id(item) for item in dropped(first, second)] == [id(item) for item in expected]
     assert dropped(second, build(config, second)) == []

@@ -38,6 +38,9 @@ PROVIDERS = [
 NOT_REFUSALS = {
     "route-public", "user-authenticated", "gateway-endpoint", "login-started",
     "login-completed", "login-chooser", "logout", "backchannel-logout", "logout-confirm",
+    # grant events: decision records of their own, never a request's refusal
+    "grant-requested", "grant-approved", "grant-denied", "grant-activated", "grant-expired",
+    "grant-revoked", "grant-break-glass",
 }
 
 

@@ -38,6 +38,9 @@ class Context:
     device: Mapping[str, Any] | None = None
     risk: float | None = None
     risk_outcome: str = "allow"  # allow | step_up | deny, from the route's thresholds
+    # Entitlements held on the route -> grant id (routes whose policy names one only);
+    # None: not read, or the grant store could not be read (fails closed).
+    grants: Mapping[str, str] | None = None
 
 
 NO_CONTEXT = Context()
@@ -64,8 +67,9 @@ def decide(
         return error(failure, route_id=route.id)
     assert policy is not None  # every routed request is decided with its route's policy
     inp = policy_input(
-        facts, identity, policy, country=context.country, device=context.device, risk=context.risk
-    )
+        facts, identity, policy, country=context.country, device=context.device, risk=context.risk,
+        grants=context.grants,
+    )  # fmt: skip
     decision = authorize(route, policy, inp)
     if decision.outcome is Outcome.LOGIN and failure is not None:
         # A credential was there and did not count: say why (token-expired,

@@ -157,6 +157,18 @@ class Reason(enum.StrEnum):
     CONSENT_OK = "consent-ok"
     CONSENT_REQUIRED = "consent-required"
     STEP_UP_FAILED = "step-up-failed"
+    # privileged access (authgate.access): the criterion, and one code per grant event
+    ENTITLEMENT_OK = "entitlement-ok"
+    ENTITLEMENT_REQUIRED = "entitlement-required"
+    ENTITLEMENT_UNKNOWN = "entitlement-unknown"
+    GRANT_REQUESTED = "grant-requested"
+    GRANT_APPROVED = "grant-approved"
+    GRANT_DENIED = "grant-denied"
+    GRANT_ACTIVATED = "grant-activated"
+    GRANT_EXPIRED = "grant-expired"
+    GRANT_REVOKED = "grant-revoked"
+    GRANT_BREAK_GLASS = "grant-break-glass"
+    GRANT_REFUSED = "grant-refused"
     # WebSockets (RFC 6455; authgate.proxy.handshake, authgate.origins)
     WEBSOCKET_HANDSHAKE_INVALID = "websocket-handshake-invalid"
     WEBSOCKET_VERSION_UNSUPPORTED = "websocket-version-unsupported"

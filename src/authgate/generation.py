@@ -69,6 +69,13 @@ RESOURCES: Mapping[str, Reads] = {
     # The posture verifier holds its JWKS cache.
     "posture": lambda c: c.devices.posture,
     "known_devices": lambda c: (c.secrets, c.devices.known_device_cookie),
+    # The grant store (the memory one holds the grants) and the cache over it: kept
+    # while the store is — a kept one takes the new retention and request timeout
+    # (`GrantStore.configure`); entitlements may change freely (a grant counts only
+    # while its entitlement is declared: `access.service`).
+    "access": lambda c: c.store,
+    # The webhook's queue and its HTTP client (kept inside `access`).
+    "webhook": lambda c: c.access.webhook,
 }
 
 
@@ -120,8 +127,9 @@ class Closable(Protocol):
 def resources(auth: AuthRuntime) -> list[Closable]:
     """What `auth` holds that must be closed: connections, files, caches."""
     held: list[Closable | None] = [
-        # The store before the channel: closing a store may still publish.
-        auth.store, auth.events, auth.guards.limiter, auth.guards.regulator, auth.history, auth.geo,
+        # The stores before the channel: closing a store may still publish.
+        auth.store, *auth.access.close_parts(), auth.events, auth.guards.limiter,
+        auth.guards.regulator, auth.history, auth.geo,
     ]
     return [item for item in held if item is not None]
 

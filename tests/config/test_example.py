@@ -19,6 +19,9 @@ EXAMPLE = Path(__file__).parents[2] / "config" / "example.yaml"
 Path_ = tuple[str, ...]
 
 
+WILDCARD = "*"  # a key of the user's own, as in `entitlements: {db-admin: ...}`
+
+
 def _models_in(annotation: object) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
@@ -30,8 +33,11 @@ def schema_paths(model: type[BaseModel], prefix: Path_ = ()) -> set[Path_]:
     paths: set[Path_] = set()
     for name, field in model.model_fields.items():
         paths.add(prefix + (name,))
+        at = prefix + (name,)
+        if typing.get_origin(field.annotation) is dict:  # user-named keys
+            at += (WILDCARD,)
         for inner in _models_in(field.annotation):
-            paths |= schema_paths(inner, prefix + (name,))
+            paths |= schema_paths(inner, at)
     return paths
 
 
@@ -45,6 +51,8 @@ def example_paths(data: Data, prefix: Path_ = ()) -> set[Path_]:
         paths |= {prefix + (key,)} | example_paths(value, prefix + (key,))
         if key.endswith("_file"):  # `pem_file: PATH` shows the option `pem` (secret_files)
             paths.add(prefix + (key.removesuffix("_file"),))
+        if prefix == ("entitlements",):  # user-named keys: shown under the wildcard
+            paths |= example_paths(value, prefix + (WILDCARD,))
     return paths
 
 

@@ -86,8 +86,9 @@ def request(
     device: Mapping[str, Any] | None = None,
     risk: float | None = None,
     consent_claim: str = "consents",
+    grants: Mapping[str, str] | None = None,
 ) -> PolicyInput:
-    return PolicyInput(method, path, ip, now, identity, country, device, risk, consent_claim)
+    return PolicyInput(method, path, ip, now, identity, country, device, risk, consent_claim, grants)
 
 
 def policy(

@@ -236,6 +236,11 @@ ROWS = [
     row({"consent": ["terms-2026", "marketing"]}, "carol_customer", NO, r.CONSENT_REQUIRED),
     row({"consent": ["terms-2026"]}, "bob_contractor", NO, r.CONSENT_REQUIRED),
     row({"consent": ["terms-2026"]}, "anonymous", USER, r.USER_UNAUTHENTICATED),
+    # entitlement: an active grant on this route; unreadable grants are an unknown fact
+    row({"entitlement": ["db-admin"]}, "bob_contractor", YES, r.ENTITLEMENT_OK, grants={"db-admin": "g-1"}),
+    row({"entitlement": ["db-admin"]}, "bob_contractor", NO, r.ENTITLEMENT_REQUIRED, grants={"db-ro": "g-2"}),
+    row({"entitlement": ["db-admin"]}, "bob_contractor", FACT, r.ENTITLEMENT_UNKNOWN),
+    row({"entitlement": ["db-admin"]}, "anonymous", USER, r.USER_UNAUTHENTICATED, grants={}),
 ]
 
 

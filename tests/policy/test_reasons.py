@@ -46,6 +46,7 @@ def test_pairs() -> None:
         "path",
         "risk",
         "consent",
+        "entitlement",
     }
     unknown = {code.removesuffix("-unknown") for code in reasons.ALL if code.endswith("-unknown")}
-    assert unknown == {"country", "ip", "device", "risk"}
+    assert unknown == {"country", "ip", "device", "risk", "entitlement"}

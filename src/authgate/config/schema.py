@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AnyHttpUrl, Field, field_validator, model_validator
 
+from authgate.config.schema_access import AccessConfig, Entitlements
 from authgate.config.schema_adaptive import (
     DevicesConfig,
     GeoConfig,
@@ -316,6 +317,9 @@ class GatewayConfig(Strict):
     headers: GatewayHeaders = Field(default_factory=GatewayHeaders)
     log: LogConfig = Field(default_factory=LogConfig)
     pages: PagesConfig = Field(default_factory=PagesConfig)
+    # Privileged access (docs/privileged-access.md): time-bound, approved elevation.
+    entitlements: Entitlements = Field(default_factory=dict)
+    access: AccessConfig = Field(default_factory=AccessConfig)
     routes: list[RouteConfig]
 
     @field_validator("providers")

@@ -186,6 +186,8 @@ class PolicyEntry(Strict):
     path: PathGlobs | None = None
     risk: RiskCriterion | None = None
     consent: Names | None = None
+    # Held only while the user has an active grant of one of them (docs/privileged-access.md).
+    entitlement: Names | None = None
     and_: Entries | None = Field(default=None, alias="and", min_length=1)
     or_: Entries | None = Field(default=None, alias="or", min_length=1)
     not_: EntryRef | None = Field(default=None, alias="not")

@@ -74,6 +74,41 @@ def encode_line(fields: dict[str, object]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class GrantNote:
+    """The grant a record is about (docs/privileged-access.md): a grant event
+    (`event` requested, approved, denied, activated, expired, revoked, break-glass),
+    or `used` on a request decided under the grant. `actor` did it; `user`,
+    `provider` and `subject` hold the grant."""
+
+    id: str
+    entitlement: str
+    event: str
+    actor: str | None = None
+    user: str | None = None
+    provider: str | None = None
+    subject: str | None = None
+    reason: str | None = None
+    ticket: str | None = None
+    route: str | None = None
+    expires_at: float | None = None
+    break_glass: bool = False
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "id": self.id, "event": self.event, "entitlement": self.entitlement,
+            "actor": self.actor, "user": self.user, "provider": self.provider,
+            "subject": self.subject, "reason": self.reason, "ticket": self.ticket,
+            "route": self.route,
+            "expires_at": None if self.expires_at is None else rfc3339_millis(self.expires_at),
+            "break_glass": self.break_glass,
+        }  # fmt: skip
+
+    def to_json(self) -> str:
+        # Off the common path (grant events, entitlement routes): the dict way.
+        return _ENCODER.encode(self.fields())
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionRecord:
     """What happened to one request, who asked, from where, and why."""
 
@@ -100,6 +135,7 @@ class DecisionRecord:
     headers_dropped: tuple[str, ...] = ()
     return_url_rejected: bool = False
     stripped: tuple[str, ...] = ()  # client headers removed before forwarding
+    grant: GrantNote | None = None  # privileged access: the grant it is about or used
 
     @classmethod
     def from_decision(
@@ -124,6 +160,7 @@ class DecisionRecord:
         headers_dropped: tuple[str, ...] = (),
         return_url_rejected: bool = False,
         stripped: tuple[str, ...] = (),
+        grant: GrantNote | None = None,
     ) -> DecisionRecord:
         """The record of `decision`; `status` is what the client actually received."""
         return cls(
@@ -149,6 +186,7 @@ class DecisionRecord:
             headers_dropped=headers_dropped,
             return_url_rejected=return_url_rejected,
             stripped=stripped,
+            grant=grant,
         )
 
     def to_json(self) -> str:
@@ -182,7 +220,8 @@ class DecisionRecord:
                 ',"durations":{', _durations(self.durations),
                 '},"headers_dropped":', _strings(self.headers_dropped),
                 ',"return_url_rejected":', "true" if self.return_url_rejected else "false",
-                ',"stripped":', _strings(self.stripped), "}",
+                ',"stripped":', _strings(self.stripped),
+                ',"grant":', "null" if self.grant is None else self.grant.to_json(), "}",
             )
         )  # fmt: skip
         # isascii() is O(1) on CPython: the common all-ASCII line skips the scan.

@@ -58,6 +58,7 @@ def policy_input(
     country: str | None = None,
     device: Mapping[str, Any] | None = None,
     risk: float | None = None,
+    grants: Mapping[str, str] | None = None,
 ) -> PolicyInput:
     """The policy's view of a request: facts, identity and signals as plain data."""
     claim = policy.consent.claim if policy.consent is not None else "consents"
@@ -71,6 +72,7 @@ def policy_input(
         device,
         risk,
         claim,
+        grants,
     )
 
 

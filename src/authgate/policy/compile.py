@@ -46,6 +46,7 @@ from authgate.policy.criteria.claim import Claim, contains, equals, is_in
 from authgate.policy.criteria.consent import Consent
 from authgate.policy.criteria.device import Device
 from authgate.policy.criteria.email import Email, EmailDomain
+from authgate.policy.criteria.entitlement import Entitlement
 from authgate.policy.criteria.identity import Authenticated, User
 from authgate.policy.criteria.membership import Membership
 from authgate.policy.criteria.network import Country, Ip, compile_network
@@ -57,7 +58,7 @@ from authgate.policy.criteria.schedule import (
     compile_hours,
     compile_zone,
 )
-from authgate.policy.evaluate import CompiledPolicy
+from authgate.policy.evaluate import CompiledPolicy, PolicySource
 from authgate.policy.stepup import StepUpRule
 from authgate.policy.verdict import UNKNOWN_FACT, Evaluator, Outcomes, outcomes
 from authgate.routing import compile_glob, compile_methods
@@ -81,6 +82,9 @@ class PolicyError(ValueError):
 class _Context:
     route_id: str
     mfa_methods: frozenset[str]
+    # Declared entitlement names (None: not checked); those the policy names, found.
+    entitlements: frozenset[str] | None = None
+    named: set[str] = field(default_factory=set)
     problems: list[tuple[str, str]] = field(default_factory=list)
 
     def attempt(self, key: str, compile_: Callable[[_T], _R], value: _T) -> _R | None:
@@ -111,16 +115,23 @@ class _Place:
 
 
 def compile_policy(
-    route_id: str, config: PolicyConfig | None, *, audience: Audience | None
+    route_id: str,
+    config: PolicyConfig | None,
+    *,
+    audience: Audience | None,
+    entitlements: frozenset[str] | None = None,
 ) -> CompiledPolicy:
+    """`entitlements`: the declared names an `entitlement:` criterion may use (None:
+    any); the compiled policy lists those it uses (`CompiledPolicy.entitlements`)."""
     base = "policy" if config is not None else _default_base(audience)
     config = config if config is not None else audience_policy(audience)
-    ctx = _Context(route_id, frozenset(config.mfa_methods))
+    ctx = _Context(route_id, frozenset(config.mfa_methods), entitlements)
     root = _Place(base, f"routes[{route_id}].{base}", positive=True)
     allow = _entries(config.allow, root.child(".allow"), ctx)
     deny = _entries(config.deny, root.child(".deny", flip=True), ctx)
     ctx.raise_problems()
-    return CompiledPolicy(route_id, allow, deny, "route" if base == "policy" else "audience")
+    source: PolicySource = "route" if base == "policy" else "audience"
+    return CompiledPolicy(route_id, allow, deny, source, frozenset(ctx.named))
 
 
 def _default_base(audience: Audience | None) -> str:
@@ -255,6 +266,17 @@ def _consent(value: list[str], at: _Place, ctx: _Context) -> Evaluator:
     return Consent(at.rule, at.outcomes(r.CONSENT_OK, r.CONSENT_REQUIRED), frozenset(value))
 
 
+def _entitlement(value: list[str], at: _Place, ctx: _Context) -> Evaluator:
+    for index, name in enumerate(value):
+        if ctx.entitlements is not None and name not in ctx.entitlements:
+            ctx.problems.append(
+                (f"{at.key}.entitlement[{index}]", f"no entitlement {name!r} under entitlements:")
+            )
+    ctx.named.update(value)
+    out = at.outcomes(r.ENTITLEMENT_OK, r.ENTITLEMENT_REQUIRED, r.ENTITLEMENT_UNKNOWN)
+    return Entitlement(at.rule, out, frozenset(value))
+
+
 _CRITERIA: dict[str, Callable[[Any, _Place, _Context], Evaluator]] = {
     "authenticated": _authenticated,
     "user": _user,
@@ -275,6 +297,7 @@ _CRITERIA: dict[str, Callable[[Any, _Place, _Context], Evaluator]] = {
     "path": _path,
     "risk": _risk,
     "consent": _consent,
+    "entitlement": _entitlement,
 }
 
 
@@ -318,12 +341,16 @@ class RoutePolicy:
     consent: ConsentConfig | None
 
 
-def compile_route_policy(route: RouteConfig) -> RoutePolicy:
+def compile_route_policy(
+    route: RouteConfig, entitlements: frozenset[str] | None = None
+) -> RoutePolicy:
     """Compile a route's policy and step-up blocks; raises `PolicyError` with all problems."""
     problems: list[tuple[str, str]] = []
     policy = step_up = None
     try:
-        policy = compile_policy(route.id, route.policy, audience=route.audience)
+        policy = compile_policy(
+            route.id, route.policy, audience=route.audience, entitlements=entitlements
+        )
     except PolicyError as error:
         problems += error.problems
     try:
@@ -341,9 +368,10 @@ def compile_policies(config: GatewayConfig) -> tuple[dict[str, RoutePolicy], lis
     once per config, for the checks and for serving."""
     policies: dict[str, RoutePolicy] = {}
     found: list[ConfigProblem] = []
+    declared = frozenset(config.entitlements)
     for index, route in enumerate(config.routes):
         try:
-            policies[route.id] = compile_route_policy(route)
+            policies[route.id] = compile_route_policy(route, declared)
         except PolicyError as error:
             found += [
                 ConfigProblem("", None, f"routes[{index}].{key}", message)

@@ -44,6 +44,8 @@ class PolicyInput:
     device: Mapping[str, Any] | None = None
     risk: float | None = None
     consent_claim: str = "consents"  # dotted path of the consent claim
+    # Entitlements held on this route now -> grant id; None: not read (or unreadable).
+    grants: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,9 @@ class CompiledPolicy:
     allow: tuple[Evaluator, ...]
     deny: tuple[Evaluator, ...]
     source: PolicySource  # written on the route, or the audience's default
+    # The entitlements its `entitlement:` criteria name: grants are read only when
+    # this is not empty, so other routes pay nothing for privileged access.
+    entitlements: frozenset[str] = frozenset()
 
 
 def evaluate(policy: CompiledPolicy, inp: PolicyInput) -> PolicyResult:

@@ -93,15 +93,20 @@ def explain(
     device: Mapping[str, Any] | None = None,
     risk: float | None = None,
     policies: Mapping[str, RoutePolicy] | None = None,
+    grants: frozenset[str] = frozenset(),
 ) -> Explanation:
+    """`grants`: the entitlements the identity holds an active grant of (on this route)."""
     target = locate(snapshot_routes, url=url, method=method, ip=ip, now=now)
     if isinstance(target, Decision):
         return _explained(target, "")
     route = target.lookup.route
     if route is None:
         return _explained(decide(target.facts, target.lookup, identity), target.facts.path)
-    policy = (policies or {}).get(route.id) or compile_route_policy(_route_config(config, route))
-    context = Context(country=country, device=device, risk=risk)
+    policy = (policies or {}).get(route.id) or compile_route_policy(
+        _route_config(config, route), frozenset(config.entitlements)
+    )
+    held = {name: "explain" for name in grants}
+    context = Context(country=country, device=device, risk=risk, grants=held)
     decision = decide(target.facts, target.lookup, identity, policy=policy, context=context)
     return _explained(decision, target.facts.path)
 

@@ -63,6 +63,10 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="device facts as a JSON object")
     parser.add_argument("--risk", type=float, help="risk score (default none)")
     parser.add_argument("--at", help="request time: epoch seconds or ISO 8601 (default now)")
+    parser.add_argument(
+        "--grant", action="append",
+        help="entitlements the identity holds an active grant of, comma-separated; repeatable",
+    )  # fmt: skip
 
 
 def run_explain(args: argparse.Namespace, out: TextIO) -> int:
@@ -100,6 +104,7 @@ def _explain(snapshot: Snapshot, args: argparse.Namespace) -> Explanation:
         now=now,
         device=_json_object(args.device, "--device") if args.device else None,
         risk=args.risk,
+        grants=frozenset(_listed(args.grant)),
     )
 
 

@@ -63,6 +63,11 @@ RISK_TOO_HIGH: Final = "risk-too-high"
 RISK_UNKNOWN: Final = "risk-unknown"
 CONSENT_OK: Final = "consent-ok"
 CONSENT_REQUIRED: Final = "consent-required"
+# An active grant of a named entitlement (docs/privileged-access.md); unknown: the
+# grant store could not be read.
+ENTITLEMENT_OK: Final = "entitlement-ok"
+ENTITLEMENT_REQUIRED: Final = "entitlement-required"
+ENTITLEMENT_UNKNOWN: Final = "entitlement-unknown"
 # The provider came back from a step-up without the level, method or freshness asked.
 STEP_UP_FAILED: Final = "step-up-failed"
 

@@ -21,6 +21,7 @@ from typing import TypeVar
 import aiohttp
 from aiohttp import web
 
+from authgate.access.runtime import AccessRuntime, build_access_runtime
 from authgate.config.schema import GatewayConfig
 from authgate.config.snapshot import Snapshot
 from authgate.device.known_device import KnownDeviceCookie
@@ -59,6 +60,7 @@ class AuthRuntime:
     history: HistoryStore | None
     posture: PostureVerifier | None
     known_devices: KnownDeviceCookie | None
+    access: AccessRuntime
     guards: Guards
 
 
@@ -108,6 +110,13 @@ def build_auth_runtime(
         posture=_reuse(old("posture"), lambda a: a.posture, lambda: _posture(config, http)),
         known_devices=_reuse(
             old("known_devices"), lambda a: a.known_devices, lambda: _known_devices(config)
+        ),
+        access=build_access_runtime(
+            config,
+            previous.access if previous is not None else None,
+            kept_store="access" in kept,
+            kept_webhook="webhook" in kept,
+            events=events,
         ),
         # Last: it gives the kept gates the new cap, so nothing may fail after it.
         guards=_guards(config, previous, old("limiter"), old("regulator")),

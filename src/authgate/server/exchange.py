@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from authgate.decision import Decision, Outcome, Reason
 from authgate.decisionlog import DecisionRecord
+from authgate.decisionlog.record import GrantNote
 from authgate.facts import RequestFacts
 from authgate.outcomes import error, status as status_of
 from authgate.identity import Identity
@@ -41,6 +42,8 @@ class Exchange:
     return_url_rejected: bool = False
     # Client headers removed before forwarding (lower-cased, sorted; docs/headers.md).
     stripped: tuple[str, ...] = ()
+    # The grant the request was allowed under, or a grant event's (docs/privileged-access.md).
+    grant: GrantNote | None = None
 
     def fail(self, reason: Reason, status: int | None = None) -> Decision:
         """Replace the decision with an error that keeps its route and rule; its
@@ -77,4 +80,5 @@ class Exchange:
             headers_dropped=self.headers_dropped,
             return_url_rejected=self.return_url_rejected,
             stripped=self.stripped,
+            grant=self.grant,
         )

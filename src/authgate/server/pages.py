@@ -256,6 +256,12 @@ PLAIN_REASONS: dict[str, str] = {
     "consent-ok": "You have given the consent this application requires.",
     "consent-required": "This application needs your consent before you continue.",
     "step-up-failed": "The stronger sign-in this page requires did not complete.",
+    # privileged access (docs/privileged-access.md)
+    "entitlement-ok": "You hold an active, approved grant for this application.",
+    "entitlement-required": "This application needs an approved, time-bound grant. "
+    "Request one at /.authgate/access.",
+    "entitlement-unknown": "Your grants could not be checked just now, so access was not given.",
+    "grant-refused": "That access request or decision is not allowed.",
     # WebSockets
     "websocket-handshake-invalid": "The request to open a live connection was not well-formed.",
     "websocket-version-unsupported": "The live connection asked for a protocol version the "

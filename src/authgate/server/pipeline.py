@@ -25,6 +25,7 @@ from authgate.server.adaptive import gather_context, record_allowed
 from authgate.server.auth_state import AuthRuntime
 from authgate.server.authenticate import NOBODY, AuthResult, authenticate
 from authgate.server.exchange import Exchange
+from authgate.server.grant_stage import grant_used, with_grants
 from authgate.server.limit_stage import apply_limits
 from authgate.server.state import ServerRuntime
 from authgate.wire import Wire
@@ -50,9 +51,13 @@ async def evaluate(
         wire, facts, result.identity, lookup.route, runtime, auth
     )
     policy = runtime.policies.get(lookup.route.id) if lookup.route else None
-    exchange.decision = decide(
-        facts, lookup, result.identity, result.failure, policy, exchange.adaptive.context
-    )
+    if policy is not None and lookup.route is not None:
+        exchange.adaptive = await with_grants(
+            exchange.adaptive, result.identity, lookup.route.id, policy, auth, facts.time
+        )
+    context = exchange.adaptive.context
+    exchange.decision = decide(facts, lookup, result.identity, result.failure, policy, context)
+    exchange.grant = grant_used(exchange.decision, context)
     if result.reevaluated is not None:
         # The record says the session was re-evaluated before this decision, and what
         # changed (docs/continuous.md): `groups-ok,groups-changed`.
