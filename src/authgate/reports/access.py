@@ -120,10 +120,12 @@ class AccessReport:
             return
         if not self.window.admits(at, user, route):
             return
+        if _grant_event(fields):
+            return  # requested, approved, revoked...: a record of its own, not an access
         row = self.rows.get((user, route))
         if row is None:
             row = self.rows[(user, route)] = AccessRow(user, route, at, at)
-        grant = fields.get("grant_id")
+        grant = _grant_used(fields)
         row.count(at, decision, str(fields.get("reason", "")), grant if isinstance(grant, str) else None)
         self.per_day.setdefault(iso_time(at)[:10], Counter())[decision] += 1
 
@@ -146,3 +148,16 @@ class AccessReport:
 
 def iso_time(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _grant_event(fields: dict[str, object]) -> bool:
+    """A grant's own event record (docs/privileged-access.md), not a request under it."""
+    note = fields.get("grant")
+    return isinstance(note, dict) and note.get("event") != "used"
+
+
+def _grant_used(fields: dict[str, object]) -> str | None:
+    """The id of the grant the request was decided under (`grant.id`, or `grant_id`)."""
+    note = fields.get("grant")
+    found = note.get("id") if isinstance(note, dict) else fields.get("grant_id")
+    return found if isinstance(found, str) else None
