@@ -7,6 +7,7 @@ Keys of different clients land on different masters.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -47,3 +48,18 @@ async def test_regulator_on_a_cluster(cluster: RedisCluster, clock: FakeClock, p
         bans = [await regulator.record_failure("ip", client) for _ in range(5)]
         assert bans == [False] * 4 + [True]
         assert await regulator.is_banned("ip", client) == pytest.approx(REGULATION.ban_time)
+
+
+async def test_one_ticks_checks_on_many_slots_are_batched_per_slot(
+    cluster: RedisCluster, clock: FakeClock, prefix: str
+) -> None:
+    # Checks of one tick on keys of many slots and masters, on a client never used
+    # before (redis_limiter.py: the first use initializes it once): no CROSSSLOT, no
+    # half-made connection, each key exact and in order.
+    limiter = RedisRateLimiter(cluster, prefix, clock=clock)
+    keys = [f"shop:per-ip:ip:203.0.113.{n}" for n in range(20)]
+    results = await asyncio.gather(*(limiter.check(key, LIMIT) for key in keys * 4))
+    by_key: dict[str, list[bool]] = {}
+    for key, result in zip(keys * 4, results, strict=True):
+        by_key.setdefault(key, []).append(result.allowed)
+    assert all(outcomes == [True, True, True, False] for outcomes in by_key.values())
