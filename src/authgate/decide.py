@@ -7,7 +7,8 @@ accepted providers, the route's policy — deny wins, nothing allowed is denied 
 step-up and consent). "Not logged in" is `login` (a redirect or a 401), never a 403
 (STYLE.md lesson 2). Before the policy: a session store that could not be read is a
 503 (a request that might have had a session is neither allowed nor sent to log in
-again); after it, the route's risk score may turn an allow into a step-up or a deny.
+again), and so is an opaque token its provider could not introspect; after it, the
+route's risk score may turn an allow into a step-up or a deny.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ _NOT_FOUND = {
     "host-unknown": Reason.HOST_UNKNOWN,
     "path-unknown": Reason.ROUTE_NOT_FOUND,
 }
+
+
+# A credential that could not be checked: a store or an introspection endpoint that
+# did not answer. Fail closed with a 503 — neither allowed nor sent to log in again.
+_UNAVAILABLE = frozenset({Reason.STORE_UNAVAILABLE, Reason.INTROSPECTION_UNAVAILABLE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +69,7 @@ def decide(
     route = lookup.route
     if route is None:
         return _no_route(lookup)
-    if failure is Reason.STORE_UNAVAILABLE and public_rule(route, facts.path) is None:
+    if failure in _UNAVAILABLE and public_rule(route, facts.path) is None:
         return error(failure, route_id=route.id)
     assert policy is not None  # every routed request is decided with its route's policy
     inp = policy_input(

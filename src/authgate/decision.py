@@ -103,6 +103,8 @@ class Reason(enum.StrEnum):
     TOKEN_REPLAYED = "token-replayed"
     TOKEN_SUBJECT_MISMATCH = "token-subject-mismatch"
     TOKEN_TYPE_INVALID = "token-type-invalid"
+    TOKEN_INACTIVE = "token-inactive"  # RFC 7662: the provider says active: false
+    INTROSPECTION_UNAVAILABLE = "introspection-unavailable"  # it could not say
     # policy (authgate.policy.reasons: pairs per criterion, `*-unknown` = fact missing)
     POLICY_NO_MATCH = "policy-no-match"
     USER_OK = "user-ok"

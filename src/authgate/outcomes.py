@@ -120,6 +120,10 @@ STATUS: Mapping[Reason, int] = MappingProxyType(
         Reason.TOKEN_REPLAYED: 400,
         Reason.TOKEN_SUBJECT_MISMATCH: 400,
         Reason.TOKEN_TYPE_INVALID: 400,
+        Reason.TOKEN_INACTIVE: 400,
+        # An opaque token nobody could vouch for: fail closed, and not "log in again"
+        # (the token may be fine; RFC 9110 §15.6.4).
+        Reason.INTROSPECTION_UNAVAILABLE: 503,
     }
 )
 

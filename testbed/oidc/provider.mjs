@@ -29,6 +29,12 @@
 //                   with `Authorization: Bearer <token>`) so tests can add clients at runtime
 //   ttl             {"AccessToken": 3600, "IdToken": 3600, "RefreshToken": 86400,
 //                    "Session": 86400, "Grant": 86400, "Interaction": 3600, ...} (seconds)
+//   resourceServers {"https://api.example": {"scope": "api:read", "accessTokenFormat": "opaque",
+//                    "audience": "https://api.example", "accessTokenTTL": 600}}: RFC 8707
+//                   resource indicators the provider issues access tokens for (opaque by
+//                   default: introspect them at /token/introspection). With
+//                   `features.clientCredentials` on (options), a client_credentials grant
+//                   with `resource=` gets one; unknown indicators are invalid_target.
 //   options         plain JSON deep-merged into the oidc-provider configuration last
 //                   (e.g. {"features": {"introspection": {"enabled": false}}})
 //   adminToken      "..."  enables the test bed's own admin route (not oidc-provider's):
@@ -62,7 +68,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 
-import Provider, { interactionPolicy } from 'oidc-provider';
+import Provider, { errors, interactionPolicy } from 'oidc-provider';
 
 const configPath = process.argv[2] || process.env.OIDC_TESTBED_CONFIG;
 const cfg = configPath ? JSON.parse(fs.readFileSync(configPath, 'utf8')) : {};
@@ -292,6 +298,22 @@ function deepMerge(target, source) {
   return target;
 }
 
+// RFC 8707 resource servers from the config (see the header); none: the library's
+// default, which refuses every resource indicator.
+function resourceIndicators() {
+  const servers = cfg.resourceServers;
+  if (!servers) return { enabled: true };
+  return {
+    enabled: true,
+    defaultResource: async (ctx, client, oneOf) => oneOf,
+    getResourceServerInfo: async (ctx, indicator) => {
+      const server = servers[indicator];
+      if (!server) throw new errors.InvalidTarget();
+      return { accessTokenFormat: 'opaque', audience: indicator, ...server };
+    },
+  };
+}
+
 function buildConfiguration() {
   const ttl = {
     AccessToken: 3600,
@@ -358,6 +380,7 @@ ${form}
         },
       },
       claimsParameter: { enabled: true },
+      resourceIndicators: resourceIndicators(),
       introspection: { enabled: true, allowedPolicy: async () => true },
       revocation: { enabled: true, allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId },
       registration: cfg.registrationInitialAccessToken

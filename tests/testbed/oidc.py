@@ -406,6 +406,7 @@ def build_config(
     registration: bool = True,
     options: Mapping[str, Any] | None = None,
     jwks_path: Path | None = None,
+    resource_servers: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     config: dict[str, Any] = {
         "host": host,
@@ -425,6 +426,8 @@ def build_config(
         config["registrationInitialAccessToken"] = REGISTRATION_TOKEN
     if options:
         config["options"] = dict(options)
+    if resource_servers:
+        config["resourceServers"] = {k: dict(v) for k, v in resource_servers.items()}
     if jwks_path is not None:
         config["jwksPath"] = str(jwks_path)
     return config
@@ -438,7 +441,9 @@ def start_oidc_provider(workdir: Path, **kwargs: Any) -> OIDCProvider:
     ``conform_id_token_claims`` (False), ``ttl`` ({"AccessToken": s, "IdToken": s,
     "RefreshToken": s, "Session": s, ...}), ``acr_values`` (default ["pwd", "mfa"]),
     ``registration`` (True: dynamic registration on), ``options`` (raw oidc-provider
-    configuration merged last).
+    configuration merged last), ``resource_servers`` (RFC 8707 indicators ->
+    ``{"scope": ..., "accessTokenFormat": "opaque"|"jwt", "accessTokenTTL": s}``: the
+    access tokens the provider issues for them; see provider.mjs).
     """
     config = build_config(jwks_path=workdir / "jwks.json", **kwargs)
     provider = OIDCProvider(workdir, config)

@@ -24,6 +24,7 @@ def check_references(config: GatewayConfig) -> list[ConfigProblem]:
             _problem("secrets.cookie_secret", "login needs a cookie secret (32+ characters)")
         )
     problems += workers_problems(config)
+    problems += _opaque_token_problems(config)
     if config.devices.mtls is not None and config.server.tls is None:
         problems.append(_problem("devices.mtls", "client certificates need TLS on the listener: set server.tls"))
     if config.geoip is None or not config.geoip.has_location:
@@ -70,6 +71,26 @@ def _route_problems(index: int, route: RouteConfig, known: set[str]) -> list[Con
     if "bearer" in route.authenticate and route.bearer is None:
         problems.append(_problem(f"{where}.bearer", "authenticate lists bearer: give bearer.audiences"))
     return problems
+
+
+def _opaque_token_problems(config: GatewayConfig) -> list[ConfigProblem]:
+    """An opaque token names no issuer: a bearer route may accept opaque tokens from
+    one provider only, or the gateway would have to hand a user's token to every
+    provider to ask whose it is (docs/agents.md)."""
+    takes_opaque = {p.id for p in config.providers if p.access_tokens != "jwt"}
+    found: list[ConfigProblem] = []
+    for index, route in enumerate(config.routes):
+        if route.bearer is None:
+            continue
+        named = route.bearer.providers
+        opaque = sorted(takes_opaque if named is None else takes_opaque.intersection(named))
+        if len(opaque) > 1:
+            key = f"routes[{index}].bearer" + (".providers" if named is not None else "")
+            found.append(_problem(key, (
+                f"opaque access tokens from more than one provider ({', '.join(opaque)}): "
+                "list at most one provider with access_tokens opaque or auto here"
+            )))
+    return found
 
 
 def _problem(key: str, message: str) -> ConfigProblem:

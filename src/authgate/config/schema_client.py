@@ -27,8 +27,6 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import AnyHttpUrl, BeforeValidator, Field, model_validator
 
 from authgate.config.schema_types import Duration, Strict
@@ -92,6 +90,11 @@ def key_type(key: ClientKeyConfig) -> str:
             raise ValueError("jwk: a public key; the client key must be the private one (with d)")
         return str(kty)
     assert key.pem is not None
+    # Imported here: the pure modules import the schema, and must not load a crypto
+    # library for it (tests/test_purity.py); only a config with a PEM key needs it.
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     try:
         private = load_pem_private_key(key.pem.encode(), password=None)
     except (ValueError, TypeError) as error:

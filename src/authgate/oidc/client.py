@@ -41,6 +41,12 @@ import jwt
 from authgate.config.schema_auth import ProviderConfig
 from authgate.oidc.client_auth import ClientAuth, basic_authorization
 from authgate.oidc.errors import ProviderError
+from authgate.oidc.introspection import (
+    IntrospectionCache,
+    check_answer,
+    looks_like_jwt,
+    token_key,
+)
 from authgate.oidc.flow import sanitize_error_text
 from authgate.oidc.jwks import JwksCache
 from authgate.oidc.metadata import (
@@ -117,6 +123,9 @@ class OIDCClient:
         self._loading = asyncio.Lock()
         self._jwks = JwksCache(self._fetch_jwks, min_refetch_interval=jwks_refetch_interval)
         self._client_auth = ClientAuth(config)
+        # Kept with the client: a reload that leaves this provider's config alone
+        # keeps its cached answers (generation.kept_providers).
+        self.introspection_cache = IntrospectionCache(config.introspection)
 
     # ------------------------------------------------------------ discovery
 
@@ -301,6 +310,26 @@ class OIDCClient:
         if not isinstance(answer.get("active"), bool):  # §2.2: REQUIRED, a boolean
             raise ProviderError("provider-bad-response", "introspection answer without active")
         return answer
+
+    async def validate_opaque_token(
+        self, token: str, *, audiences: Collection[str], now: float
+    ) -> dict[str, Any]:
+        """An opaque access token's claims through introspection (`introspection`
+        module: the checks, the cache); `TokenInvalid` when not usable here,
+        `ProviderError` when the provider could not answer (no cache entry then)."""
+        key = token_key(token)
+        found, claims = self.introspection_cache.get(key, now)
+        if not found:
+            answer = await self.introspect(token)
+            claims = answer if answer["active"] is True else None
+            self.introspection_cache.put(key, claims, now)
+        return check_answer(
+            claims or {"active": False},
+            issuer=(await self.load()).issuer,
+            audiences=audiences,
+            now=now,
+            leeway=self.config.leeway,
+        )
 
     async def _introspection_endpoint(self) -> str:
         configured = self.config.introspection.endpoint
@@ -494,6 +523,25 @@ def _with_query(endpoint: str, params: Mapping[str, str]) -> str:
     split = urlsplit(endpoint)
     query = [(k, v) for k, v in parse_qsl(split.query) if k not in params]
     return urlunsplit(split._replace(query=urlencode(query + list(params.items()))))
+
+
+def bearer_provider(
+    token: str, clients: Mapping[str, OIDCClient], allowed: Collection[str] | None = None
+) -> tuple[OIDCClient, bool] | None:
+    """Who checks a bearer token, and whether by introspection (True) or as a JWT.
+
+    A JWS-shaped token goes to the provider its `iss` names (read unverified), as a
+    JWT unless that provider's `access_tokens` is `opaque`; a JWT of an issuer we do
+    not know is nobody's — it is never sent to an introspection endpoint, where it
+    would hand one party's token to another. Any other token is opaque: it names no
+    issuer, so it goes to the ONE provider of the route that takes opaque tokens
+    (`opaque` or `auto`; config/references.py refuses routes with more than one)."""
+    candidates = {p: c for p, c in clients.items() if allowed is None or p in allowed}
+    if looks_like_jwt(token):
+        client = provider_for_token(token, candidates)
+        return None if client is None else (client, client.config.access_tokens == "opaque")
+    opaque = [c for c in candidates.values() if c.config.access_tokens != "jwt"]
+    return (opaque[0], True) if len(opaque) == 1 else None
 
 
 def provider_for_token(

@@ -43,6 +43,7 @@ TokenReason = Literal[
     "token-events-invalid",
     "token-nonce-present",
     "token-subject-mismatch",
+    "token-inactive",
 ]
 
 ProviderReason = Literal[

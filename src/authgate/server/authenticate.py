@@ -42,7 +42,7 @@ from authgate.identity import Identity
 from authgate.oidc.claims import identity_from_claims
 from authgate.continuous.interval import reverify_interval
 from authgate.continuous.reverify import reverify
-from authgate.oidc.client import ProviderError, provider_for_token
+from authgate.oidc.client import ProviderError, bearer_provider, provider_for_token
 from authgate.oidc.tokens import TokenInvalid
 from authgate.routing import Route
 from authgate.server.abuse import count_failure, is_banned
@@ -160,23 +160,25 @@ async def from_bearer(wire: Wire, context: AuthContext) -> AuthResult | None:
     header = _bearer_header(wire)
     if header is None:
         return None
-    token = header.partition(" ")[2]
+    token = header.partition(" ")[2].strip()
     bearer = route.config.bearer
     assert bearer is not None  # config references: `bearer` in authenticate needs it
     if await is_banned(auth, "ip", context.client_ip):
         return AuthResult(None, Reason.LOGIN_BANNED)
-    client = provider_for_token(token.strip(), auth.oidc, bearer.providers)
-    if client is None:
+    chosen = bearer_provider(token, auth.oidc, bearer.providers)
+    if chosen is None:
         return AuthResult(None, Reason.TOKEN_ISSUER_INVALID)
+    client, opaque = chosen
+    validate = client.validate_opaque_token if opaque else client.validate_access_token
     try:
-        claims = await client.validate_access_token(
-            token.strip(), audiences=bearer.audiences, now=time.time()
-        )
+        claims = await validate(token, audiences=bearer.audiences, now=time.time())
     except TokenInvalid as invalid:
-        await _count_bad_token(auth, token.strip(), invalid.reason, context.client_ip)
+        await _count_bad_token(auth, token, invalid.reason, context.client_ip, opaque)
         return AuthResult(None, reason_of(invalid.reason, Reason.TOKEN_MALFORMED))
     except ProviderError as error:
         log.warning("bearer check: provider %s unavailable: %s", client.config.id, error)
+        if opaque:  # nobody vouched for the token: fail closed (503), docs/agents.md
+            return AuthResult(None, Reason.INTROSPECTION_UNAVAILABLE)
         return AuthResult(None, reason_of(error.reason, Reason.PROVIDER_UNREACHABLE))
     if await is_banned(auth, "sub", f"{client.config.id}|{claims['sub']}"):
         return AuthResult(None, Reason.LOGIN_BANNED)
@@ -208,9 +210,13 @@ _SIGNED_FAILURES = frozenset(
 )
 
 
-async def _count_bad_token(auth: AuthRuntime, token: str, reason: str, client_ip: str) -> None:
+async def _count_bad_token(
+    auth: AuthRuntime, token: str, reason: str, client_ip: str, opaque: bool
+) -> None:
     await count_failure(auth, "ip", client_ip)
-    if reason in _SIGNED_FAILURES:
+    # An opaque token has no readable `sub` (and its introspected one is only the
+    # provider's word about a token that failed here): the address alone counts.
+    if reason in _SIGNED_FAILURES and not opaque:
         subject = jwt.decode(token, options={"verify_signature": False}).get("sub")
         issuer_client = provider_for_token(token, auth.oidc)
         if isinstance(subject, str) and issuer_client is not None:

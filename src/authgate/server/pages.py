@@ -173,6 +173,9 @@ PLAIN_REASONS: dict[str, str] = {
     "userinfo-failed": "The sign-in service did not return your profile.",
     "userinfo-sub-mismatch": "The sign-in service returned a profile for another account.",
     "token-type-invalid": "The token is not of a kind accepted here.",
+    "token-inactive": "The token is no longer valid: it was revoked or has expired.",
+    "introspection-unavailable": "The sign-in service could not confirm the token right now. "
+    "Please try again in a moment.",
     "login-provider-error": "Your identity provider reported an error while signing you in.",
     "login-code-missing": "The identity provider's answer was incomplete.",
     "login-iss-mismatch": "The sign-in answer came from a different identity provider than "
