@@ -134,7 +134,8 @@ async def test_a_misconfigured_client_is_an_operator_problem_not_counted(
     make_gateway: Callable[..., Gateway],
 ) -> None:
     gateway = make_gateway(
-        provider={"client_secret": "not-the-secret-the-provider-knows"},
+        # par: off — with PAR the wrong secret is refused at the push, before any code.
+        provider={"client_secret": "not-the-secret-the-provider-knows", "par": "off"},
         limits={"login": None, "regulation": {"max_failures": 2, "find_time": "1m", "ban_time": "1m"}},
     )
     async with browser() as client:

@@ -481,6 +481,7 @@ async def test_refreshed_id_token(
 def test_the_tables_cover_every_token_reason() -> None:
     tables = ID_TOKEN_CASES + ACCESS_TOKEN_CASES + LOGOUT_TOKEN_CASES + REFRESHED_ID_TOKEN_CASES
     covered = {p.values[2] for p in tables} | {
-        "token-kid-missing"
-    }  # test_missing_kid_with_several_candidate_keys_is_refused
+        "token-kid-missing",  # test_missing_kid_with_several_candidate_keys_is_refused
+        "token-inactive",  # introspection answers: test_introspection.py
+    }
     assert covered - {None} == TOKEN_REASONS
