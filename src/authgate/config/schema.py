@@ -30,6 +30,7 @@ from authgate.config.schema_auth import (
     StrongSecret,
 )
 from authgate.config.paths import ConfigPath
+from authgate.config.schema_dashboard import DashboardConfig
 from authgate.config.schema_headers import GatewayHeaders, RouteHeaderFields, StripEntries
 from authgate.config.schema_pages import PagesConfig
 from authgate.config.schema_limits import LimitsConfig, RouteLimitFields
@@ -176,12 +177,18 @@ class DecisionLogConfig(Strict):
     # Key of the keyed hash (HMAC-SHA256) that pseudonymizes fields; the same key
     # gives the same pseudonym, so records of one person still line up.
     pseudonym_key: StrongSecret | None = None
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 
     @model_validator(mode="after")
     def _key_when_pseudonymizing(self) -> DecisionLogConfig:
         wanted = any(not isinstance(s, str) and s.pseudonymize for s in self.sinks)
         if wanted and self.pseudonym_key is None:
             raise ValueError("a sink pseudonymizes fields: give decision_log.pseudonym_key")
+        source = self.dashboard.source
+        if source in ("redis_stream", "file") and not any(
+            not isinstance(s, str) and getattr(s, source) is not None for s in self.sinks
+        ):
+            raise ValueError(f"dashboard.source is {source}: add a {source} sink to read from")
         return self
 
 

@@ -3,7 +3,9 @@
 Contract: a `DecisionRecord` is a frozen value built from the same `Decision` the proxy
 enforced (STYLE.md lesson 1) plus the request facts. `to_json()` returns exactly one
 line of JSON with no trailing newline: keys in a fixed order, time as RFC 3339 UTC with
-milliseconds, durations as `{"<stage>_ms": 1.234}`. Non-ASCII text is kept readable
+milliseconds, durations as `{"<stage>_ms": 1.234}`. `identity` (who asked, as the
+authenticator built it) stays in memory and is never written: the dashboard uses it to
+explain the request again against the current config (`dashboard.explain_record`). Non-ASCII text is kept readable
 (`ensure_ascii=False`), but nothing in the line can break it in two: JSON escapes
 control characters (CR, LF), and we also escape U+0085, U+2028 and U+2029, which
 `str.splitlines()` and some log shippers treat as line ends, and lone surrogates,
@@ -18,9 +20,10 @@ import json
 import re
 import time as _time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from authgate.decision import Decision, Outcome
+from authgate.identity import Identity
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 # What _ENCODER writes for a str (the C encoder where CPython has it): one string literal.
@@ -136,6 +139,8 @@ class DecisionRecord:
     return_url_rejected: bool = False
     stripped: tuple[str, ...] = ()  # client headers removed before forwarding
     grant: GrantNote | None = None  # privileged access: the grant it is about or used
+    # In memory only (see the module doc): not part of the line, nor of equality.
+    identity: Identity | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_decision(
@@ -161,6 +166,7 @@ class DecisionRecord:
         return_url_rejected: bool = False,
         stripped: tuple[str, ...] = (),
         grant: GrantNote | None = None,
+        identity: Identity | None = None,
     ) -> DecisionRecord:
         """The record of `decision`; `status` is what the client actually received."""
         return cls(
@@ -187,6 +193,7 @@ class DecisionRecord:
             return_url_rejected=return_url_rejected,
             stripped=stripped,
             grant=grant,
+            identity=identity,
         )
 
     def to_json(self) -> str:

@@ -17,6 +17,9 @@ Contract:
 * A sink that raises loses that batch; the other sinks still get it. Failures are
   logged on the first and then every `FAILURE_LOG_EVERY`-th failure of that sink,
   not once per batch or record.
+* Taps (`taps=`, e.g. the dashboard's `DashboardTap.absorb`) get each batch in the
+  worker thread, after the sinks, once per batch: whatever they count costs the
+  request path nothing. A tap that raises is logged; the batch is still written.
 * `close(timeout)` stops accepting records, writes everything queued, then closes the
   sinks, all within `timeout` seconds; what could not be written by then is counted
   as dropped and logged. Call it after the server has drained its requests.
@@ -37,6 +40,9 @@ from authgate.decisionlog.sinks import Sink, build_sinks
 
 logger = logging.getLogger(__name__)
 
+# Called in the writer's worker thread with each batch of records handed to the sinks.
+Tap = Callable[[list[DecisionRecord]], None]
+
 BATCH_SIZE = 256
 COALESCE_SECONDS = 0.02
 FAILURE_LOG_EVERY = 100
@@ -54,10 +60,12 @@ class DecisionLog:
         batch_size: int = BATCH_SIZE,
         clock: Callable[[], float] = time.time,
         idle_checkpoint: float | None = None,
+        taps: Sequence[Tap] = (),
     ) -> None:
         if queue_size < 1 or batch_size < 1:
             raise ValueError("queue_size and batch_size must be at least 1")
         self._sinks = tuple(sinks)
+        self._taps = tuple(taps)
         self._capacity = queue_size
         self._batch_size = batch_size
         self._clock = clock
@@ -76,7 +84,9 @@ class DecisionLog:
         self._idle_checkpoint = idle_checkpoint
 
     @classmethod
-    def from_config(cls, config: DecisionLogConfig, state_dir: str | None = None) -> DecisionLog:
+    def from_config(
+        cls, config: DecisionLogConfig, state_dir: str | None = None, taps: Sequence[Tap] = ()
+    ) -> DecisionLog:
         chained = [
             entry.chain.checkpoint_every
             for entry in config.sinks
@@ -86,6 +96,7 @@ class DecisionLog:
             build_sinks(config, state_dir),
             queue_size=config.queue_size,
             idle_checkpoint=min(chained) if chained else None,
+            taps=taps,
         )
 
     @property
@@ -233,6 +244,11 @@ class DecisionLog:
         lines.extend(extra)
         for index, sink in enumerate(self._sinks):
             self._write_to(index, sink, lines)
+        for tap in self._taps:
+            try:
+                tap(batch)
+            except Exception:  # a tap is a reader: it must never cost the log a batch
+                logger.exception("decision log tap %r failed", tap)
         return serialized
 
     def _write_to(self, index: int, sink: Sink, lines: list[str]) -> None:

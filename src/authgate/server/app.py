@@ -11,7 +11,8 @@ State on the app, each behind a typed key: `GENERATION` (the current config
 generation, swapped by reloads; `authgate.generation`), `STARTED_WITH` (the snapshot
 the process started with: the restart-only settings are read from it), `METRICS`,
 `IN_FLIGHT`, `LIVE_WEBSOCKETS` and `DRAIN` (graceful drain), `READINESS` (extra
-`/readyz` checks other parts may add from their cleanup context), `RELOADER`.
+`/readyz` checks other parts may add from their cleanup context), `RELOADER`,
+`DASHBOARD` (what the admin listener's dashboard reads; absent when it is off).
 
 Cleanup contexts start in this order and stop in the reverse one: upstream client,
 WebSocket client, decision log, generations (the first one is built here, and the
@@ -21,12 +22,14 @@ flushed after the last request finished and after the auth clients closed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
 from authgate.config.snapshot import Snapshot
+from authgate.dashboard.source import build_dashboard
 from authgate.decisionlog import DecisionLog
 from authgate.ops.admin import READINESS, ReadinessChecks, sampling
 from authgate.ops.drain import (
@@ -36,6 +39,7 @@ from authgate.ops.drain import (
     LiveWebSockets,
     close_websockets,
 )
+from authgate.ops.dashboard import DASHBOARD
 from authgate.ops.inflight import IN_FLIGHT, InFlight
 from authgate.ops.metrics import METRICS, Metrics
 from authgate.ops.reload import IDP_TIMEOUT, Reloader
@@ -125,9 +129,16 @@ async def _generations(app: web.Application) -> AsyncIterator[None]:
 
 async def _decision_log(app: web.Application) -> AsyncIterator[None]:
     config = app[STARTED_WITH].config
-    decision_log = DecisionLog.from_config(config.decision_log, config.server.state_dir)
+    # The dashboard's local feed is a tap on the log's writer (dashboard.tap).
+    dashboard = build_dashboard(config)
+    taps = [dashboard.local.absorb] if dashboard is not None and dashboard.local else []
+    decision_log = DecisionLog.from_config(config.decision_log, config.server.state_dir, taps=taps)
     await decision_log.start()
     app[DECISION_LOG] = decision_log
+    if dashboard is not None:
+        app[DASHBOARD] = dashboard
     yield
     # The value read at start: shutdown_timeout is a restart-only setting (ops.changes).
     await decision_log.close(timeout=config.server.shutdown_timeout)
+    if dashboard is not None:
+        await asyncio.to_thread(dashboard.close)  # joins a shared feed's reader thread

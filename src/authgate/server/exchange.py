@@ -81,4 +81,5 @@ class Exchange:
             return_url_rejected=self.return_url_rejected,
             stripped=self.stripped,
             grant=self.grant,
+            identity=identity,
         )
