@@ -59,13 +59,16 @@ def test_top_tables_count_only_their_kind() -> None:
     rollup = Rollup()
     rollup.add(record(Outcome.DENY, reason="groups-unauthorized", user="bob", ip="198.51.100.7"))
     rollup.add(record(Outcome.DENY, reason="groups-unauthorized", user="bob", ip="198.51.100.7"))
-    rollup.add(record(Outcome.DENY, reason="country-unauthorized", user="carol", country="RU"))
+    rollup.add(record(Outcome.DENY, reason="policy-no-match,country-unauthorized", user="carol",
+                      country="RU"))
     rollup.add(record(Outcome.RATE_LIMITED, reason="rate-limited", user=None, ip="203.0.113.9"))
     rollup.add(record(Outcome.ERROR, reason="upstream-timeout", route="api"))
     rollup.add(record(Outcome.ALLOW, country="DE", risk=35, signals=("new-device", "new-country")))
     rollup.add(record(Outcome.STEP_UP, reason="risk-step-up", risk=55, signals=("new-device",)))
     top = rollup.summary(T0 + 1)
-    assert top["top"]["deny_reasons"] == [["groups-unauthorized", 2], ["country-unauthorized", 1]]
+    assert top["top"]["deny_reasons"] == [  # each code of a record on its own
+        ["groups-unauthorized", 2], ["policy-no-match", 1], ["country-unauthorized", 1]
+    ]
     assert top["top"]["error_reasons"] == [["upstream-timeout", 1]]
     assert top["top"]["routes"] == [["app", 6], ["api", 1]]
     assert top["top"]["refused_users"] == [["bob", 2], ["carol", 1]]  # the allowed alice is not

@@ -6,7 +6,8 @@ Contract: `Rollup.add(record)` counts one `DecisionRecord` into two rings, in O(
 * per second, for the last `SECONDS` (15 minutes): decisions by outcome, and the
   limit events — rate-limit refusals (`rate-limited`), bans (`login-banned`) and
   sheds (`upstream-overloaded`, `connections-exceeded`);
-* per minute, for the last `MINUTES`: top deny and error reasons, top routes, top
+* per minute, for the last `MINUTES`: top deny and error reasons (each code of a
+  record counted, so a table may add up to more than the decisions), top routes, top
   users and client IPs refused (decision `deny` or `rate_limited`), top countries,
   the risk-score distribution (ten-point bands), the signals that fired, and per
   route the gateway-added and upstream latency as log-spaced histograms.
@@ -113,10 +114,12 @@ class Minute:
         outcome = record.decision
         route = record.route or ""
         _count(self.routes, route)
-        if outcome is Outcome.DENY:
-            _count(self.deny_reasons, record.reason)
-        elif outcome is Outcome.ERROR:
-            _count(self.error_reasons, record.reason)
+        if outcome is Outcome.DENY or outcome is Outcome.ERROR:
+            table = self.deny_reasons if outcome is Outcome.DENY else self.error_reasons
+            # Each code on its own (the record joins several with commas): the table
+            # reads in the reasons' closed vocabulary, not in their combinations.
+            for reason in record.reason.split(","):
+                _count(table, reason)
         if outcome in _REFUSED:
             if record.user is not None:
                 _count(self.refused_users, record.user)
