@@ -11,6 +11,7 @@ server-sent events, and screenshots go to `test-artifacts/`.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -108,9 +109,17 @@ async def apply_filters(page: Page, **values: str) -> list[str]:
             await page.select_option("#f-decision", value)
         else:
             await page.fill(f"#f-{name}", value)
-    before = await page.evaluate("JSON.stringify(window.dashboard.filters)")
     await page.click("#f-apply")
-    await poll(page, f"JSON.stringify(window.dashboard.filters) !== {before!r}")
+    # The table shows these filters once the page's last query carries exactly them.
+    wanted = json.dumps(sorted({*values, "limit"}), separators=(",", ":"))
+    checks = " && ".join(
+        f"f[{name!r}] === {value!r}" for name, value in values.items() if name not in ("since", "until")
+    ) or "true"
+    assert await poll(
+        page,
+        f"(f => JSON.stringify(Object.keys(f).sort()) === {wanted!r} && {checks})"
+        "(window.dashboard.filters)",
+    ), values
     return await table_ids(page)
 
 

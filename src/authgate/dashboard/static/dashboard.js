@@ -167,9 +167,13 @@
     return query;
   }
 
+  let rowsAsked = 0;
+
   async function loadRows() {
     const query = filterQuery();
+    const asked = ++rowsAsked;
     const answer = await getJSON("/dashboard/api/decisions?" + query);
+    if (asked !== rowsAsked) return; // a newer query (other filters) is on its way
     state.rows = answer.rows;
     state.filters = Object.fromEntries(query);
     const body = $("decisions").tBodies[0];
