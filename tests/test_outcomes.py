@@ -58,6 +58,8 @@ EXPECTED = {
     Reason.LOGIN_COMPLETED: 302, Reason.LOGOUT_CONFIRM: 200, Reason.LOGOUT: 303,
     Reason.BACKCHANNEL_LOGOUT: 200, Reason.CSRF_INVALID: 403, Reason.CSRF_CROSS_SITE: 403,
     Reason.STEP_UP_FAILED: 403,
+    Reason.GRANT_REFUSED: 403,
+    **{reason: 200 for reason in Reason if reason.value.startswith("grant-") and reason is not Reason.GRANT_REFUSED},
     **dict.fromkeys(CLIENT_FAILURES, 400),
 }  # fmt: skip
 
@@ -69,6 +71,7 @@ EXPECTED_AT_PLACE = {
     (Reason.TOKEN_MISSING, Place.LOGIN_CALLBACK): 502,
     (Reason.PROVIDER_TIMEOUT, Place.BACKCHANNEL_LOGOUT): 502,
     (Reason.WEBSOCKET_LIMIT, Place.WEBSOCKET_ROUTE_FULL): 503,
+    (Reason.GATEWAY_ENDPOINT, Place.ACCESS_FORM): 303,
 }
 
 

@@ -68,6 +68,7 @@ def render_all(pages: PageRenderer) -> dict[str, str]:
             502, "provider-unreachable", "Corp SSO", "https://app.example.com/x?y=1", RID
         ),
         "logout_confirm.html": pages.render_logout_confirm("tok-123", RID, "alice@corp"),
+        "access.html": pages.render_access("<h2>Your grants</h2>", RID, "alice@corp", ""),
     }
 
 

@@ -101,6 +101,16 @@ STATUS: Mapping[Reason, int] = MappingProxyType(
         Reason.LOGIN_ISS_MISMATCH: 400,
         Reason.CODE_REJECTED: 400,  # RFC 6749 §5.2 invalid_grant: injected or replayed
         Reason.STEP_UP_FAILED: 403,
+        # Privileged access (authgate.access): a refused request or decision, and the
+        # grant events, each a record of its own (no answer: 200).
+        Reason.GRANT_REFUSED: 403,
+        Reason.GRANT_REQUESTED: 200,
+        Reason.GRANT_APPROVED: 200,
+        Reason.GRANT_DENIED: 200,
+        Reason.GRANT_ACTIVATED: 200,
+        Reason.GRANT_EXPIRED: 200,
+        Reason.GRANT_REVOKED: 200,
+        Reason.GRANT_BREAK_GLASS: 200,
         Reason.TOKEN_MISSING: 400,
         Reason.TOKEN_MALFORMED: 400,
         Reason.TOKEN_ALG_NOT_ALLOWED: 400,
@@ -138,6 +148,7 @@ class Place(enum.Enum):
     LOGIN_CALLBACK = "login-callback"  # the provider's token response
     BACKCHANNEL_LOGOUT = "backchannel-logout"  # a provider's logout token
     WEBSOCKET_ROUTE_FULL = "websocket-route-full"  # a route's WebSocket cap
+    ACCESS_FORM = "access-form"  # a form POSTed to /.authgate/access: the page again
 
 
 AT_PLACE: Mapping[tuple[Reason, Place], int] = MappingProxyType(
@@ -152,6 +163,8 @@ AT_PLACE: Mapping[tuple[Reason, Place], int] = MappingProxyType(
         (Reason.PROVIDER_TIMEOUT, Place.BACKCHANNEL_LOGOUT): 502,
         # The route is full, not this client greedy: try again later (RFC 9110 §15.6.4).
         (Reason.WEBSOCKET_LIMIT, Place.WEBSOCKET_ROUTE_FULL): 503,
+        # RFC 9110 §15.4.4: the answer to a form's POST is a GET of the page (303).
+        (Reason.GATEWAY_ENDPOINT, Place.ACCESS_FORM): 303,
     }
 )
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import json
 import secrets
+import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -113,6 +114,22 @@ class Grant:
             return cls(**fields)
         except (TypeError, KeyError, json.JSONDecodeError) as error:
             raise ValueError(f"not a grant: {error}") from None
+
+
+def span(seconds: float) -> str:
+    """`1h`, `30m`, `45s`: how pages, announcements and forms show durations."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)}h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)}m"
+    return f"{seconds:g}s"
+
+
+def moment(epoch: float | None) -> str:
+    """An instant as pages and announcements show it: `2026-12-04 05:00:00 UTC`."""
+    if epoch is None:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
 
 
 class GrantRefused(Exception):

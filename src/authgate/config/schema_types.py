@@ -28,6 +28,14 @@ def _parse_duration(value: object) -> object:
     raise ValueError("not a duration (write e.g. 30s, 5m, 8h)")
 
 
+def parse_duration(text: str) -> float:
+    """`30m` -> 1800.0, as the config reads durations (forms read them so too);
+    ValueError for anything else."""
+    value = _parse_duration(text)
+    assert isinstance(value, float)  # a str is parsed or refused
+    return value
+
+
 def _positive(value: float) -> float:
     if value <= 0:
         raise ValueError("must be greater than zero")

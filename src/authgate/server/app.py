@@ -16,7 +16,8 @@ the process started with: the restart-only settings are read from it), `METRICS`
 
 Cleanup contexts start in this order and stop in the reverse one: upstream client,
 WebSocket client, decision log, generations (the first one is built here, and the
-reloader that replaces it), metrics sampling. So at shutdown the decision log is
+reloader that replaces it), the grant sweeper (`server/grant_sweeper.py`), metrics
+sampling. So at shutdown the decision log is
 flushed after the last request finished and after the auth clients closed.
 """
 
@@ -44,6 +45,7 @@ from authgate.ops.inflight import IN_FLIGHT, InFlight
 from authgate.ops.metrics import METRICS, Metrics
 from authgate.ops.reload import IDP_TIMEOUT, Reloader
 from authgate.server.body_limit import expect_continue
+from authgate.server.grant_sweeper import grant_sweeper
 from authgate.server.handler import handle
 from authgate.server.page_headers import hide_server_version
 from authgate.server.state import CLIENT, DECISION_LOG, WS_CLIENT
@@ -68,6 +70,7 @@ def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Appl
     app.cleanup_ctx.append(_websocket_client)
     app.cleanup_ctx.append(_decision_log)
     app.cleanup_ctx.append(_generations)
+    app.cleanup_ctx.append(grant_sweeper)
     app.cleanup_ctx.append(sampling)
     app.on_shutdown.append(close_websockets)
     # Every path reaches the handler, which refuses what it must with a record: `.`

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from authgate.decision import Outcome, Reason
 from authgate.outcomes import endpoint
+from authgate.server.access_page import ACCESS_PATH, access
 from authgate.server.answers import decision_response
 from authgate.server.auth_state import auth_of
 from authgate.server.denied_page import DENIED_PATH, denied_page
@@ -84,6 +85,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     PREFIX + "jwks.json": jwks,
     PREFIX + "userinfo": userinfo,
     DENIED_PATH: denied_page,
+    ACCESS_PATH: access,
     LOGO_PATH: logo,
 }
 

@@ -32,6 +32,7 @@ may not want to show the route id), never the required ones:
 | logged_out.html | $request_id | |
 | sign_in_unavailable.html | $title $message $retry_url $request_id | $provider $status $reason |
 | logout_confirm.html | $csrf_token $request_id | $user |
+| access.html | $sections $request_id | $user $message |
 
 Every page may also use `$brand_style` (in `<head>`: the operator's accent colour, a
 whole `<style>` element hashed into the CSP) and `$brand` (the logo and product name
@@ -94,6 +95,7 @@ PAGES: Mapping[str, _Page] = {
         frozenset({"provider", "status", "reason"}) | _BRAND,
     ),
     "logout_confirm.html": _Page(frozenset({"csrf_token", "request_id"}), frozenset({"user"}) | _BRAND),
+    "access.html": _Page(frozenset({"sections", "request_id"}), frozenset({"user", "message"}) | _BRAND),
 }
 
 ERROR_TITLES: dict[int, tuple[str, str]] = {
@@ -379,6 +381,14 @@ class PageRenderer:
             request_id=_text(request_id),
             user=_text(user or "an unnamed account"),
         )
+
+    def render_access(self, sections: str, request_id: str, user: str, message: str) -> str:
+        """The privileged-access page; `sections` and `message` are HTML built by
+        `server/access_view.py` from escaped values."""
+        return self._render(
+            "access.html", sections=sections, request_id=_text(request_id), user=_text(user),
+            message=message,
+        )  # fmt: skip
 
     def _render(self, name: str, **values: str) -> str:
         brand = {"brand_style": self.branding.style, "brand": self.branding.header}
