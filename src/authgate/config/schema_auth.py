@@ -143,6 +143,18 @@ class StoreConfig(Strict):
         return self
 
 
+class SessionCacheConfig(Strict):
+    """The per-process session cache in front of a Redis store (docs/sessions-cache.md).
+
+    Invalidated through the state-event channel within milliseconds; `ttl` only bounds
+    how long an entry can outlive a change that published no event (a replica of an
+    older version during a rolling upgrade). `size: 0` turns the cache off.
+    """
+
+    size: int = Field(default=10_000, ge=0, le=1_000_000)
+    ttl: Duration = Field(default=5.0, le=300.0)
+
+
 class SessionsConfig(Strict):
     idle_timeout: Duration = 8 * 3600.0
     max_lifetime: Duration = 7 * 86400.0
@@ -152,6 +164,8 @@ class SessionsConfig(Strict):
     refresh_before: Duration = 60.0
     # How long a login may take between leaving for the provider and coming back.
     login_timeout: Duration = 600.0
+    # Only a Redis store is cached: the memory store is in this process already.
+    cache: SessionCacheConfig = SessionCacheConfig()
 
 
 class ClaimsMapping(Strict):

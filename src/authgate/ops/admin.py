@@ -33,6 +33,7 @@ from authgate.ops.inflight import IN_FLIGHT
 from authgate.ops.metrics import CONTENT_TYPE, METRICS
 from authgate.server.state import GENERATION
 from authgate.server.state import DECISION_LOG
+from authgate.sessions.cached_store import CachedSessionStore
 
 CHECK_TIMEOUT = 2.0
 DISCOVERY_RETRY_SECONDS = 5.0
@@ -173,6 +174,8 @@ def sample(main: web.Application) -> None:
     """Pull states (drops, in flight, sessions held) into the metrics."""
     generation = main.get(GENERATION)
     store = generation.auth.store if generation is not None else None
+    if isinstance(store, CachedSessionStore):
+        store = store.store  # the store the gateway's cache sits in front of
     decision_log = main.get(DECISION_LOG)
     main[METRICS].sample(
         dropped=decision_log.dropped if decision_log is not None else 0,

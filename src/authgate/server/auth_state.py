@@ -38,6 +38,8 @@ from authgate.ratelimit.shedding import UpstreamGates
 from authgate.risk.history import HistoryStore, build_history_store
 from authgate.server.guards import Guards, build_limiter, build_regulator
 from authgate.server.state import generation_of
+from authgate.sessions.cache import SessionCache
+from authgate.sessions.cached_store import CachedSessionStore
 from authgate.sessions.cipher import TokenCipher
 from authgate.sessions.keys import SessionKeys
 from authgate.sessions.refresh import RefreshCoordinator
@@ -85,7 +87,7 @@ def build_auth_runtime(
         return previous if previous is not None and name in kept else None
 
     events = _reuse(old("events"), lambda a: a.events, lambda: build_channel(config.store))
-    keys, cipher, store, refresher = _sessions(config, old("store"))
+    keys, cipher, store, refresher = _sessions(config, old("store"), events)
     assertion = old("assertion_keys")
     assertion_keys = assertion.assertion_keys if assertion else _assertion_keys(config)
     templates = snapshot.compiled.templates
@@ -133,14 +135,28 @@ def _reuse(
 
 
 def _sessions(
-    config: GatewayConfig, previous: AuthRuntime | None
+    config: GatewayConfig, previous: AuthRuntime | None, events: EventChannel
 ) -> tuple[SessionKeys | None, TokenCipher | None, SessionStore, RefreshCoordinator]:
     if previous is not None:  # the store holds the cipher: they go together
         return previous.keys, previous.cipher, previous.store, previous.refresher
     keys = SessionKeys.from_secrets(config.secrets.cookie_secret) if config.secrets else None
     cipher = TokenCipher(keys) if keys else None
-    store = build_store(config.store, config.sessions, cipher=cipher)
-    return keys, cipher, store, RefreshCoordinator(store, config.sessions.refresh_before)
+    sessions = config.sessions
+    backend = build_store(config.store, sessions, cipher=cipher)
+    store = CachedSessionStore(
+        backend, events, idle_timeout=sessions.idle_timeout, cache=_cache(config)
+    )
+    # Re-reads under the refresh lock go to the backend: see cached_store.py.
+    refresher = RefreshCoordinator(store, sessions.refresh_before, reread=backend)
+    return keys, cipher, store, refresher
+
+
+def _cache(config: GatewayConfig) -> SessionCache | None:
+    """A session cache for a Redis store (the memory store is in this process already)."""
+    cache = config.sessions.cache
+    if config.store.backend != "redis" or cache.size == 0:
+        return None
+    return SessionCache(size=cache.size, ttl=cache.ttl)
 
 
 def _assertion_keys(config: GatewayConfig) -> AssertionKeys | None:

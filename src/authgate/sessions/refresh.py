@@ -10,7 +10,8 @@ than `reverify_every` seconds ago (docs/continuous.md). A due session gets exact
   the flight is shielded, so a caller that goes away does not cancel the refresh the
   others are waiting for — nor lose a rotated refresh token half-way;
 - across processes, the flight holds the store lock `refresh:<storage key>` and
-  re-reads the session under it: if another replica refreshed meanwhile, its result
+  re-reads the session under it — from `reread`, the store itself when `store` is a
+  cache in front of it — and if another replica refreshed meanwhile, its result
   is used. With refresh-token rotation a token redeemed twice is treated as stolen
   and the whole grant is revoked, logging the user out (RFC 9700 §4.14, refresh
   token protection), so two replicas must never both redeem it.
@@ -44,9 +45,15 @@ Now = Callable[[], float]
 
 class RefreshCoordinator:
     def __init__(
-        self, store: SessionStore, refresh_before: float, *, lock_ttl: float = 30.0
+        self,
+        store: SessionStore,
+        refresh_before: float,
+        *,
+        lock_ttl: float = 30.0,
+        reread: SessionStore | None = None,
     ) -> None:
         self._store = store
+        self._reread = reread or store
         self._refresh_before = refresh_before
         # Longer than a token request may take (the IdP client's timeout is 15 s).
         self._lock_ttl = lock_ttl
@@ -106,8 +113,9 @@ class RefreshCoordinator:
         if current is None or not self._due_session(current, now(), reverify_every):
             return current
         async with self._store.lock("refresh:" + storage_key(session.id), self._lock_ttl):
-            # Re-read under the lock: the holder before us may have refreshed.
-            current = await self._store.get(session.id, now())
+            # Re-read under the lock: the holder before us may have refreshed. From
+            # `reread` (the store behind a cache): a cached copy may predate it.
+            current = await self._reread.get(session.id, now())
             if current is None or not self._due_session(current, now(), reverify_every):
                 return current
             renewed = await renew(current)
