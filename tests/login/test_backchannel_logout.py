@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urljoin
 
 import aiohttp
 from aiohttp.test_utils import TestServer
@@ -12,7 +11,7 @@ from aiohttp.test_utils import TestServer
 from tests.login.test_login_flow import BROWSER
 from tests.testbed.gateway import Gateway
 from tests.testbed.login_gateway import login_config
-from tests.testbed.oidc import OIDCProvider, login_at_provider, parse_forms
+from tests.testbed.oidc import OIDCProvider, end_session_at_provider, login_at_provider
 from tests.testbed.ports import free_port
 from tests.testbed.redis import RedisServer
 
@@ -56,16 +55,7 @@ async def test_provider_logout_ends_the_session_in_every_replica(
                     assert r.status == 200, gateway.url
         # Log out at the provider itself (not through a gateway): the provider calls
         # A's back-channel endpoint with a logout_token for this sid.
-        async with browser.get(oidc_provider.endpoint("session/end"), allow_redirects=False) as r:
-            form_page = await r.text()
-        forms, _ = parse_forms(form_page)
-        confirm = next(f for f in forms if "xsrf" in f["fields"])
-        async with browser.post(
-            urljoin(oidc_provider.issuer + "/", confirm["action"]),
-            data={**confirm["fields"], "logout": "yes"},
-            allow_redirects=False,
-        ) as r:
-            assert r.status in (302, 303, 200), await r.text()
+        await end_session_at_provider(browser, oidc_provider)
     records = gateway_a.decisions(3)
     assert any(r["reason"] == "backchannel-logout" for r in records), records
     for gateway in (gateway_a, gateway_b):

@@ -33,7 +33,9 @@ Login pages (own, not devInteractions) -- see the header of testbed/oidc/provide
   form fields ``login``, ``password``, optional ``otp`` (matching the user's ``otp`` gives
   ``acr=mfa``, ``amr=["pwd","otp"]``), ``acr``, ``amr``, ``ts`` (fake auth_time). Without
   them the login gives ``acr=pwd``, ``amr=["pwd"]``. ``login_at_provider`` drives it with
-  an aiohttp client session (create it with ``aiohttp.CookieJar(unsafe=True)``).
+  an aiohttp client session (create it with ``aiohttp.CookieJar(unsafe=True)``);
+  ``end_session_at_provider`` logs that session out at the provider itself, which then
+  calls each client's back-channel logout endpoint.
 
 Users at run time: ``provider.set_user_claims("alice", {...})`` replaces a user's claims
 (the test bed's admin route, ``adminToken`` in provider.mjs): the next token, refresh or
@@ -622,3 +624,17 @@ async def login_at_provider(
             hint = " (does the client session keep cookies of IP hosts? CookieJar(unsafe=True))"
         raise TestbedError(f"unexpected answer {status} from {current}{hint}:\n{body[:2000]}")
     raise TestbedError(f"more than {max_hops} redirects starting at {url}")
+
+
+async def end_session_at_provider(browser: aiohttp.ClientSession, provider: OIDCProvider) -> None:
+    """Log out at the provider itself (its `session/end` confirm form, as a user would);
+    the provider then calls the back-channel logout endpoint of each client it knows."""
+    async with browser.get(provider.endpoint("session/end"), allow_redirects=False) as r:
+        forms, _ = parse_forms(await r.text())
+    confirm = next(f for f in forms if "xsrf" in f["fields"])
+    async with browser.post(
+        urljoin(provider.issuer + "/", confirm["action"]),
+        data={**confirm["fields"], "logout": "yes"},
+        allow_redirects=False,
+    ) as r:
+        assert r.status in (302, 303, 200), await r.text()
