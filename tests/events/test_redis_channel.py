@@ -5,7 +5,8 @@ reconnect and resubscribe silently), a server that stops answering (CLIENT PAUSE
 each turns `connected` False and calls `on_lost`; once resubscribed, events flow
 again and `on_lost` is called once more. A junk message is skipped. On the 3-master
 cluster, subscribers on different nodes all hear one PUBLISH, and a subscriber whose
-node restarts comes back.
+node restarts comes back. Through Sentinel, the channel follows a failover to the
+promoted replica.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from authgate.config.schema_auth import RedisClusterConfig
-from authgate.events import EventKind, StateEvent
+from authgate.config.schema_auth import RedisClusterConfig, RedisSentinelConfig, StoreConfig
+from authgate.events import EventKind, StateEvent, build_channel
 from authgate.events.redis import PING_EVERY, RedisEventChannel
 from authgate.sessions.redis_client import cluster_client
 from authgate.sessions.store import StoreUnavailable
 from tests.events.conftest import Heard, redis_channel, started, until
 from tests.testbed.redis import RedisServer
-from tests.testbed.redis_cluster import RedisClusterBed
+from tests.testbed.redis_cluster import RedisClusterBed, RedisSentinelBed
 
 ENDED = StateEvent(EventKind.SESSION_ENDED, session_key="c" * 64)
 LATER = StateEvent(EventKind.SESSION_CHANGED, session_key="d" * 64)
@@ -191,3 +192,32 @@ async def test_on_a_cluster_a_subscriber_whose_node_restarts_comes_back(
     finally:
         for channel in channels:
             await channel.close()
+
+
+@pytest.mark.timeout(60)
+async def test_through_sentinel_the_channel_follows_a_failover(
+    redis_sentinel: RedisSentinelBed,
+) -> None:
+    config = StoreConfig(
+        backend="redis",
+        sentinel=RedisSentinelConfig(
+            nodes=redis_sentinel.sentinel_nodes, service=redis_sentinel.service
+        ),
+        key_prefix=unique_name().removesuffix("events"),
+    )
+    sender, receiver = build_channel(config), build_channel(config)
+    try:
+        await started(sender, receiver)
+        heard = Heard().attach(receiver)
+        old_master = redis_sentinel.master_address
+        redis_sentinel.kill_master()
+        await until(lambda: heard.losses >= 1, timeout=10, what="the loss seen")
+        new_master = await asyncio.to_thread(redis_sentinel.wait_for_new_master, 20)
+        assert new_master != old_master
+        await until(lambda: receiver.connected and sender.connected, timeout=20,
+                    what="subscribed on the new master")  # fmt: skip
+        await sender.publish(LATER)
+        await until(lambda: heard.events == [LATER], timeout=5)
+    finally:
+        await sender.close()
+        await receiver.close()
