@@ -7,7 +7,8 @@ the data plane's parse becomes the pipeline's input — and calls `server.verdic
 the same call the aiohttp front end makes. It leaves exactly one decision record
 whatever happens, with the status the client got: the gateway's answer, the
 upstream's status, 499 when the client left first, 502 `upstream-aborted` /
-`upstream-timeout` when the upstream broke off mid-body. No exception text reaches
+`upstream-timeout` when the upstream broke off mid-body; a forward decided on a session
+follows it while it streams (`server.following`: cut when the session ends). No exception text reaches
 the client: a failure inside the gateway is a 500 page with the request id.
 """
 
@@ -29,7 +30,14 @@ from authgate.outcomes import ABORTED_STATUS
 from authgate.server.auth_state import AuthRuntime
 from authgate.server.exchange import Exchange
 from authgate.server.facts import gather_facts
-from authgate.server.state import DECISION_LOG, GENERATION, ServerRuntime, UpstreamTarget
+from authgate.server.following import cut_stream, following
+from authgate.server.state import (
+    DECISION_LOG,
+    GENERATION,
+    LIVE_SESSIONS,
+    ServerRuntime,
+    UpstreamTarget,
+)
 from authgate.server.verdict import (
     Answer,
     Forward,
@@ -117,7 +125,9 @@ async def _serve(
     try:
         relay.take_body(client.take_body(incoming, relay), done=incoming.body_done)
         client.answer_started = False
-        ending = await relay.run()
+        cut = cut_stream(exchange, relay.cut)
+        with following(client.app[LIVE_SESSIONS], exchange, verdict.route.id, cut):
+            ending = await relay.run()
     except UpstreamFailed as failure:
         if incoming.refused is not None:
             return _refuse_body(client, incoming, wire, exchange, runtime)
@@ -130,6 +140,8 @@ async def _serve(
         assert relay.upstream_status is not None
         exchange.status = relay.upstream_status
         return relay.keep_alive and incoming.body_done and incoming.refused is None
+    if ending is Ending.CUT:  # the session ended: the record has the decision and status
+        return False
     if ending is Ending.CLIENT_GONE:
         exchange.status = CLIENT_CLOSED  # nginx's 499: nothing failed here
         return False

@@ -22,7 +22,8 @@ costs one task and one timer, not a task per direction or a timer per read.
   recorded as 499); an upstream that fails mid-body aborts the client's
   (`UPSTREAM_ABORTED` / `UPSTREAM_TIMEOUT`: RFC 9112 §8, a cut connection is the only
   honest signal once a status line is sent). Only a completed exchange returns its
-  connection to the pool.
+  connection to the pool. `cut()` ends an exchange from outside (`Ending.CUT`: a
+  stream whose session ended), aborting both connections.
 * Timeouts: connect (pool acquire), read (no upstream byte for `read` seconds while
   the gateway waits for one), total — one coarse timer per exchange, re-armed lazily.
 """
@@ -62,6 +63,7 @@ class Ending(enum.Enum):
     UPSTREAM_ABORTED = "upstream-aborted"
     UPSTREAM_TIMEOUT = "upstream-timeout"
     BODY_REFUSED = "body-refused"  # the client's body broke a limit mid-stream
+    CUT = "cut"  # the gateway ended it: its session ended (`continuous.connections`)
 
 
 class UpstreamFailed(Exception):
@@ -253,6 +255,15 @@ class Relay:
         if self._started:
             self._client.abort()
         self._end(Ending.BODY_REFUSED, reusable=False)
+
+    def cut(self) -> None:
+        """End the exchange from outside (the session it was allowed on ended): the
+        client's connection is aborted — with a status line out, a cut is the only
+        honest end (RFC 9112 §8) — and the upstream's with it."""
+        if self._finished:
+            return
+        self._client.abort()
+        self._end(Ending.CUT, reusable=False)
 
     def client_gone(self) -> None:
         self._end(Ending.CLIENT_GONE, reusable=False)

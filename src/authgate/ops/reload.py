@@ -53,7 +53,7 @@ from authgate.ops.logs import configure_logging
 from authgate.ops.metrics import Metrics
 from authgate.ops.workers import build_checked_snapshot
 from authgate.oidc.client import OIDCClient
-from authgate.server.state import GENERATION
+from authgate.server.state import GENERATION, LIVE_SESSIONS
 
 log = logging.getLogger("authgate.reload")
 
@@ -70,6 +70,9 @@ def _swap(app: web.Application, value: Generation) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         app[GENERATION] = value
+    # Open WebSockets and streams are decided again under the new policies.
+    if (follow := app.get(LIVE_SESSIONS)) is not None:
+        follow.attach(value)
 
 
 class Reloader:

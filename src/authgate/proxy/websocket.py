@@ -17,6 +17,8 @@ decompression stops at the limit (aiohttp's reader; RFC 6455 §10.4 asks an
 endpoint to bound what it buffers).
 While relayed, the client connection is in `live` (the app's `LIVE_WEBSOCKETS`), so
 a graceful drain closes it with 1001 "going away" and the upstream gets that code.
+A `Closer` lets the caller close a relayed connection from outside (its session ended:
+1008 "policy violation" with a reason, RFC 6455 §7.4.1); both sides get that code.
 """
 
 from __future__ import annotations
@@ -57,6 +59,34 @@ _LOCAL_ONLY: dict[int, int] = {
     WSCloseCode.ABNORMAL_CLOSURE: WSCloseCode.INTERNAL_ERROR,
     1015: WSCloseCode.INTERNAL_ERROR,
 }
+
+
+class Closer:
+    """Closes the client side of one relay from outside it; the upstream gets the code
+    too. A close asked before the client is upgraded happens right after it is."""
+
+    def __init__(self) -> None:
+        self.code: int | None = None
+        self._reason = b""
+        self._client: web.WebSocketResponse | None = None
+        self._task: asyncio.Task[bool] | None = None
+
+    def close(self, code: int, reason: str) -> None:
+        if self.code is not None:
+            return
+        # A close frame's reason is at most 123 bytes (RFC 6455 §5.5: 125 with the code).
+        self.code, self._reason = code, reason.encode()[:123]
+        if self._client is not None:
+            self._start()
+
+    def upgraded(self, client: web.WebSocketResponse) -> None:
+        self._client = client
+        if self.code is not None:
+            self._start()
+
+    def _start(self) -> None:
+        assert self._client is not None and self.code is not None
+        self._task = asyncio.ensure_future(self._client.close(code=self.code, message=self._reason))
 
 
 def requested_protocols(request: web.Request) -> list[str]:
@@ -120,6 +150,7 @@ async def relay_websocket(
     response_headers: dict[str, str],
     max_message: int,
     live: LiveWebSockets,
+    closer: Closer | None = None,
 ) -> tuple[web.WebSocketResponse, int]:
     """Upgrade the client and relay until one side closes; answers the close code."""
     client = web.WebSocketResponse(
@@ -132,7 +163,9 @@ async def relay_websocket(
         await client.prepare(request)
         # Registered so a graceful drain can close it with 1001 (going away).
         with live.track(client):
-            code = await _pump_both(client, upstream, live, max_message)
+            if closer is not None:
+                closer.upgraded(client)
+            code = await _pump_both(client, upstream, live, max_message, closer)
     return client, code
 
 
@@ -141,6 +174,7 @@ async def _pump_both(
     upstream: aiohttp.ClientWebSocketResponse,
     live: LiveWebSockets,
     max_message: int,
+    closer: Closer | None,
 ) -> int:
     to_upstream = asyncio.create_task(_pump(client, upstream, max_message))
     to_client = asyncio.create_task(_pump(upstream, client, max_message))
@@ -153,6 +187,8 @@ async def _pump_both(
         # Our own close of the client during a drain: its code is known only once the
         # client answers, so name it here for the upstream.
         code = GOING_AWAY
+    elif closer is not None and closer.code is not None:
+        code = closer.code  # ours: the session ended (1008), the upstream is told so
     code = _LOCAL_ONLY.get(code or WSCloseCode.OK, code or WSCloseCode.OK)
     await upstream.close(code=code)
     await client.close(code=code)

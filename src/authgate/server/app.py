@@ -10,15 +10,16 @@ under the config generation it started on (hot reload, `ops.inflight`).
 State on the app, each behind a typed key: `GENERATION` (the current config
 generation, swapped by reloads; `authgate.generation`), `STARTED_WITH` (the snapshot
 the process started with: the restart-only settings are read from it), `METRICS`,
-`IN_FLIGHT`, `LIVE_WEBSOCKETS` and `DRAIN` (graceful drain), `READINESS` (extra
-`/readyz` checks other parts may add from their cleanup context), `RELOADER`,
-`DASHBOARD` (what the admin listener's dashboard reads; absent when it is off).
+`IN_FLIGHT`, `LIVE_WEBSOCKETS` and `DRAIN` (graceful drain), `LIVE_SESSIONS` (open
+WebSockets and streams by session, closed when it ends: `continuous.connections`),
+`READINESS` (extra `/readyz` checks other parts may add from their cleanup context),
+`RELOADER`, `DASHBOARD` (what the admin listener's dashboard reads; absent when it is off).
 
 Cleanup contexts start in this order and stop in the reverse one: upstream client,
 WebSocket client, decision log, generations (the first one is built here, and the
-reloader that replaces it), the grant sweeper (`server/grant_sweeper.py`), metrics
-sampling. So at shutdown the decision log is
-flushed after the last request finished and after the auth clients closed.
+reloader that replaces it), the grant sweeper (`server/grant_sweeper.py`), the sweep
+of followed connections, metrics sampling. So at shutdown the decision log is flushed
+after the last request finished and after the auth clients closed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import aiohttp
 from aiohttp import web
 
 from authgate.config.snapshot import Snapshot
+from authgate.continuous.connections import SessionConnections
 from authgate.dashboard.source import build_dashboard
 from authgate.decisionlog import DecisionLog
 from authgate.ops.admin import READINESS, ReadinessChecks, sampling
@@ -48,7 +50,7 @@ from authgate.server.body_limit import expect_continue
 from authgate.server.grant_sweeper import grant_sweeper
 from authgate.server.handler import handle
 from authgate.server.page_headers import hide_server_version
-from authgate.server.state import CLIENT, DECISION_LOG, WS_CLIENT
+from authgate.server.state import CLIENT, DECISION_LOG, LIVE_SESSIONS, WS_CLIENT
 
 RELOADER = web.AppKey("reloader", Reloader)
 STARTED_WITH = web.AppKey("started_with", Snapshot)
@@ -64,6 +66,7 @@ def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Appl
     inflight = InFlight()
     app[IN_FLIGHT] = inflight
     app[LIVE_WEBSOCKETS] = LiveWebSockets()
+    app[LIVE_SESSIONS] = SessionConnections()
     app[DRAIN] = DrainState()
     app[READINESS] = ReadinessChecks()
     app.cleanup_ctx.append(_upstream_client)
@@ -71,6 +74,7 @@ def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Appl
     app.cleanup_ctx.append(_decision_log)
     app.cleanup_ctx.append(_generations)
     app.cleanup_ctx.append(grant_sweeper)
+    app.cleanup_ctx.append(_following)
     app.cleanup_ctx.append(sampling)
     app.on_shutdown.append(close_websockets)
     # Every path reaches the handler, which refuses what it must with a record: `.`
@@ -128,6 +132,15 @@ async def _generations(app: web.Application) -> AsyncIterator[None]:
     yield
     await reloader.close()
     await idp_http.close()
+
+
+async def _following(app: web.Application) -> AsyncIterator[None]:
+    # After the generations: the sweep reads the current one. Stops before them.
+    follow = app[LIVE_SESSIONS]
+    sweep = asyncio.create_task(follow.run())
+    yield
+    sweep.cancel()
+    await follow.close()
 
 
 async def _decision_log(app: web.Application) -> AsyncIterator[None]:

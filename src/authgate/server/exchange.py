@@ -18,6 +18,7 @@ from authgate.decisionlog.record import GrantNote
 from authgate.facts import RequestFacts
 from authgate.outcomes import error, status as status_of
 from authgate.identity import Identity
+from authgate.sessions.model import Session
 from authgate.server.adaptive import NOTHING, Adaptive
 
 # The refusal every request starts with: default deny until a stage decides.
@@ -29,6 +30,9 @@ class Exchange:
     facts: RequestFacts
     decision: Decision = _UNDECIDED
     identity: Identity | None = None
+    # The gateway session the request was decided on (None: a bearer token, a public
+    # path, nobody): long-lived connections follow it (`continuous.connections`).
+    session: Session | None = None
     status: int = 500
     upstream_status: int | None = None
     upstream_started: float = 0.0

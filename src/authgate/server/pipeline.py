@@ -47,6 +47,7 @@ async def evaluate(
     facts = exchange.facts
     result = await _authenticate(wire, lookup.route, runtime, auth, facts)
     exchange.identity = result.identity
+    exchange.session = result.session
     exchange.adaptive = await gather_context(
         wire, facts, result.identity, lookup.route, runtime, auth
     )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
+from authgate.continuous.connections import SessionConnections
 from authgate.client_ip import TrustedProxies
 from authgate.config.schema import GatewayConfig, UpstreamTimeouts
 from authgate.config.schema_pages import PagesConfig
@@ -113,6 +114,8 @@ CLIENT = web.AppKey("upstream_client", aiohttp.ClientSession)
 # WebSocket tunnels to upstreams: their own connector, apart from CLIENT's pool.
 WS_CLIENT = web.AppKey("websocket_client", aiohttp.ClientSession)
 DECISION_LOG = web.AppKey("decision_log", DecisionLog)
+# Long-lived connections by session (`continuous.connections`): outlive reloads.
+LIVE_SESSIONS = web.AppKey("live_sessions", SessionConnections)
 
 
 def pin(request: web.Request) -> Generation:

@@ -15,7 +15,10 @@ WebSocket (`proxy.handshake.wants_websocket`). In this order:
    connector), so a tunnel never holds a connection of the HTTP pool — else
    502/504. Tunnels are not counted by the upstream's in-flight gate either: they
    have the caps of step 3;
-5. the relay; a close with 1009 adds `websocket-message-too-big` to the record.
+5. the relay; a close with 1009 adds `websocket-message-too-big` to the record. A
+   WebSocket of a session follows it (`continuous.connections`): when the session
+   ends, or no longer passes the route's policy, the gateway closes both sides with
+   1008 and the reason, and the record ends with that decision.
 
 Each refusal replaces the exchange's decision, so it is what gets recorded, and is
 rendered by `answers` with the request id. The connection is closed after it: a
@@ -29,7 +32,7 @@ import time
 from typing import NamedTuple
 
 import aiohttp
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -43,6 +46,7 @@ from authgate.proxy.forward import UpstreamError
 from authgate.proxy.handshake import VERSION, handshake_problem
 from authgate.proxy.websocket import (
     MESSAGE_TOO_BIG,
+    Closer,
     connect_upstream,
     relay_websocket,
     requested_protocols,
@@ -54,7 +58,13 @@ from authgate.server.answers import decision_response
 from authgate.server.authenticate import AuthResult
 from authgate.server.edge import wire_of
 from authgate.server.exchange import Exchange
-from authgate.server.state import WS_CLIENT, ServerRuntime
+from authgate.server.following import following
+from authgate.server.state import LIVE_SESSIONS, WS_CLIENT, ServerRuntime
+
+
+# RFC 6455 §7.4.1: "an endpoint is terminating the connection because it has received
+# a message that violates its policy" — the nearest code for "no longer allowed".
+POLICY_VIOLATION = WSCloseCode.POLICY_VIOLATION
 
 
 class Outbound(NamedTuple):
@@ -201,9 +211,12 @@ async def _relay(
         )
         exchange.upstream_status = 101
         live = request.app[LIVE_WEBSOCKETS]
-        response, code = await relay_websocket(
-            request, upstream, outbound.response_headers, max_message, live
-        )
+        closer = Closer()
+        cut = lambda decision: closer.close(POLICY_VIOLATION, decision.reason)  # noqa: E731
+        with following(request.app[LIVE_SESSIONS], exchange, route.id, cut):
+            response, code = await relay_websocket(
+                request, upstream, outbound.response_headers, max_message, live, closer
+            )
     except UpstreamError as failure:
         return decision_response(wire_of(request), runtime.pages, exchange.fail(failure.reason, failure.status), exchange.facts)
     finally:
