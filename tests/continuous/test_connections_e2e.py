@@ -41,7 +41,7 @@ async def _closed(ws: aiohttp.ClientWebSocketResponse, timeout: float = 10.0) ->
     """When the gateway's close arrived, its code and reason."""
     message = await ws.receive(timeout=timeout)
     assert message.type is WSMsgType.CLOSE, message
-    return time.monotonic(), ws.close_code, str(message.extra or "")
+    return time.monotonic(), message.data, str(message.extra or "")  # the frame's own code
 
 
 def _record_of(gateway: Gateway, path: str) -> dict[str, Any]:
