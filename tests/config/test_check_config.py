@@ -25,6 +25,7 @@ SECRETS = {
     "AUTHGATE_COOKIE_SECRET": "check-config-test-cookie-secret-0123456789",
     "CORP_CLIENT_SECRET": "corp-client-secret",
     "AUTHGATE_PSEUDONYM_KEY": "check-config-test-pseudonym-key-0123456789",
+    "AUTHGATE_AUTHZEN_TOKEN": "check-config-test-authzen-token-0123456789",
 }
 
 

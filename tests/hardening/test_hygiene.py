@@ -290,7 +290,10 @@ def test_check_config_reports_exactly_the_examples_placeholders() -> None:
     )  # fmt: skip
     assert done.returncode == 1
     lines = example_placeholder_lines()
-    keys = ["secrets.cookie_secret[0]", "providers[0].client_secret", "decision_log.pseudonym_key"]
+    keys = [
+        "secrets.cookie_secret[0]", "providers[0].client_secret", "decision_log.pseudonym_key",
+        "authzen.tokens[0]",
+    ]
     assert len(lines) == len(keys)
     assert [line.split(": ", 1)[0] for line in done.stdout.splitlines()] == [
         f"config/example.yaml:{line} {key}" for line, key in zip(lines, keys, strict=True)

@@ -21,6 +21,7 @@ from authgate.config.schema_adaptive import (
     RiskHistoryConfig,
     RouteAdaptiveFields,
 )
+from authgate.config.schema_authzen import AuthzenConfig
 from authgate.config.schema_auth import (
     ProviderConfig,
     RouteAuthFields,
@@ -327,6 +328,8 @@ class GatewayConfig(Strict):
     # Privileged access (docs/privileged-access.md): time-bound, approved elevation.
     entitlements: Entitlements = Field(default_factory=dict)
     access: AccessConfig = Field(default_factory=AccessConfig)
+    # The AuthZEN 1.0 evaluation API on the admin listener (docs/agents.md); absent: off.
+    authzen: AuthzenConfig | None = None
     routes: list[RouteConfig]
 
     @field_validator("providers")

@@ -1,7 +1,8 @@
 """The admin listener: `/metrics`, `/healthz`, `/readyz`, on their own address.
 
 Contract: `build_admin_app(main)` returns an application that serves only these three
-paths and the live decision dashboard under `/dashboard` (`ops.dashboard`), and reads
+paths, the live decision dashboard under `/dashboard` (`ops.dashboard`) and the
+AuthZEN endpoints (`ops.authzen`, off unless `authzen:` is configured), and reads
 the main application's state; it opens no client of its own.
 
 * `/healthz`: 200 while the process runs its event loop (liveness: restart me if not).
@@ -27,6 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sized
 from aiohttp import web
 
 from authgate.oidc.client import OIDCClient
+from authgate.ops.authzen import add_authzen_routes
 from authgate.ops.dashboard import add_dashboard_routes
 from authgate.ops.drain import DRAIN
 from authgate.ops.inflight import IN_FLIGHT
@@ -71,6 +73,7 @@ def build_admin_app(main: web.Application) -> web.Application:
     admin.router.add_get("/readyz", _readyz)
     admin.router.add_get("/metrics", _metrics)
     add_dashboard_routes(admin, main)
+    add_authzen_routes(admin, MAIN_APP)
     return admin
 
 

@@ -34,6 +34,7 @@ from authgate.identity import Identity
 from authgate.oidc.claims import identity_from_claims
 from authgate.oidc.errors import TokenInvalid
 from authgate.policy.explain import Explanation, Target, explain, locate
+from authgate.routing import RouteTable
 
 _IDENTITY_OPTIONS = ("user", "email", "groups", "roles", "acr", "amr")
 _DEFAULT_SUBJECT = "explain-user"
@@ -137,13 +138,18 @@ def _identity(snapshot: Snapshot, args: argparse.Namespace, now: float) -> Ident
 
 
 def _default_provider(snapshot: Snapshot, args: argparse.Namespace, now: float) -> str:
-    target = locate(snapshot.routes, url=args.url, method=args.method, ip=args.ip, now=now)
+    return default_provider(snapshot.routes, snapshot.config, url=args.url, method=args.method, now=now)
+
+
+def default_provider(routes: RouteTable, config: GatewayConfig, *, url: str, method: str, now: float) -> str:
+    """The provider of a made-up identity: the first the URL's route accepts, else the
+    first configured (what `explain` and the AuthZEN endpoint assume alike)."""
+    target = locate(routes, url=url, method=method, ip="127.0.0.1", now=now)
     if isinstance(target, Target) and target.lookup.route is not None:
         accepted = target.lookup.route.config.providers
         if accepted:
             return accepted[0]
-    providers = snapshot.config.providers
-    return providers[0].id if providers else "explain"
+    return config.providers[0].id if config.providers else "explain"
 
 
 def _from_claims(
@@ -153,21 +159,28 @@ def _from_claims(
     now: float,
     args: argparse.Namespace,
 ) -> Identity:
+    try:
+        return identity_for_claims(claims, provider, config, now - args.auth_age)
+    except TokenInvalid as error:
+        raise UsageError(f"--claims: {error}") from None
+
+
+def identity_for_claims(
+    claims: dict[str, Any], provider: str, config: GatewayConfig, auth_time: float
+) -> Identity:
+    """Claims as a login would map them; `TokenInvalid` when they cannot be."""
     claims.setdefault("sub", _DEFAULT_SUBJECT)
-    claims.setdefault("auth_time", now - args.auth_age)
+    claims.setdefault("auth_time", auth_time)
     # The provider's own settings, as a login would apply them (claims mapping,
     # email_verified: strict/assume), so explain and the gateway agree.
     settings = next((p for p in config.providers if p.id == provider), None)
-    try:
-        return identity_from_claims(
-            claims,
-            provider_id=provider,
-            mapping=settings.claims if settings else ClaimsMapping(),
-            credential="session",
-            email_verified=settings.email_verified if settings else "strict",
-        )
-    except TokenInvalid as error:
-        raise UsageError(f"--claims: {error}") from None
+    return identity_from_claims(
+        claims,
+        provider_id=provider,
+        mapping=settings.claims if settings else ClaimsMapping(),
+        credential="session",
+        email_verified=settings.email_verified if settings else "strict",
+    )
 
 
 def _from_flags(args: argparse.Namespace, provider: str, now: float) -> Identity:
