@@ -184,7 +184,7 @@ async def test_every_resource_of_the_auth_half_has_a_rule() -> None:
     """A new field of AuthRuntime must be sorted: a resource with a reuse rule, a part
     that goes with one, or a value compiled for every generation."""
     goes_with = {"keys", "cipher", "refresher", "signer", "oidc", "guards"}
-    compiled = {"templates", "header_budgets"}
+    compiled = {"templates", "header_budgets", "dpop_nonces"}
     fields = {f.name for f in dataclasses.fields(AuthRuntime)}
     assert fields == (set(RESOURCES) - {"limiter", "regulator", "webhook"}) | goes_with | compiled
 

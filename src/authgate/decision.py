@@ -105,6 +105,21 @@ class Reason(enum.StrEnum):
     TOKEN_TYPE_INVALID = "token-type-invalid"
     TOKEN_INACTIVE = "token-inactive"  # RFC 7662: the provider says active: false
     INTROSPECTION_UNAVAILABLE = "introspection-unavailable"  # it could not say
+    # sender-constrained bearer tokens (authgate.resource: DPoP RFC 9449, mTLS RFC 8705)
+    DPOP_PROOF_MISSING = "dpop-proof-missing"  # a DPoP-bound token without its proof
+    DPOP_PROOF_INVALID = "dpop-proof-invalid"  # not a DPoP proof JWT (typ, jwk, signature)
+    DPOP_ALG_NOT_ALLOWED = "dpop-alg-not-allowed"
+    DPOP_HTM_MISMATCH = "dpop-htm-mismatch"
+    DPOP_HTU_MISMATCH = "dpop-htu-mismatch"
+    DPOP_IAT_INVALID = "dpop-iat-invalid"  # stale, or from the future
+    DPOP_REPLAYED = "dpop-replayed"
+    DPOP_ATH_MISMATCH = "dpop-ath-mismatch"  # missing, or not this token's hash
+    DPOP_KEY_MISMATCH = "dpop-key-mismatch"  # the proof's key is not the token's cnf.jkt
+    DPOP_NONCE_REQUIRED = "dpop-nonce-required"  # use_dpop_nonce: none, or not ours any more
+    DPOP_REQUIRED = "dpop-required"  # the route takes DPoP-bound tokens only
+    DPOP_NOT_ACCEPTED = "dpop-not-accepted"  # the DPoP scheme on a route with dpop: off
+    MTLS_CERTIFICATE_MISSING = "mtls-certificate-missing"  # a cnf.x5t#S256 token, no certificate
+    MTLS_CERTIFICATE_MISMATCH = "mtls-certificate-mismatch"
     # policy (authgate.policy.reasons: pairs per criterion, `*-unknown` = fact missing)
     POLICY_NO_MATCH = "policy-no-match"
     USER_OK = "user-ok"
@@ -156,6 +171,8 @@ class Reason(enum.StrEnum):
     LOGIN_BANNED = "login-banned"
     UPSTREAM_OVERLOADED = "upstream-overloaded"
     RISK_DENY = "risk-deny"
+    SCOPES_OK = "scopes-ok"
+    SCOPES_INSUFFICIENT = "scopes-insufficient"
     CONSENT_OK = "consent-ok"
     CONSENT_REQUIRED = "consent-required"
     STEP_UP_FAILED = "step-up-failed"

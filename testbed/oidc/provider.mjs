@@ -34,7 +34,8 @@
 //                   resource indicators the provider issues access tokens for (opaque by
 //                   default: introspect them at /token/introspection). With
 //                   `features.clientCredentials` on (options), a client_credentials grant
-//                   with `resource=` gets one; unknown indicators are invalid_target.
+//                   with `resource=` gets one; unknown indicators are invalid_target, unless a
+//                   "*" entry stands for every other indicator (its audience: the indicator).
 //   options         plain JSON deep-merged into the oidc-provider configuration last
 //                   (e.g. {"features": {"introspection": {"enabled": false}}})
 //   adminToken      "..."  enables the test bed's own admin route (not oidc-provider's):
@@ -307,7 +308,7 @@ function resourceIndicators() {
     enabled: true,
     defaultResource: async (ctx, client, oneOf) => oneOf,
     getResourceServerInfo: async (ctx, indicator) => {
-      const server = servers[indicator];
+      const server = servers[indicator] ?? servers['*'];
       if (!server) throw new errors.InvalidTarget();
       return { accessTokenFormat: 'opaque', audience: indicator, ...server };
     },

@@ -50,7 +50,7 @@ def test_example_passes_once_its_secrets_are_given(command: tuple[str, ...]) -> 
     # (the host checks: tests/operators/test_check_config_one_pass.py).
     result = run(*command, "check-config", "--config-only", EXAMPLE, env=SECRETS)
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == f"{EXAMPLE}: OK — 5 routes, 6 hosts, listen 0.0.0.0:8080\n"
+    assert result.stdout == f"{EXAMPLE}: OK — 6 routes, 6 hosts, listen 0.0.0.0:8080\n"
 
 
 @pytest.mark.parametrize(

@@ -136,4 +136,10 @@ async def test_bad_tokens_get_401_invalid_token(
 async def test_missing_token_gets_a_plain_bearer_challenge(api_gateway: Gateway) -> None:
     response = await call(api_gateway, None, Accept="text/html")
     assert response.status == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="authgate"'
+    # No error (RFC 6750 §3.1: none when no credential came), the resource metadata
+    # (RFC 9728 §5.1) and, DPoP being allowed by default, the DPoP scheme (RFC 9449 §7.1).
+    metadata = f'resource_metadata="{api_gateway.url}/.well-known/oauth-protected-resource"'
+    assert response.headers["WWW-Authenticate"] == (
+        f'Bearer realm="authgate", {metadata}, '
+        f'DPoP realm="authgate", algs="ES256 RS256 PS256", {metadata}'
+    )

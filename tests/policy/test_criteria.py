@@ -38,6 +38,11 @@ no_email = replace(bob_contractor, email=None)
 # The provider sent groups and roles as something else than a JSON array of strings.
 mistyped = replace(bob_contractor, groups=(), roles=(), mistyped=("groups", "roles"))
 MANAGED = {"managed": True, "compliant": True, "os": "macos"}
+# Scopes as providers send them: an `scp` array (Okta), an `scp` string (Entra ID),
+# and a `scope` of another JSON type (not guessed at: no scopes).
+scp_array = replace(bob_contractor, claims={"scp": ["orders.read", "orders.write"]})
+scp_string = replace(bob_contractor, claims={"scp": "orders.read orders.write"})
+scope_mistyped = replace(bob_contractor, claims={"scope": ["orders.read", 7]})
 
 
 def row(entry: dict[str, Any], who: str, says: str, code: str, **facts: Any) -> Any:
@@ -51,6 +56,9 @@ def row(entry: dict[str, Any], who: str, says: str, code: str, **facts: Any) -> 
         "no_email": no_email,
         "mistyped": mistyped,
         "carol_unverified": replace(carol_customer, email_verified=None),
+        "scp_array": scp_array,
+        "scp_string": scp_string,
+        "scope_mistyped": scope_mistyped,
     }[who]
     name = f"{next(iter(entry))}-{who}-{says}-{code}"
     return pytest.param(entry, persona, facts, says, code, id=name)
@@ -241,6 +249,17 @@ ROWS = [
     row({"entitlement": ["db-admin"]}, "bob_contractor", NO, r.ENTITLEMENT_REQUIRED, grants={"db-ro": "g-2"}),
     row({"entitlement": ["db-admin"]}, "bob_contractor", FACT, r.ENTITLEMENT_UNKNOWN),
     row({"entitlement": ["db-admin"]}, "anonymous", USER, r.USER_UNAUTHENTICATED, grants={}),
+    # scopes: space-separated `scope`, else `scp` (array or string); every one, exact words
+    row({"scopes": ["orders.read"]}, "alice_admin", YES, r.SCOPES_OK),
+    row({"scopes": ["orders.read", "orders.write"]}, "alice_admin", YES, r.SCOPES_OK),
+    row({"scopes": ["orders.read", "orders.admin"]}, "alice_admin", NO, r.SCOPES_INSUFFICIENT),
+    row({"scopes": ["orders.read"]}, "bob_contractor", NO, r.SCOPES_INSUFFICIENT),  # .readonly
+    row({"scopes": ["orders"]}, "alice_admin", NO, r.SCOPES_INSUFFICIENT),  # never a substring
+    row({"scopes": ["orders.write"]}, "scp_array", YES, r.SCOPES_OK),
+    row({"scopes": ["orders.read", "orders.write"]}, "scp_string", YES, r.SCOPES_OK),
+    row({"scopes": ["orders.read"]}, "scope_mistyped", NO, r.SCOPES_INSUFFICIENT),
+    row({"scopes": ["orders.read"]}, "carol_customer", NO, r.SCOPES_INSUFFICIENT),  # none
+    row({"scopes": ["orders.read"]}, "anonymous", USER, r.USER_UNAUTHENTICATED),
 ]
 
 

@@ -47,6 +47,7 @@ def test_pairs() -> None:
         "risk",
         "consent",
         "entitlement",
+        "scopes",
     }
     unknown = {code.removesuffix("-unknown") for code in reasons.ALL if code.endswith("-unknown")}
     assert unknown == {"country", "ip", "device", "risk", "entitlement"}

@@ -25,6 +25,7 @@ def check_references(config: GatewayConfig) -> list[ConfigProblem]:
         )
     problems += workers_problems(config)
     problems += _opaque_token_problems(config)
+    problems += _dpop_nonce_problems(config)
     if config.devices.mtls is not None and config.server.tls is None:
         problems.append(_problem("devices.mtls", "client certificates need TLS on the listener: set server.tls"))
     if config.geoip is None or not config.geoip.has_location:
@@ -91,6 +92,18 @@ def _opaque_token_problems(config: GatewayConfig) -> list[ConfigProblem]:
                 "list at most one provider with access_tokens opaque or auto here"
             )))
     return found
+
+
+def _dpop_nonce_problems(config: GatewayConfig) -> list[ConfigProblem]:
+    """Nonces are an HMAC under a key derived from the cookie secret (the same in
+    every replica): without a secret there is nothing to make them with."""
+    if config.secrets is not None:
+        return []
+    return [
+        _problem(f"routes[{index}].bearer.dpop_nonce", "DPoP nonces need secrets.cookie_secret")
+        for index, route in enumerate(config.routes)
+        if route.bearer is not None and route.bearer.dpop_nonce
+    ]
 
 
 def _problem(key: str, message: str) -> ConfigProblem:

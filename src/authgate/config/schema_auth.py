@@ -21,16 +21,11 @@ from pydantic import (
 )
 
 from authgate.config.paths import ConfigPath
+from authgate.config.schema_bearer import BearerResourceFields
 from authgate.config.schema_client import ProviderClientFields
 from authgate.config.schema_headers import PresetName
-from authgate.config.schema_types import Duration, Interval, Strict
+from authgate.config.schema_types import ALLOWED_ALGORITHMS, Duration, Interval, Strict
 
-# RFC 7518 asymmetric algorithms only: never `none`, never HMAC — an HS256 "key" made
-# from a provider's public key is the classic algorithm-confusion forgery
-# (CVE-2015-9235 class).
-ALLOWED_ALGORITHMS = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-)
 _MIN_SECRET = 32
 
 
@@ -240,7 +235,7 @@ class ProviderConfig(ProviderClientFields):
         return value
 
 
-class BearerConfig(Strict):
+class BearerConfig(BearerResourceFields):
     providers: list[str] | None = None  # None: every configured provider
     audiences: list[str] = Field(min_length=1)
 

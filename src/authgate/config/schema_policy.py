@@ -188,6 +188,7 @@ class PolicyEntry(Strict):
     consent: Names | None = None
     # Held only while the user has an active grant of one of them (docs/privileged-access.md).
     entitlement: Names | None = None
+    scopes: Names | None = None  # OAuth scopes the token must grant, every one
     and_: Entries | None = Field(default=None, alias="and", min_length=1)
     or_: Entries | None = Field(default=None, alias="or", min_length=1)
     not_: EntryRef | None = Field(default=None, alias="not")

@@ -11,6 +11,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
+# RFC 7518 asymmetric algorithms only: never `none`, never HMAC — an HS256 "key" made
+# from a provider's public key is the classic algorithm-confusion forgery
+# (CVE-2015-9235 class). Tokens (`providers[i].algorithms`) and DPoP proofs
+# (`bearer.dpop_algorithms`) are both bounded by it.
+ALLOWED_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 

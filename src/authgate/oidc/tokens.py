@@ -27,7 +27,7 @@ from typing import Any
 from jwt import PyJWS, get_unverified_header
 from jwt.exceptions import InvalidAlgorithmError, InvalidSignatureError, PyJWTError
 
-from authgate.config.schema_auth import ALLOWED_ALGORITHMS
+from authgate.config.schema_types import ALLOWED_ALGORITHMS
 from authgate.oidc.errors import TokenInvalid
 from authgate.oidc.jwks import JwksCache
 

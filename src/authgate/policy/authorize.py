@@ -13,7 +13,8 @@ explaining a request cannot drift from serving it. In order:
    (401, `mfa-required`, `mfa` in `extra`: a fresh login that must show one of the
    policy's `mfa_methods`, checked at the callback so a second password-only login
    ends on `step-up-failed`, not in a loop); refused otherwise -> `deny` (403) with
-   the deciding rule and reasons;
+   the deciding rule and reasons — and, when a `scopes` criterion failed, the
+   route's scopes as `scope` in `extra` (RFC 6750 §3.1 `insufficient_scope`);
 4. allowed, but a step-up rule covers the path and the login falls short ->
    `step_up` (401) with `acr_values` / `max_age` / `amr` in `extra`, for the
    enforcer's authorization request (`prompt=login`) or an RFC 9470
@@ -90,7 +91,7 @@ def authorize(route: Route, policy: RoutePolicy, inp: PolicyInput) -> Decision:
     if not result.allowed:
         if identity is not None and _mfa_is_missing(policy, result):
             return _mfa_step_up(route.id, policy)
-        return _refused(route.id, result, identity)
+        return _refused(route.id, result, identity, policy.scopes)
     need = step_up_needed(policy.step_up, identity, inp.path, inp.now)
     if need is not None:
         return _step_up(route.id, need)
@@ -104,7 +105,9 @@ def codes(found: tuple[str, ...]) -> tuple[Reason, ...]:
     return tuple(_REASONS[code] for code in found)
 
 
-def _refused(route_id: str, result: PolicyResult, identity: Identity | None) -> Decision:
+def _refused(
+    route_id: str, result: PolicyResult, identity: Identity | None, scopes: tuple[str, ...]
+) -> Decision:
     if identity is None and result.identity_needed:
         return Decision(
             Outcome.LOGIN,
@@ -113,8 +116,11 @@ def _refused(route_id: str, result: PolicyResult, identity: Identity | None) -> 
             rule=result.rule,
             status=401,
         )
+    found = codes(result.reasons)
+    # RFC 6750 §3.1: a token short of a scope is told which scope the resource needs.
+    extra = (("scope", " ".join(scopes)),) if Reason.SCOPES_INSUFFICIENT in found and scopes else ()
     return Decision(
-        Outcome.DENY, codes(result.reasons), route_id=route_id, rule=result.rule, status=403
+        Outcome.DENY, found, route_id=route_id, rule=result.rule, status=403, extra=extra
     )
 
 

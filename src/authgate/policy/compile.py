@@ -58,6 +58,7 @@ from authgate.policy.criteria.schedule import (
     compile_hours,
     compile_zone,
 )
+from authgate.policy.criteria.scopes import Scopes
 from authgate.policy.evaluate import CompiledPolicy, PolicySource
 from authgate.policy.stepup import StepUpRule
 from authgate.policy.verdict import UNKNOWN_FACT, Evaluator, Outcomes, outcomes
@@ -262,6 +263,10 @@ def _risk(value: RiskCriterion, at: _Place, ctx: _Context) -> Evaluator:
     return Risk(at.rule, out, value.below)
 
 
+def _scopes(value: list[str], at: _Place, ctx: _Context) -> Evaluator:
+    return Scopes(at.rule, at.outcomes(r.SCOPES_OK, r.SCOPES_INSUFFICIENT), frozenset(value))
+
+
 def _consent(value: list[str], at: _Place, ctx: _Context) -> Evaluator:
     return Consent(at.rule, at.outcomes(r.CONSENT_OK, r.CONSENT_REQUIRED), frozenset(value))
 
@@ -296,6 +301,7 @@ _CRITERIA: dict[str, Callable[[Any, _Place, _Context], Evaluator]] = {
     "method": _method,
     "path": _path,
     "risk": _risk,
+    "scopes": _scopes,
     "consent": _consent,
     "entitlement": _entitlement,
 }
@@ -339,6 +345,24 @@ class RoutePolicy:
     policy: CompiledPolicy
     step_up: tuple[StepUpRule, ...]
     consent: ConsentConfig | None
+    # The OAuth scopes the allow rules ask for, in file order: what RFC 9728 metadata
+    # lists as `scopes_supported` and an `insufficient_scope` answer names.
+    scopes: tuple[str, ...] = ()
+
+
+def allowed_scopes(config: PolicyConfig | None) -> tuple[str, ...]:
+    """Every scope a `scopes` criterion of an allow rule names (inside `and`/`or`; a
+    `not` asks for a scope to be absent, so none under it), each once."""
+    found: list[str] = []
+
+    def walk(entry: PolicyEntry) -> None:
+        found.extend(entry.scopes or ())
+        for child in (entry.and_ or []) + (entry.or_ or []):
+            walk(child)
+
+    for entry in config.allow if config is not None else ():
+        walk(entry)
+    return tuple(dict.fromkeys(found))
 
 
 def compile_route_policy(
@@ -359,7 +383,9 @@ def compile_route_policy(
         problems += error.problems
     if policy is None or step_up is None:
         raise PolicyError(*problems[0], *problems[1:])
-    return RoutePolicy(route.id, effective_route_settings(route), policy, step_up, route.consent)
+    settings = effective_route_settings(route)
+    scopes = allowed_scopes(route.policy)
+    return RoutePolicy(route.id, settings, policy, step_up, route.consent, scopes)
 
 
 def compile_policies(config: GatewayConfig) -> tuple[dict[str, RoutePolicy], list[ConfigProblem]]:

@@ -61,6 +61,9 @@ PATH_UNAUTHORIZED: Final = "path-unauthorized"
 RISK_OK: Final = "risk-ok"
 RISK_TOO_HIGH: Final = "risk-too-high"
 RISK_UNKNOWN: Final = "risk-unknown"
+# OAuth scopes of a bearer token (`scope` / `scp`); a refusal is RFC 6750 insufficient_scope.
+SCOPES_OK: Final = "scopes-ok"
+SCOPES_INSUFFICIENT: Final = "scopes-insufficient"
 CONSENT_OK: Final = "consent-ok"
 CONSENT_REQUIRED: Final = "consent-required"
 # An active grant of a named entitlement (docs/privileged-access.md); unknown: the

@@ -19,6 +19,7 @@ from aiohttp import web
 from authgate.decision import Decision, Outcome
 from authgate.facts import RequestFacts
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
+from authgate.resource.challenge import BearerChallenge, unauthorized
 from authgate.server.pages import (
     ERROR_TITLES,
     DeniedActions,
@@ -193,9 +194,10 @@ def login_response(
     facts: RequestFacts,
     decision: Decision,
     methods: Sequence[str],
+    bearer: BearerChallenge | None = None,
 ) -> web.Response:
     """Sign in (or sign in again, for a step-up): a redirect for a browser on a session
-    route, a 401 for everyone else.
+    route, a 401 for everyone else (with `bearer`'s challenges on a token route).
 
     A step-up carries `acr_values` / `max_age` / `amr` to `start`; leaving them out
     gains nothing — the policy checks the new login's `acr`, `amr` and `auth_time`
@@ -207,7 +209,7 @@ def login_response(
             params.update({"step_up": "1", **dict(decision.extra)})
         return redirect("/.authgate/start?" + urlencode(params), facts)
     response = decision_response(wire, pages, decision, facts)
-    response.headers["WWW-Authenticate"] = auth_challenge(decision, "bearer" in methods)
+    response.headers["WWW-Authenticate"] = auth_challenge(decision, bearer)
     return response
 
 
@@ -222,20 +224,10 @@ def consent_response(
     return decision_response(wire, pages, decision, facts)
 
 
-def auth_challenge(decision: Decision, bearer: bool) -> str:
-    """RFC 9110 §11.6.1: a 401 names how to authenticate; RFC 6750 §3 for bearer errors;
-    RFC 9470 §3 for a step-up (`insufficient_user_authentication`, acr_values, max_age)."""
-    if not bearer:
+def auth_challenge(decision: Decision, bearer: BearerChallenge | None) -> str:
+    """RFC 9110 §11.6.1: a 401 names how to authenticate — a session login, or on a
+    route that takes tokens (`bearer`) the challenges of `resource.challenge`
+    (RFC 6750 §3, RFC 9449 §7.1, RFC 9470 §3, RFC 9728 §5.1)."""
+    if bearer is None:
         return 'Session realm="authgate", login_uri="/.authgate/start"'
-    if decision.outcome is Outcome.STEP_UP:
-        extra = dict(decision.extra)
-        challenge = 'Bearer realm="authgate", error="insufficient_user_authentication"'
-        if "acr_values" in extra:
-            challenge += f', acr_values="{extra["acr_values"]}"'
-        if "max_age" in extra:
-            challenge += f", max_age={extra['max_age']}"
-        return challenge
-    token_reasons = [r for r in decision.reasons if r.value.startswith("token-")]
-    if token_reasons:
-        return f'Bearer realm="authgate", error="invalid_token", error_description="{token_reasons[0].value}"'
-    return 'Bearer realm="authgate"'
+    return unauthorized(decision, bearer)

@@ -5,7 +5,8 @@ Contract: `AuthRuntime` holds the session keys, the session store, the state-eve
 channel every process on that store shares (`authgate.events`), one OIDC client per
 provider, the refresh coordinator, the assertion signer, each route's compiled header
 templates (the snapshot's, compiled once) and header budget, the GeoIP readers, the
-risk history store, the device verifiers and the guards. `build_auth_runtime` builds
+risk history store, the device verifiers, the guards and the DPoP nonce keys (derived
+from the secrets for every generation: a pure value, equal while the secrets are). `build_auth_runtime` builds
 it, reusing the resources of the previous generation that `authgate.generation`'s
 table says to keep; no network I/O (providers load their discovery later).
 `auth_of(request)` is the auth half of the generation the request pinned at its start.
@@ -35,6 +36,7 @@ from authgate.oidc.client import OIDCClient
 from authgate.oidc.jwks import JwksCache
 from authgate.ops.state_dir import ASSERTION_KEY_FILE, state_file
 from authgate.ratelimit.shedding import UpstreamGates
+from authgate.resource.nonce import DpopNonces
 from authgate.risk.history import HistoryStore, build_history_store
 from authgate.server.guards import Guards, build_limiter, build_regulator
 from authgate.server.state import generation_of
@@ -64,6 +66,7 @@ class AuthRuntime:
     known_devices: KnownDeviceCookie | None
     access: AccessRuntime
     guards: Guards
+    dpop_nonces: DpopNonces | None = None  # from the secrets: the same in every replica
 
 
 def auth_of(request: web.Request) -> AuthRuntime:
@@ -113,6 +116,7 @@ def build_auth_runtime(
         known_devices=_reuse(
             old("known_devices"), lambda a: a.known_devices, lambda: _known_devices(config)
         ),
+        dpop_nonces=DpopNonces.from_secrets(config.secrets.cookie_secret) if config.secrets else None,
         access=build_access_runtime(
             config,
             previous.access if previous is not None else None,

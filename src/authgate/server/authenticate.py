@@ -23,7 +23,10 @@ One credential per request (docs/headers.md): `duplicated_credential` finds a se
 anything here runs. A bearer token on a route that accepts bearer tokens is THE
 credential: the session cookie is then not read at all, so what is validated and what
 the upstream receives (`AuthResult.authorization`, the one validated field value)
-cannot be two different people.
+cannot be two different people. `Authorization: DPoP <token>` is a bearer token too
+(RFC 9449 §7.1); after the token's signature and claims, its binding (`cnf`: a DPoP
+proof, an mTLS certificate) is checked by `resource.binding`: a binding that does not
+hold is a failure with its reason (`dpop-*`, `mtls-*`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -44,6 +48,15 @@ from authgate.continuous.interval import reverify_interval
 from authgate.continuous.reverify import reverify
 from authgate.oidc.client import ProviderError, bearer_provider, provider_for_token
 from authgate.oidc.tokens import TokenInvalid
+from authgate.resource.binding import (
+    DPOP_HEADER,
+    Binding,
+    BindingState,
+    Presented,
+    RequestTarget,
+    certificate_of,
+    check_binding,
+)
 from authgate.routing import Route
 from authgate.server.abuse import count_failure, is_banned
 from authgate.server.auth_state import AuthRuntime
@@ -56,6 +69,14 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """The request as its client addressed it: what a DPoP proof's htm/htu name."""
+
+    method: str
+    url: str  # scheme://authority + the normalized path, no query
+
+
+@dataclass(frozen=True, slots=True)
 class AuthResult:
     identity: Identity | None
     failure: Reason | None = None
@@ -65,6 +86,7 @@ class AuthResult:
     # What re-verifying the session at its provider found (`continuous.reverify`):
     # `groups-changed`, `reverify-deferred`...; added to the decision's reasons.
     reevaluated: Reason | None = None
+    response_headers: tuple[tuple[str, str], ...] = ()  # for the answer (`DPoP-Nonce`)
 
 
 NOBODY = AuthResult(None)
@@ -82,6 +104,7 @@ class AuthContext:
     secure: bool
     route_idle_timeout: float | None  # the route's (audience's) idle limit, if stricter
     client_ip: str
+    target: Target | None = None  # the request a DPoP proof must name
 
 
 Authenticator = Callable[[Wire, AuthContext], Awaitable[AuthResult | None]]
@@ -96,8 +119,9 @@ async def authenticate(
     *,
     client_ip: str,
     route_idle_timeout: float | None = None,
+    target: Target | None = None,
 ) -> AuthResult:
-    context = AuthContext(route, auth, config, secure, route_idle_timeout, client_ip)
+    context = AuthContext(route, auth, config, secure, route_idle_timeout, client_ip, target)
     kinds = route.config.authenticate
     if "bearer" in kinds and _bearer_header(wire) is not None:
         kinds = ["bearer"]  # the bearer is the credential; the cookie is not consulted
@@ -160,7 +184,8 @@ async def from_bearer(wire: Wire, context: AuthContext) -> AuthResult | None:
     header = _bearer_header(wire)
     if header is None:
         return None
-    token = header.partition(" ")[2].strip()
+    scheme, _, rest = header.partition(" ")
+    token = rest.strip()
     bearer = route.config.bearer
     assert bearer is not None  # config references: `bearer` in authenticate needs it
     if await is_banned(auth, "ip", context.client_ip):
@@ -182,6 +207,10 @@ async def from_bearer(wire: Wire, context: AuthContext) -> AuthResult | None:
         return AuthResult(None, reason_of(error.reason, Reason.PROVIDER_UNREACHABLE))
     if await is_banned(auth, "sub", f"{client.config.id}|{claims['sub']}"):
         return AuthResult(None, Reason.LOGIN_BANNED)
+    binding = await _binding(wire, context, scheme, token, claims)
+    if binding.failure is not None:
+        log.info("bearer token of %s refused: %s", client.config.id, binding.detail)
+        return AuthResult(None, binding.failure, response_headers=binding.headers)
     identity = identity_from_claims(
         claims,
         provider_id=client.config.id,
@@ -189,12 +218,34 @@ async def from_bearer(wire: Wire, context: AuthContext) -> AuthResult | None:
         credential="bearer",
         email_verified=client.config.email_verified,
     )
-    return AuthResult(identity, authorization=header)
+    return AuthResult(identity, authorization=header, response_headers=binding.headers)
+
+
+async def _binding(
+    wire: Wire, context: AuthContext, scheme: str, token: str, claims: dict[str, Any]
+) -> Binding:
+    """The token's `cnf` against this request: DPoP proof, client certificate."""
+    bearer = context.route.config.bearer
+    assert bearer is not None  # from_bearer checked it
+    target = context.target or Target(
+        wire.method, f"{'https' if context.secure else 'http'}://{wire.host}{wire.raw_target.partition('?')[0]}"
+    )
+    presented = Presented(
+        "dpop" if scheme.lower() == "dpop" else "bearer", token, tuple(wire.headers.getall(DPOP_HEADER, ()))
+    )
+    state = BindingState(context.auth.store, context.auth.dpop_nonces, time.time())
+    request = RequestTarget(target.method, target.url, certificate_of(wire.ssl_object))
+    try:
+        return await check_binding(presented, claims, request, bearer, state)
+    except StoreUnavailable:
+        log.warning("DPoP replay check: session store unavailable")
+        return Binding(Reason.STORE_UNAVAILABLE, detail="store unavailable")
 
 
 def _bearer_header(wire: Wire) -> str | None:
+    """`Authorization: Bearer ...` or, for DPoP-bound tokens, `DPoP ...` (RFC 9449 §7.1)."""
     header = wire.headers.get("Authorization", "")
-    return header if header.partition(" ")[0].lower() == "bearer" else None
+    return header if header.partition(" ")[0].lower() in _TOKEN_SCHEMES else None
 
 
 def duplicated_credential(wire: Wire, config: GatewayConfig, secure: bool) -> str | None:
@@ -222,5 +273,7 @@ async def _count_bad_token(
         if isinstance(subject, str) and issuer_client is not None:
             await count_failure(auth, "sub", f"{issuer_client.config.id}|{subject}")
 
+
+_TOKEN_SCHEMES = frozenset({"bearer", "dpop"})
 
 AUTHENTICATORS: dict[str, Authenticator] = {"session": from_session, "bearer": from_bearer}

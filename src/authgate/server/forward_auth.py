@@ -62,6 +62,7 @@ from authgate.decision import Decision, Outcome, Reason
 from authgate.facts import RequestFacts
 from authgate.outcomes import Place, refusal
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
+from authgate.resource.challenge import BearerChallenge
 from authgate.server.answers import (
     auth_challenge,
     decision_response,
@@ -253,7 +254,7 @@ async def forward_auth(
     if problem is not None:
         what = "credentials" if problem is Reason.DUPLICATE_CREDENTIALS else "target"
         return _refuse(wire, exchange, runtime, _refused(problem, what, forwarded.dialect))
-    result = await evaluate(wire, exchange, runtime, auth)
+    result = await evaluate(wire, exchange, runtime, auth, authority=forwarded.authority)
     return _answer(wire, exchange, result, runtime, auth, forwarded)
 
 
@@ -356,8 +357,10 @@ def _login(
 ) -> web.Response:
     """As `answers.login_response`, on the authorized request's URL and method."""
     assert decision.route_id is not None  # a login decision always names its route
-    methods = runtime.snapshot.routes.by_id(decision.route_id).config.authenticate
-    challenge = auth_challenge(decision, "bearer" in methods)
+    route = runtime.snapshot.routes.by_id(decision.route_id)
+    methods = route.config.authenticate
+    bearer = BearerChallenge.of(route, facts.scheme, _authority(facts.host, forwarded.authority))
+    challenge = auth_challenge(decision, bearer)
     if "session" in methods and _navigation(wire, facts):
         params = {"rd": _original_url(facts, forwarded)}  # checked again at start
         if decision.outcome is Outcome.STEP_UP:

@@ -9,6 +9,7 @@ opted-in overrides are set to what was evaluated, and the identity headers are s
 `Authorization` reaches the upstream only as the gateway validated it (a bearer
 token), on public paths as sent, or where the route sets `pass_authorization`:
 a session-authenticated request's `Authorization` was never checked by anyone.
+With a validated token the `DPoP` proof header is dropped unless `bearer.forward_dpop`.
 `upstream_target_path` is the target the upstream gets: the normalized path the
 policy matched on, under the upstream's base path. Reads only the `Wire`: both front
 ends send exactly these headers (`server/verdict.py`).
@@ -99,7 +100,7 @@ def _authorization(headers: CIMultiDict[str], route: Route, auth: AuthResult) ->
     if auth.authorization is not None:
         headers.popall("Authorization", None)
         headers["Authorization"] = auth.authorization
-        return ()
+        return _dpop_proof(headers, route)
     # No identity on an allowed request: a public path, where the upstream does its
     # own authentication and the gateway checked nothing it could vouch for.
     if auth.identity is None or route.config.pass_authorization:
@@ -107,6 +108,15 @@ def _authorization(headers: CIMultiDict[str], route: Route, auth: AuthResult) ->
     if headers.popall("Authorization", None) is None:
         return ()
     return ("authorization",)
+
+
+def _dpop_proof(headers: CIMultiDict[str], route: Route) -> tuple[str, ...]:
+    """The DPoP proof was for the gateway's URL and is spent (its jti remembered):
+    it goes upstream only where the route says so (`bearer.forward_dpop`)."""
+    bearer = route.config.bearer
+    if bearer is not None and bearer.forward_dpop:
+        return ()
+    return () if headers.popall("DPoP", None) is None else ("dpop",)
 
 
 def add_identity(

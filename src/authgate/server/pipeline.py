@@ -23,7 +23,7 @@ from authgate.policy.authorize import public_rule
 from authgate.routing import Route, RouteLookup
 from authgate.server.adaptive import gather_context, record_allowed
 from authgate.server.auth_state import AuthRuntime
-from authgate.server.authenticate import NOBODY, AuthResult, authenticate
+from authgate.server.authenticate import NOBODY, AuthResult, Target, authenticate
 from authgate.server.exchange import Exchange
 from authgate.server.grant_stage import grant_used, with_grants
 from authgate.server.limit_stage import apply_limits
@@ -32,10 +32,16 @@ from authgate.wire import Wire
 
 
 async def evaluate(
-    wire: Wire, exchange: Exchange, runtime: ServerRuntime, auth: AuthRuntime
+    wire: Wire,
+    exchange: Exchange,
+    runtime: ServerRuntime,
+    auth: AuthRuntime,
+    *,
+    authority: str | None = None,
 ) -> AuthResult:
     """Judge the request against its route with the snapshot pinned at its start
-    (`runtime`) and the AuthRuntime built with that snapshot (`auth`)."""
+    (`runtime`) and the AuthRuntime built with that snapshot (`auth`). `authority`:
+    the host[:port] the client addressed (forward-auth's forwarded one; default Host)."""
     lookup = runtime.snapshot.routes.match(
         exchange.facts.host, exchange.facts.path, exchange.facts.method
     )
@@ -45,7 +51,9 @@ async def evaluate(
             return NOBODY
         lookup = retargeted
     facts = exchange.facts
-    result = await _authenticate(wire, lookup.route, runtime, auth, facts)
+    target = Target(facts.method, f"{facts.scheme}://{authority or wire.host}{facts.path}")
+    result = await _authenticate(wire, lookup.route, runtime, auth, facts, target)
+    exchange.response_headers.update(result.response_headers)
     exchange.identity = result.identity
     exchange.session = result.session
     exchange.adaptive = await gather_context(
@@ -98,7 +106,12 @@ def _refused(route: Route) -> Decision:
 
 
 async def _authenticate(
-    wire: Wire, route: Route | None, runtime: ServerRuntime, auth: AuthRuntime, facts: RequestFacts
+    wire: Wire,
+    route: Route | None,
+    runtime: ServerRuntime,
+    auth: AuthRuntime,
+    facts: RequestFacts,
+    target: Target,
 ) -> AuthResult:
     # Public paths skip authentication: no store read for anonymous traffic.
     if route is None or public_rule(route, facts.path) is not None:
@@ -112,4 +125,5 @@ async def _authenticate(
         facts.scheme == "https",
         client_ip=facts.client_ip,
         route_idle_timeout=idle,
+        target=target,
     )

@@ -6,8 +6,10 @@ what follows the forward-auth branch: the refusal of a request the facts could n
 route safely (`problem`) or that carries a credential twice (before anything reads
 one: docs/headers.md, Envoy CVE-2021-32777); the gateway's own `/.authgate/`
 endpoints on a routed host (`Endpoint`: served by the aiohttp front end, which has
-the handlers); then the pipeline (`pipeline.evaluate`) and its enforcement as a
-value, a `Verdict`:
+the handlers); a bearer route's RFC 9728 metadata (`/.well-known/oauth-protected-resource...`,
+an `Answer` here, so both front ends serve it without a hand-over:
+`server/protected_resource.py`); then the pipeline (`pipeline.evaluate`) and its
+enforcement as a value, a `Verdict`:
 
 - `Answer`: the gateway's own answer (decision page or JSON, login redirect with
   its cookies, consent redirect, 413 for a declared body over the route's limit),
@@ -42,6 +44,8 @@ from authgate.outcomes import refusal
 from authgate.proxy.handshake import wants_websocket
 from authgate.ratelimit.headers import retry_after
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
+from authgate.resource.challenge import BearerChallenge
+from authgate.resource.metadata import is_metadata_path
 from authgate.routing import Route
 from authgate.server.answers import consent_response, decision_response, login_response
 from authgate.server.auth_state import AuthRuntime
@@ -53,6 +57,7 @@ from authgate.server.exchange import Exchange
 from authgate.server.forward_plan import upstream_headers, upstream_target_path
 from authgate.server.page_headers import secure_answer
 from authgate.server.pipeline import evaluate
+from authgate.server.protected_resource import protected_resource, scope_challenge
 from authgate.server.state import ServerRuntime, UpstreamTarget
 from authgate.wire import Wire
 
@@ -117,6 +122,10 @@ async def judge(
         return answer(exchange, runtime, decision_response(wire, runtime.pages, exchange.decision, facts))
     if facts.path.startswith(PREFIX) and runtime.snapshot.routes.serves_host(facts.host):
         return ENDPOINT
+    if is_metadata_path(facts.path):
+        metadata = await protected_resource(wire, exchange, runtime, auth)
+        if metadata is not None:
+            return answer(exchange, runtime, metadata)
     result = await evaluate(wire, exchange, runtime, auth)
     if exchange.decision.allowed:
         return _forward(wire, exchange, result, runtime, auth)
@@ -153,8 +162,9 @@ def _refusal(
     decision, facts, pages = exchange.decision, exchange.facts, runtime.pages
     if decision.outcome in (Outcome.LOGIN, Outcome.STEP_UP):
         assert decision.route_id is not None  # a login decision always names its route
-        methods = runtime.snapshot.routes.by_id(decision.route_id).config.authenticate
-        response = login_response(wire, pages, facts, decision, methods)
+        route = runtime.snapshot.routes.by_id(decision.route_id)
+        bearer = BearerChallenge.of(route, facts.scheme, wire.host)
+        response = login_response(wire, pages, facts, decision, route.config.authenticate, bearer)
         if result.stale_cookie:  # a bad or ended session cookie: the browser drops it
             secure = facts.scheme == "https"
             clear_session_cookie(response, runtime.snapshot.config.sessions, secure)
@@ -166,7 +176,10 @@ def _refusal(
         return decision_response(wire, pages, decision, facts)
     session_id = identity.session_id if identity.credential == "session" else None
     signed_in = (session_id, auth.keys) if session_id is not None else None
-    return decision_response(wire, pages, decision, facts, identity.user, signed_in)
+    response = decision_response(wire, pages, decision, facts, identity.user, signed_in)
+    if identity.credential == "bearer":
+        scope_challenge(response, wire, facts, runtime, decision)
+    return response
 
 
 def answer(exchange: Exchange, runtime: ServerRuntime, response: web.Response) -> Answer:

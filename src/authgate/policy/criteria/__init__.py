@@ -17,4 +17,5 @@ none: logging in may change their answer.
     request    method, path
     risk       risk
     consent    consent
+    scopes     scopes (the token's `scope` / `scp`)
 """
