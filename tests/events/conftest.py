@@ -58,6 +58,13 @@ def redis_channel(url: str, name: str) -> RedisEventChannel:
     return RedisEventChannel(url_client(url), name=name)
 
 
+async def subscribed(url: str, name: str) -> RedisEventChannel:
+    """A Redis channel started and confirmed subscribed (what a gateway process holds)."""
+    channel = redis_channel(url, name)
+    await started(channel)
+    return channel
+
+
 async def started(*channels: EventChannel) -> None:
     for channel in channels:
         await channel.start()

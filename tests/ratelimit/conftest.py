@@ -2,7 +2,8 @@
 
 `limiter` and `regulator` are each parametrized over the memory implementation and
 the Redis one on the session's real `redis_server`, every Redis test under a key
-prefix of its own. All take the fake clock, so tests advance time instead of
+prefix of its own; `regulator` also over the Redis one behind the ban cache and its
+state-event channel, as a gateway on Redis runs it. All take the fake clock, so tests advance time instead of
 sleeping; only Redis-side TTLs are real time.
 """
 
@@ -14,11 +15,14 @@ from collections.abc import AsyncIterator
 import pytest
 
 from authgate.config.schema_limits import RegulationConfig
+from authgate.ratelimit.ban_cache import CachedRegulator
 from authgate.ratelimit.limiter import MemoryRateLimiter, RateLimiter
 from authgate.ratelimit.redis_limiter import RedisRateLimiter
 from authgate.ratelimit.redis_regulation import RedisRegulator
 from authgate.ratelimit.regulation import MemoryRegulator, Regulator
+from tests.events.conftest import subscribed
 from tests.testbed.clock import FakeClock
+from tests.testbed.redis import RedisServer
 
 REGULATION = RegulationConfig(max_failures=5, find_time=600.0, ban_time=900.0)
 
@@ -49,15 +53,33 @@ async def limiter(
     await built.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
+async def cached_regulator(server: RedisServer, clock: FakeClock, prefix: str) -> CachedRegulator:
+    """The Redis regulator behind the ban cache, its own channel subscribed (as one
+    gateway process has it); `close()` closes the channel too."""
+    events = await subscribed(server.url, f"{prefix}events")
+    redis = RedisRegulator.from_url(server.url, prefix, REGULATION, clock=clock)
+    built = CachedRegulator(redis, events, clock=clock)
+    closing = built.close
+
+    async def close() -> None:
+        await closing()
+        await events.close()
+
+    built.close = close  # type: ignore[method-assign]
+    return built
+
+
+@pytest.fixture(params=["memory", "redis", "cached-redis"])
 async def regulator(
     request: pytest.FixtureRequest, clock: FakeClock, prefix: str
 ) -> AsyncIterator[Regulator]:
     built: Regulator
     if request.param == "memory":
         built = MemoryRegulator(REGULATION, clock=clock)
-    else:
+    elif request.param == "redis":
         server = request.getfixturevalue("redis_server")
         built = RedisRegulator.from_url(server.url, prefix, REGULATION, clock=clock)
+    else:
+        built = await cached_regulator(request.getfixturevalue("redis_server"), clock, prefix)
     yield built
     await built.close()

@@ -10,8 +10,6 @@ only Redis-side TTLs (login state, one-time keys) need a short real sleep.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,9 +24,9 @@ from authgate.sessions.cipher import TokenCipher
 from authgate.sessions.keys import SessionKeys
 from authgate.sessions.memory import MemorySessionStore
 from authgate.sessions.model import Session, Tokens
-from authgate.sessions.redis_client import url_client
 from authgate.sessions.redis_store import RedisSessionStore
 from authgate.sessions.store import SessionStore
+from tests.events.conftest import subscribed
 from tests.sessions.personas import IDLE, MAX_LIFETIME, SECRET_NEW, SECRET_OLD, alice
 from tests.testbed.clock import FakeClock
 from tests.testbed.redis import RedisServer
@@ -67,12 +65,7 @@ async def cached_redis_store(
     server: RedisServer, cipher: TokenCipher, clock: FakeClock, prefix: str
 ) -> CachedSessionStore:
     """The Redis store behind a cache, its channel subscribed (closed with the store)."""
-    events = RedisEventChannel(url_client(server.url), name=f"{prefix}events")
-    await events.start()
-    deadline = time.monotonic() + 10
-    while not events.connected:
-        assert time.monotonic() < deadline, "the state-event channel did not subscribe"
-        await asyncio.sleep(0.005)
+    events = await subscribed(server.url, f"{prefix}events")
     backend = redis_store(server, cipher, clock, prefix)
     cache = SessionCache(size=1000, ttl=60)
     return ClosingChannel(backend, events, idle_timeout=IDLE, cache=cache)

@@ -33,7 +33,7 @@ from tests.events.conftest import Heard, until
 from tests.sessions.conftest import NewSession, cached_redis_store
 from tests.sessions.personas import IDLE, alice
 from tests.testbed.clock import FakeClock
-from tests.testbed.redis import RedisServer
+from tests.testbed.redis import RedisServer, commands
 
 BOUND = 1.0  # the issue's bound: a change reaches every replica within 1 s
 
@@ -52,24 +52,6 @@ async def replicas(
     yield one, two
     await one.close()
     await two.close()
-
-
-# Not the store's: this test's own questions, and the channels' keep-alive PINGs.
-_NOT_COUNTED = {"info", "hello", "ping", "client|kill", "client|pause", "client|unpause"}
-
-
-async def commands(server: RedisServer) -> int:
-    """Commands the stores have sent Redis so far (by INFO commandstats)."""
-    admin = aioredis.from_url(server.url)
-    try:
-        stats = await admin.info("commandstats")
-    finally:
-        await admin.aclose()
-    return sum(
-        int(row["calls"])
-        for name, row in stats.items()
-        if name.removeprefix("cmdstat_") not in _NOT_COUNTED
-    )
 
 
 async def test_a_warm_read_makes_no_redis_command(

@@ -17,7 +17,7 @@ environment variable ``AUTHGATE_TEST_REDIS_SERVER`` overrides both.
 The handle ``RedisServer``: ``host``, ``port``, ``url`` (``redis://127.0.0.1:PORT/0``),
 ``url_for(db)``, ``binary``, ``running``, ``start()``, ``stop()``, ``restart()``,
 ``astart()`` / ``astop()`` (the same without blocking the event loop), ``log_text()``,
-``startup_seconds``.
+``startup_seconds``. ``await commands(server)`` counts the commands clients sent it.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from tests.testbed.ports import ManagedProcess, TestbedError, free_port
 
@@ -160,6 +161,26 @@ class RedisServer:
         if self.process is None:
             pytest.fail("redis-server is stopped", pytrace=False)
         self.process.check_alive()
+
+
+# Not the code under test's: a test's own questions, and channels' keep-alive PINGs.
+_NOT_COUNTED = {"info", "hello", "ping", "client|kill", "client|pause", "client|unpause"}
+
+
+async def commands(server: RedisServer) -> int:
+    """Commands clients have sent `server` so far (INFO commandstats), leaving out a
+    test's own questions and keep-alive PINGs: compare two readings to count what
+    the code under test sent in between."""
+    admin = aioredis.from_url(server.url)
+    try:
+        stats = await admin.info("commandstats")
+    finally:
+        await admin.aclose()
+    return sum(
+        int(row["calls"])
+        for name, row in stats.items()
+        if name.removeprefix("cmdstat_") not in _NOT_COUNTED
+    )
 
 
 def _binary_or_fail() -> str:

@@ -125,7 +125,7 @@ def build_auth_runtime(
             events=events,
         ),
         # Last: it gives the kept gates the new cap, so nothing may fail after it.
-        guards=_guards(config, previous, old("limiter"), old("regulator")),
+        guards=_guards(config, previous, old("limiter"), old("regulator"), events),
     )
 
 
@@ -194,6 +194,7 @@ def _guards(
     previous: AuthRuntime | None,
     limiter: AuthRuntime | None,
     regulator: AuthRuntime | None,
+    events: EventChannel,
 ) -> Guards:
     limits = config.limits
     cap = limits.max_inflight_per_upstream
@@ -206,7 +207,9 @@ def _guards(
         gates.resize(cap)
     return Guards(
         limiter.guards.limiter if limiter else build_limiter(config.store),
-        regulator.guards.regulator if regulator else build_regulator(config.store, limits.regulation),
+        regulator.guards.regulator
+        if regulator
+        else build_regulator(config.store, limits.regulation, events),
         gates,
     )
 

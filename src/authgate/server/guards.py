@@ -1,8 +1,9 @@
 """The gateway's guards: rate limiters, the login-failure regulator, upstream gates.
 
-Contract: `build_limiter(store)` and `build_regulator(store, regulation)` make them on
-the configured backend — memory for one process, Redis (one atomic script per check,
-hash-tagged keys, a client each) for replicas — without any I/O; `Guards` holds them
+Contract: `build_limiter(store)` and `build_regulator(store, regulation, events)` make
+them on the configured backend — memory for one process, Redis (one atomic script per
+check, hash-tagged keys, a client each; bans read through a cache the state events
+keep true, `ratelimit/ban_cache.py`) for replicas — without any I/O; `Guards` holds them
 with the upstream gates. Which a reload keeps is `authgate.generation`'s table.
 Limits are checked by `limit_stage`, login abuse by the login endpoints, load
 shedding by forwarding.
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from authgate.config.schema_auth import StoreConfig
 from authgate.config.schema_limits import RegulationConfig
+from authgate.events import EventChannel
 from authgate.ratelimit.limiter import MemoryRateLimiter, RateLimiter
 from authgate.ratelimit.regulation import MemoryRegulator, Regulator
 from authgate.ratelimit.shedding import UpstreamGates
@@ -43,15 +45,20 @@ def build_limiter(store: StoreConfig) -> RateLimiter:
     return RedisRateLimiter(_client(store), store.key_prefix, owns_client=True)
 
 
-def build_regulator(store: StoreConfig, regulation: RegulationConfig | None) -> Regulator | None:
+def build_regulator(
+    store: StoreConfig, regulation: RegulationConfig | None, events: EventChannel
+) -> Regulator | None:
     if regulation is None:
         return None
     if store.backend == "memory":
         return MemoryRegulator(regulation)
+    from authgate.ratelimit.ban_cache import CachedRegulator
     from authgate.ratelimit.redis_regulation import RedisRegulator
 
     # Its own client, apart from the limiter's: a reload may keep one and replace the other.
-    return RedisRegulator(_client(store), store.key_prefix, regulation, owns_client=True)
+    redis = RedisRegulator(_client(store), store.key_prefix, regulation, owns_client=True)
+    # Bans read from this process's cache, kept true by the state events.
+    return CachedRegulator(redis, events)
 
 
 def _client(store: StoreConfig) -> Redis | RedisCluster:
