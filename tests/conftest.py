@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.testbed.nginx",
     "tests.testbed.caddy",
     "tests.testbed.login_gateway",
+    "tests.testbed.transmitter",
 ]

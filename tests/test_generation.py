@@ -34,6 +34,11 @@ def provider(provider_id: str) -> Config:
     return {"id": provider_id, "issuer": f"http://127.0.0.1:9/{provider_id}", "client_id": "gw"}
 
 
+def heard(provider_id: str, **signals: Any) -> Config:
+    """A provider with a Shared Signals transmitter."""
+    return {**provider(provider_id), "signals": {"transmitter": "http://127.0.0.1:9/tx", **signals}}
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     """A config with every resource: sessions, keys, two providers, GeoIP, devices,
@@ -41,7 +46,7 @@ def config(tmp_path: Path) -> Config:
     return {
         "server": {"state_dir": str(tmp_path / "state")},
         "secrets": {"cookie_secret": [COOKIE_SECRET], "assertion_keys": str(tmp_path / "k.pem")},
-        "providers": [provider("corp"), provider("shop")],
+        "providers": [heard("corp"), provider("shop")],
         "geoip": {"city": str(build_mmdb(tmp_path / "city.mmdb", CITY_RECORDS))},
         "devices": {
             "posture": {
@@ -102,6 +107,7 @@ def parts(auth: AuthRuntime) -> dict[str, object]:
         "grant_cache": auth.access.cache,
         "webhook": auth.access.webhook,
         **{f"oidc:{pid}": client for pid, client in auth.oidc.items()},
+        **{f"signals:{pid}": transmitter for pid, transmitter in auth.signals.items()},
     }
 
 
@@ -165,7 +171,11 @@ RULES: list[tuple[str, Change, set[str]]] = [
     ("no route scores risk", no_adaptive, {"history"}),
     ("devices.posture", set_in("devices", "posture", "audience", value="other"), {"posture"}),
     ("devices.known_device_cookie", set_in("devices", "known_device_cookie", "name", value="d2"), {"known_devices"}),
-    ("one provider", set_in("providers", value=[provider("corp"), {**provider("shop"), "client_id": "x"}]), {"oidc:shop"}),
+    ("one provider", set_in("providers", value=[heard("corp"), {**provider("shop"), "client_id": "x"}]), {"oidc:shop"}),
+    # A transmitter (its metadata and JWKS cache) goes with its provider's config.
+    ("a provider's signals", set_in("providers", value=[heard("corp", max_age="5m"), provider("shop")]),
+     {"oidc:corp", "signals:corp"}),
+    ("signals added", set_in("providers", value=[heard("corp"), heard("shop")]), {"oidc:shop", "signals:shop"}),
 ]
 
 
@@ -183,7 +193,7 @@ async def test_a_change_rebuilds_what_reads_it_and_keeps_the_rest(
 async def test_every_resource_of_the_auth_half_has_a_rule() -> None:
     """A new field of AuthRuntime must be sorted: a resource with a reuse rule, a part
     that goes with one, or a value compiled for every generation."""
-    goes_with = {"keys", "cipher", "refresher", "signer", "oidc", "guards"}
+    goes_with = {"keys", "cipher", "refresher", "signer", "oidc", "signals", "guards"}
     compiled = {"templates", "header_budgets", "dpop_nonces"}
     fields = {f.name for f in dataclasses.fields(AuthRuntime)}
     assert fields == (set(RESOURCES) - {"limiter", "regulator", "webhook"}) | goes_with | compiled

@@ -61,6 +61,8 @@ EXPECTED = {
     Reason.GRANT_REFUSED: 403,
     **{reason: 200 for reason in Reason if reason.value.startswith("grant-") and reason is not Reason.GRANT_REFUSED},
     **dict.fromkeys(CLIENT_FAILURES, 400),
+    Reason.SIGNAL_ACCEPTED: 202, Reason.SIGNAL_INVALID: 400,
+    Reason.SIGNAL_AUTHENTICATION_FAILED: 400,
 }  # fmt: skip
 
 EXPECTED_AT_PLACE = {

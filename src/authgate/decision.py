@@ -210,6 +210,21 @@ class Reason(enum.StrEnum):
     METHOD_NOT_IMPLEMENTED = "method-not-implemented"
     TRANSFER_CODING_UNSUPPORTED = "transfer-coding-unsupported"
     VERSION_NOT_SUPPORTED = "version-not-supported"
+    # Shared Signals (authgate.signals): the push endpoint's answers ...
+    SIGNAL_ACCEPTED = "signal-accepted"
+    SIGNAL_INVALID = "signal-invalid"
+    SIGNAL_AUTHENTICATION_FAILED = "signal-authentication-failed"
+    # ... and what one security event did (a record per event, push or poll; also
+    # session-revoked-by-provider, above)
+    CREDENTIAL_CHANGED = "credential-changed"
+    CREDENTIAL_COMPROMISED = "credential-compromised"
+    CLAIMS_CHANGED = "claims-changed"
+    ASSURANCE_DOWNGRADED = "assurance-downgraded"
+    ACCOUNT_DISABLED = "account-disabled"
+    ACCOUNT_PURGED = "account-purged"
+    SIGNAL_ACKNOWLEDGED = "signal-acknowledged"
+    SIGNAL_EVENT_UNKNOWN = "signal-event-unknown"
+    SIGNAL_SUBJECT_UNKNOWN = "signal-subject-unknown"
 
 
 def reason_of(code: str, fallback: Reason) -> Reason:

@@ -13,7 +13,8 @@ follows from the decision it answers.
 
 A few reasons are answered two ways, by where they happen; each such place is a
 `Place` and its status is in `AT_PLACE` here, never chosen at the call site:
-`status(reason, place)`. `ABORTED_STATUS` is what the record says a client got when
+`status(reason, place)`. `EVENT_STATUS` is what the record of a security event
+says (`signals.records`: not an answer, so not in the table). `ABORTED_STATUS` is what the record says a client got when
 an upstream's body broke off after the status line was sent (the client got a cut
 connection, not that status). Pure module: no I/O library.
 """
@@ -134,6 +135,11 @@ STATUS: Mapping[Reason, int] = MappingProxyType(
         # An opaque token nobody could vouch for: fail closed, and not "log in again"
         # (the token may be fine; RFC 9110 §15.6.4).
         Reason.INTROSPECTION_UNAVAILABLE: 503,
+        # Shared Signals push (RFC 8935 §2.2: 202 Accepted; §2.3: every error a 400
+        # with an `err` code).
+        Reason.SIGNAL_ACCEPTED: 202,
+        Reason.SIGNAL_INVALID: 400,
+        Reason.SIGNAL_AUTHENTICATION_FAILED: 400,
     }
 )
 
@@ -170,6 +176,9 @@ AT_PLACE: Mapping[tuple[Reason, Place], int] = MappingProxyType(
 
 # The upstream's body broke off after its status line went out (`proxy.forward`).
 ABORTED_STATUS = 502
+# The record of one security event (`signals.records`), whatever it did: not an
+# answer to anyone, "accepted" in the RFC 8935 / RFC 8936 sense, pushed or polled.
+EVENT_STATUS = 202
 
 
 def status(reason: Reason, place: Place | None = None) -> int:

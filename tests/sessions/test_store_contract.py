@@ -14,6 +14,7 @@ import dataclasses
 
 import pytest
 
+from authgate.identity import Identity
 from authgate.sessions.model import Tokens
 from authgate.sessions.store import TOUCH_INTERVAL, LockTimeout, SessionStore
 from tests.sessions.conftest import FakeClock, NewSession
@@ -210,6 +211,59 @@ async def test_deleted_session_leaves_no_index_entry(
     await store.delete(session.id)
     assert await store.delete_by_provider_sid("corp", "s9") == 0
     assert await store.delete_by_subject("corp", alice().subject) == 0
+
+
+async def test_delete_by_email_ends_only_that_providers_address(
+    store: SessionStore, clock: FakeClock, new_session: NewSession
+) -> None:
+    ended = [new_session(), new_session(alice(subject="second-account"))]
+    other = dataclasses.replace(alice(subject="bob"), email="bob@corp.example.com")
+    kept = [new_session(alice(provider="shop")), new_session(other)]
+    for session in ended + kept:
+        await store.create(session)
+    # Compared lowercased: transmitters and providers spell addresses differently.
+    assert await store.delete_by_email("corp", "Alice@Corp.Example.com") == 2
+    for session in ended:
+        assert await store.get(session.id, clock.now) is None
+    for session in kept:
+        assert await store.get(session.id, clock.now) is not None
+    assert await store.delete_by_email("corp", "alice@corp.example.com") == 0
+
+
+@pytest.mark.parametrize(("index", "value"), [("sub", "248289761001"), ("sid", "s1"), ("email", "ALICE@corp.example.com")])
+async def test_change_identities_rewrites_the_indexed_sessions_only(
+    store: SessionStore, clock: FakeClock, new_session: NewSession, index: str, value: str
+) -> None:
+    changed = new_session(provider_sid="s1")
+    kept = [new_session(alice(provider="shop"), provider_sid="s1"), new_session(alice(subject="x"), provider_sid="s2")]
+    kept[1] = dataclasses.replace(kept[1], identity=dataclasses.replace(kept[1].identity, email="x@corp.example.com"))
+    for session in [changed, *kept]:
+        await store.create(session)
+
+    def downgrade(identity: Identity) -> Identity:
+        return dataclasses.replace(identity, acr="urn:corp:pwd", amr=())
+
+    assert await store.change_identities("corp", index, value, downgrade) == 1  # type: ignore[arg-type]
+    got = await store.get(changed.id, clock.now)
+    assert got is not None and (got.identity.acr, got.identity.amr) == ("urn:corp:pwd", ())
+    assert got.identity.groups == changed.identity.groups and got.tokens == changed.tokens
+    for session in kept:
+        other = await store.get(session.id, clock.now)
+        assert other is not None and other.identity.acr == "urn:corp:mfa"
+    # The indexes still find it: the change kept subject and email.
+    assert await store.delete_by_subject("corp", alice().subject) == 1
+
+
+async def test_change_identities_skips_ended_sessions_and_never_creates(
+    store: SessionStore, clock: FakeClock, new_session: NewSession
+) -> None:
+    old = new_session()
+    await store.create(old)
+    clock.advance(IDLE + 1)
+    assert await store.change_identities("corp", "sub", alice().subject, lambda i: i) == 0
+    await store.delete(old.id)
+    assert await store.change_identities("corp", "sub", alice().subject, lambda i: i) == 0
+    assert await store.get(old.id, old.created_at) is None
 
 
 async def test_login_state_is_taken_once(store: SessionStore) -> None:

@@ -24,6 +24,7 @@ from authgate.config.paths import ConfigPath
 from authgate.config.schema_bearer import BearerResourceFields
 from authgate.config.schema_client import ProviderClientFields
 from authgate.config.schema_headers import PresetName
+from authgate.config.schema_signals import SignalsConfig
 from authgate.config.schema_types import ALLOWED_ALGORITHMS, Duration, Interval, Strict
 
 _MIN_SECRET = 32
@@ -226,6 +227,9 @@ class ProviderConfig(ProviderClientFields):
     # on the identity last verified; then the session ends (`reverify-failed`).
     # `invalid_grant` ends it at once, whatever the grace.
     outage_grace: Duration = 600.0
+    # A Shared Signals transmitter whose security events end or re-check this
+    # provider's sessions (config/schema_signals.py, docs/continuous.md).
+    signals: SignalsConfig | None = None
 
     @field_validator("scopes")
     @classmethod

@@ -104,8 +104,11 @@ def _optional(claims: Mapping[str, Any], name: str, kind: type[T]) -> T | None:
     raise DeviceError("device-posture-claims-invalid", name)
 
 
-def http_jwks_fetch(http: aiohttp.ClientSession, url: str, *, timeout: float = 10.0) -> JwksFetch:
-    """A `JwksCache` fetch for the posture issuer's `jwks_uri`, over `http`."""
+def http_jwks_fetch(
+    http: aiohttp.ClientSession, url: str, *, timeout: float = 10.0, what: str = "JWKS"
+) -> JwksFetch:
+    """A `JwksCache` fetch for the posture issuer's `jwks_uri`, over `http` (any JSON
+    object document: `what` names it in errors)."""
     limit = aiohttp.ClientTimeout(total=timeout)
 
     async def fetch() -> dict[str, Any]:
@@ -113,22 +116,22 @@ def http_jwks_fetch(http: aiohttp.ClientSession, url: str, *, timeout: float = 1
             async with http.get(url, timeout=limit, allow_redirects=False) as response:
                 body = await response.content.read(_MAX_BODY + 1)
                 if response.status != 200 or len(body) > _MAX_BODY:
-                    raise ProviderError("provider-bad-response", f"JWKS {url}: {response.status}")
-                document = _json(body, url)
+                    raise ProviderError("provider-bad-response", f"{what} {url}: {response.status}")
+                document = _json(body, f"{what} {url}")
         except TimeoutError:
-            raise ProviderError("provider-timeout", f"JWKS {url}") from None
+            raise ProviderError("provider-timeout", f"{what} {url}") from None
         except aiohttp.ClientError as error:
-            raise ProviderError("provider-unreachable", f"JWKS {url}: {error}") from None
+            raise ProviderError("provider-unreachable", f"{what} {url}: {error}") from None
         return document
 
     return fetch
 
 
-def _json(body: bytes, url: str) -> dict[str, Any]:
+def _json(body: bytes, where: str) -> dict[str, Any]:
     try:
         document = json.loads(body)
     except ValueError:
-        raise ProviderError("provider-bad-response", f"JWKS {url}: not JSON") from None
+        raise ProviderError("provider-bad-response", f"{where}: not JSON") from None
     if not isinstance(document, dict):
-        raise ProviderError("provider-bad-response", f"JWKS {url}: not a JSON object")
+        raise ProviderError("provider-bad-response", f"{where}: not a JSON object")
     return document

@@ -44,6 +44,7 @@ TokenReason = Literal[
     "token-nonce-present",
     "token-subject-mismatch",
     "token-inactive",
+    "token-replayed",  # a SET's `jti` seen before (authgate.signals.receive)
 ]
 
 ProviderReason = Literal[

@@ -147,6 +147,12 @@ class Metrics:
             "stage=upstream is the upstream's own latency, stage=gateway what the gateway added.",
             ["route", "stage"], buckets=LATENCY_BUCKETS, registry=registry,
         )
+        self.signals = Counter(
+            "authgate_signals",
+            "Security events from Shared Signals transmitters, by provider, event type and "
+            "what each did (its decision record's reason).",
+            ["provider", "event", "reason"], registry=registry,
+        )
         self.upstream_errors = Counter(
             "authgate_upstream_errors", "Requests whose upstream failed, by route and reason.",
             ["route", "reason"], registry=registry,

@@ -18,14 +18,16 @@ WebSockets and streams by session, closed when it ends: `continuous.connections`
 Cleanup contexts start in this order and stop in the reverse one: upstream client,
 WebSocket client, decision log, generations (the first one is built here, and the
 reloader that replaces it), the grant sweeper (`server/grant_sweeper.py`), the sweep
-of followed connections, metrics sampling. So at shutdown the decision log is flushed
-after the last request finished and after the auth clients closed.
+of followed connections, the Shared Signals poller (`signals.poll`: idle unless a
+provider polls its transmitter), metrics sampling. So at shutdown the decision log is
+flushed after the last request finished and after the auth clients closed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 from aiohttp import web
@@ -50,7 +52,11 @@ from authgate.server.body_limit import expect_continue
 from authgate.server.grant_sweeper import grant_sweeper
 from authgate.server.handler import handle
 from authgate.server.page_headers import hide_server_version
-from authgate.server.state import CLIENT, DECISION_LOG, LIVE_SESSIONS, WS_CLIENT
+from authgate.server.signals_endpoint import signal_receiver
+from authgate.server.state import CLIENT, DECISION_LOG, GENERATION, LIVE_SESSIONS, WS_CLIENT
+from authgate.signals.poll import Poller
+from authgate.signals.receive import Receiver
+from authgate.signals.transmitter import Transmitter
 
 RELOADER = web.AppKey("reloader", Reloader)
 STARTED_WITH = web.AppKey("started_with", Snapshot)
@@ -75,6 +81,7 @@ def build_app(snapshot: Snapshot, *, metrics: Metrics | None = None) -> web.Appl
     app.cleanup_ctx.append(_generations)
     app.cleanup_ctx.append(grant_sweeper)
     app.cleanup_ctx.append(_following)
+    app.cleanup_ctx.append(_signal_polling)
     app.cleanup_ctx.append(sampling)
     app.on_shutdown.append(close_websockets)
     # Every path reaches the handler, which refuses what it must with a record: `.`
@@ -141,6 +148,20 @@ async def _following(app: web.Application) -> AsyncIterator[None]:
     yield
     sweep.cancel()
     await follow.close()
+
+
+async def _signal_polling(app: web.Application) -> AsyncIterator[None]:
+    def current() -> tuple[Mapping[str, Transmitter], Receiver]:
+        auth = app[GENERATION].auth  # the current generation, read each round
+        return auth.signals, signal_receiver(app, auth)
+
+    http = aiohttp.ClientSession(timeout=IDP_TIMEOUT, cookie_jar=aiohttp.DummyCookieJar())
+    task = asyncio.create_task(Poller(current, http).run(), name="signals-poller")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await http.close()
 
 
 async def _decision_log(app: web.Application) -> AsyncIterator[None]:

@@ -3,7 +3,8 @@ checks need at run time.
 
 Contract: `AuthRuntime` holds the session keys, the session store, the state-event
 channel every process on that store shares (`authgate.events`), one OIDC client per
-provider, the refresh coordinator, the assertion signer, each route's compiled header
+provider, one Shared Signals transmitter per provider with `signals` (docs/continuous.md),
+the refresh coordinator, the assertion signer, each route's compiled header
 templates (the snapshot's, compiled once) and header budget, the GeoIP readers, the
 risk history store, the device verifiers, the guards and the DPoP nonce keys (derived
 from the secrets for every generation: a pure value, equal while the secrets are). `build_auth_runtime` builds
@@ -46,6 +47,7 @@ from authgate.sessions.cipher import TokenCipher
 from authgate.sessions.keys import SessionKeys
 from authgate.sessions.refresh import RefreshCoordinator
 from authgate.sessions.store import SessionStore, build_store
+from authgate.signals.transmitter import Transmitter
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class AuthRuntime:
     store: SessionStore
     events: EventChannel
     oidc: Mapping[str, OIDCClient]
+    signals: Mapping[str, Transmitter]  # providers with a Shared Signals transmitter
     refresher: RefreshCoordinator
     assertion_keys: AssertionKeys | None
     signer: AssertionSigner | None
@@ -100,6 +103,7 @@ def build_auth_runtime(
         store=store,
         events=events,
         oidc=_clients(config, http, previous.oidc if previous else {}, providers),
+        signals=_transmitters(config, http, previous.signals if previous else {}, providers),
         refresher=refresher,
         assertion_keys=assertion_keys,
         signer=_signer(assertion, assertion_keys),
@@ -186,6 +190,21 @@ def _clients(
     return {
         p.id: previous[p.id] if p.id in kept and p.id in previous else OIDCClient(p, http)
         for p in config.providers
+    }
+
+
+def _transmitters(
+    config: GatewayConfig,
+    http: aiohttp.ClientSession,
+    previous: Mapping[str, Transmitter],
+    kept: frozenset[str],
+) -> dict[str, Transmitter]:
+    """A transmitter per provider with `signals`; a kept one keeps its metadata and
+    JWKS cache (the same rule as the OIDC clients: its provider's config unchanged)."""
+    return {
+        p.id: previous[p.id] if p.id in kept and p.id in previous else Transmitter(p, http)
+        for p in config.providers
+        if p.signals is not None
     }
 
 

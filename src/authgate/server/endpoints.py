@@ -1,6 +1,7 @@
 """The gateway's own endpoints under `/.authgate/` on every routed host.
 
-Contract: `serve_endpoint` dispatches by exact path; every endpoint sets the
+Contract: `serve_endpoint` dispatches by exact path (and `/.authgate/signals/<id>`,
+one push endpoint per provider with Shared Signals); every endpoint sets the
 exchange's decision (so it is logged like any request) and returns its response.
 Unknown paths under the prefix are 404 — the prefix is reserved and never proxied,
 so an upstream can't be reached through it (and can't shadow the gateway's pages).
@@ -25,6 +26,8 @@ from authgate.server.exchange import Exchange
 from authgate.server.login import callback, sign_in, start
 from authgate.server.logout import backchannel_logout, logged_out, logout
 from authgate.server.sessions_view import current_identity
+from authgate.server.signals_endpoint import PATH as SIGNALS_PATH
+from authgate.server.signals_endpoint import signals_push
 from authgate.server.state import ServerRuntime
 
 PREFIX = "/.authgate/"
@@ -93,7 +96,10 @@ ENDPOINTS: dict[str, Endpoint] = {
 async def serve_endpoint(
     request: web.Request, exchange: Exchange, runtime: ServerRuntime
 ) -> web.StreamResponse:
-    serve = ENDPOINTS.get(exchange.facts.path)
+    path = exchange.facts.path
+    serve = ENDPOINTS.get(path)
+    if serve is None and path.startswith(SIGNALS_PATH):
+        serve = signals_push  # /.authgate/signals/<provider id>
     if serve is None:
         exchange.decision = endpoint("unknown", Reason.ENDPOINT_NOT_FOUND, Outcome.DENY)
         return decision_response(wire_of(request), runtime.pages, exchange.decision, exchange.facts)

@@ -22,7 +22,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TypeVar
 
 from authgate.sessions.model import Session, Tokens
-from authgate.sessions.store import TOUCH_INTERVAL, Clock, LockTimeout
+from authgate.sessions.store import (
+    TOUCH_INTERVAL,
+    Clock,
+    IdentityChange,
+    LockTimeout,
+    SessionIndex,
+)
 
 _SWEEP = 8  # entries checked per write; enough to outpace the writes that add them
 _V = TypeVar("_V")
@@ -93,6 +99,7 @@ class MemorySessionStore:
         self._sessions: dict[str, Session] = {}
         self._by_sid: Index = {}
         self._by_sub: Index = {}
+        self._by_email: Index = {}
         self._login: dict[str, tuple[bytes, float]] = {}
         self._once: dict[str, float] = {}
         self._locks = NamedLocks()
@@ -105,6 +112,9 @@ class MemorySessionStore:
 
     async def create(self, session: Session) -> None:
         self._sweep_sessions()
+        self._insert(session)
+
+    def _insert(self, session: Session) -> None:
         self._sessions[session.id] = session
         for index, key in self._index_keys(session):
             index.setdefault(key, set()).add(session.id)
@@ -145,11 +155,30 @@ class MemorySessionStore:
     async def delete_by_subject(self, provider: str, subject: str) -> int:
         return self._remove_all(self._by_sub.get((provider, subject), set()))
 
+    async def delete_by_email(self, provider: str, email: str) -> int:
+        return self._remove_all(self._by_email.get((provider, email.lower()), set()))
+
+    async def change_identities(
+        self, provider: str, index: SessionIndex, value: str, change: IdentityChange
+    ) -> int:
+        by = {"sub": self._by_sub, "sid": self._by_sid, "email": self._by_email}[index]
+        key = value.lower() if index == "email" else value
+        now, changed = self._clock(), 0
+        for session_id in list(by.get((provider, key), set())):
+            if self._live(session_id, now):
+                session = self._sessions[session_id]
+                self._remove(session_id)
+                self._insert(dataclasses.replace(session, identity=change(session.identity)))
+                changed += 1
+        return changed
+
     def _index_keys(self, session: Session) -> list[tuple[Index, tuple[str, str]]]:
-        provider = session.identity.provider
-        keys = [(self._by_sub, (provider, session.identity.subject))]
+        provider, identity = session.identity.provider, session.identity
+        keys = [(self._by_sub, (provider, identity.subject))]
         if session.provider_sid is not None:
             keys.append((self._by_sid, (provider, session.provider_sid)))
+        if identity.email:
+            keys.append((self._by_email, (provider, identity.email.lower())))
         return keys
 
     def _remove(self, session_id: str) -> bool:

@@ -11,6 +11,7 @@ Key layout (`P` is the configured prefix):
     P s:{<storage key>}           hash: one session (`model.to_record`), TTL = its end
     P sid:<provider>:<sid>        set of storage keys: sessions of a provider `sid`
     P sub:<provider>:<sub>        set of storage keys: sessions of a provider `sub`
+    P email:<provider>:<email>    set of storage keys: sessions of an email (lowercased)
     P login:<state>               string: one login in progress, TTL = login timeout
     P once:<key>                  string: a key seen once (logout-token `jti`)
     P lock:<name>                 string: a lock holder's random token, TTL = lock ttl
@@ -65,7 +66,14 @@ from authgate.sessions.redis_client import (
     redis_errors_as,
     url_client,
 )
-from authgate.sessions.store import TOUCH_INTERVAL, Clock, LockTimeout, StoreUnavailable
+from authgate.sessions.store import (
+    TOUCH_INTERVAL,
+    Clock,
+    IdentityChange,
+    LockTimeout,
+    SessionIndex,
+    StoreUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +108,13 @@ return 1
 _REPLACE_IDENTITY = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'identity', ARGV[1], 'tokens', ARGV[2], 'verified', ARGV[3])
+return 1
+"""
+# Replace only the identity of a session that exists (an assurance downgrade);
+# never creates a hash.
+_SET_IDENTITY = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'identity', ARGV[1])
 return 1
 """
 # Release a lock only if we still hold it: after our TTL ran out, someone else may.
@@ -155,6 +170,7 @@ class RedisSessionStore:
         self._touch = client.register_script(_TOUCH)
         self._replace_tokens = client.register_script(_REPLACE_TOKENS)
         self._replace_identity = client.register_script(_REPLACE_IDENTITY)
+        self._set_identity = client.register_script(_SET_IDENTITY)
         self._release = client.register_script(_RELEASE)
 
     @classmethod
@@ -184,10 +200,14 @@ class RedisSessionStore:
     def _index_key(self, kind: str, provider: str, value: str) -> str:
         return f"{self._prefix}{kind}:{provider}:{value}"
 
-    def _index_keys(self, provider: str, subject: str, provider_sid: str | None) -> list[str]:
+    def _index_keys(
+        self, provider: str, subject: str, provider_sid: str | None, email: str | None
+    ) -> list[str]:
         keys = [self._index_key("sub", provider, subject)]
         if provider_sid is not None:
             keys.append(self._index_key("sid", provider, provider_sid))
+        if email:
+            keys.append(self._index_key("email", provider, email.lower()))
         return keys
 
     def _listed_in(self, head: list[str | None], index: str | None) -> set[str]:
@@ -197,7 +217,8 @@ class RedisSessionStore:
             identity = identity_from_json(head[0] or "", "")
         except (ValueError, TypeError, AttributeError):
             return listed  # unreadable: its index entries go with their TTL
-        return listed | set(self._index_keys(identity.provider, identity.subject, head[1]))
+        indexes = self._index_keys(identity.provider, identity.subject, head[1], identity.email)
+        return listed | set(indexes)
 
     # -- sessions -------------------------------------------------------------
 
@@ -209,7 +230,9 @@ class RedisSessionStore:
         # Every session listed in an index ends within max_lifetime of its creation,
         # so this TTL outlives all of them (and a longer-lived one, after a config change).
         index_ttl = _ms(max(self._max_lifetime, session.expires_at - now))
-        indexes = self._index_keys(identity.provider, identity.subject, session.provider_sid)
+        indexes = self._index_keys(
+            identity.provider, identity.subject, session.provider_sid, identity.email
+        )
         with redis_errors_as(StoreUnavailable):
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.eval(_CREATE, 1, self._session_key(skey), ttl, *fields)
@@ -284,6 +307,29 @@ class RedisSessionStore:
 
     async def delete_by_subject(self, provider: str, subject: str) -> int:
         return await self._end_indexed(self._index_key("sub", provider, subject))
+
+    async def delete_by_email(self, provider: str, email: str) -> int:
+        return await self._end_indexed(self._index_key("email", provider, email.lower()))
+
+    async def change_identities(
+        self, provider: str, index: SessionIndex, value: str, change: IdentityChange
+    ) -> int:
+        key = self._index_key(index, provider, value.lower() if index == "email" else value)
+        now = self._clock()
+        with redis_errors_as(StoreUnavailable):
+            members = sorted(str(_text(m)) for m in await self._client.smembers(key))
+            heads = await self._heads(members)
+            changed = 0
+            for skey, head in zip(members, heads, strict=True):
+                if head[0] is None or not self._live(head, now):
+                    continue
+                try:
+                    identity = identity_from_json(head[0], "")
+                except (ValueError, TypeError, AttributeError):
+                    continue  # unreadable: `get` drops it
+                text = identity_to_json(change(identity))
+                changed += await self._set_identity(keys=[self._session_key(skey)], args=[text])
+        return changed
 
     async def _end_indexed(self, index: str) -> int:
         with redis_errors_as(StoreUnavailable):

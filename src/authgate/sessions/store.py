@@ -19,6 +19,13 @@ Contract (every implementation, checked by one shared suite in `tests/sessions/`
 - `delete_by_provider_sid` / `delete_by_subject` end every session of that provider's
   `sid` / `sub` (OIDC Back-Channel Logout 1.0 §2.7) and answer how many of them
   were still live.
+- `delete_by_email` ends every session of that provider whose identity's email is
+  that address (compared lowercased): for transmitters whose security events name
+  users by email (RFC 9493 `email` subjects; docs/continuous.md).
+- `change_identities(provider, index, value, change)` replaces the identity of every
+  session listed under that `sub` / `sid` / `email` by `change(identity)` and
+  answers how many live ones it changed (an assurance downgrade). `change` must keep
+  `subject` and `email`: the indexes are not rewritten. It never creates a session.
 - `take_login_state` is an atomic one-time read: a login state can be redeemed once
   only, so a leaked or replayed callback URL cannot complete a login (RFC 6749
   §10.12, CSRF; the OAuth 2.0 Security BCP, RFC 9700 §4.7).
@@ -36,13 +43,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Literal, Protocol
 
 from authgate.config.schema_auth import SessionsConfig, StoreConfig
+from authgate.identity import Identity
 from authgate.sessions.cipher import TokenCipher
 from authgate.sessions.model import Session, Tokens
 
 Clock = Callable[[], float]
+SessionIndex = Literal["sub", "sid", "email"]
+IdentityChange = Callable[[Identity], Identity]
 TOUCH_INTERVAL = 60.0
 
 
@@ -70,6 +80,12 @@ class SessionStore(Protocol):
     async def delete_by_provider_sid(self, provider: str, sid: str) -> int: ...
 
     async def delete_by_subject(self, provider: str, subject: str) -> int: ...
+
+    async def delete_by_email(self, provider: str, email: str) -> int: ...
+
+    async def change_identities(
+        self, provider: str, index: SessionIndex, value: str, change: IdentityChange
+    ) -> int: ...
 
     async def put_login_state(self, key: str, data: bytes, ttl: float) -> None: ...
 
