@@ -50,13 +50,14 @@ async def test_key_layout_and_ttls(
     await rstore.create(session)
     skey = storage_key(session.id)
     assert await _keys(raw, prefix) == [
+        f"{prefix}email:corp:alice@corp.example.com",
         f"{prefix}s:{{{skey}}}",
         f"{prefix}sid:corp:s1",
         f"{prefix}sub:corp:{alice().subject}",
     ]
     session_ttl = await raw.pttl(f"{prefix}s:{{{skey}}}")
     assert IDLE * 1000 - 2000 < session_ttl <= IDLE * 1000  # min(idle end, absolute end)
-    for index in ("sid:corp:s1", f"sub:corp:{alice().subject}"):
+    for index in ("sid:corp:s1", f"sub:corp:{alice().subject}", "email:corp:alice@corp.example.com"):
         assert await raw.pttl(prefix + index) >= MAX_LIFETIME * 1000 - 2000
 
 
