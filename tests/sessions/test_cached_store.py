@@ -119,6 +119,27 @@ async def test_a_back_channel_logout_ends_the_sessions_on_the_other_replica(
         assert await two.get(session.id, clock.now) == session
 
 
+async def test_a_signal_by_email_or_a_downgrade_reaches_the_other_replica(
+    replicas: tuple[CachedSessionStore, ...], clock: FakeClock, new_session: NewSession
+) -> None:
+    """Shared Signals: sessions ended by email, identities changed by an index."""
+    one, two = replicas
+    lowered, ended = new_session(provider_sid="sid-1"), new_session(alice(subject="second"), provider_sid="sid-2")
+    bob = new_session(dataclasses.replace(alice(subject="bob"), email="bob@corp.example.com"), provider_sid="sid-3")
+    for session in (lowered, ended, bob):
+        await one.create(session)
+        await warm(two, session, clock.now)
+    assert await one.change_identities("corp", "sid", "sid-1", lambda i: dataclasses.replace(i, acr="low")) == 1
+    started = time.monotonic()
+    while (got := await two.get(lowered.id, clock.now)) is not None and got.identity.acr != "low":
+        assert time.monotonic() - started < BOUND, "the old acr still served after the bound"
+        await asyncio.sleep(0.002)
+    assert await one.delete_by_email("corp", "ALICE@corp.example.com") == 2  # both of hers
+    await gone_within_bound(two, ended, clock.now)
+    await gone_within_bound(two, lowered, clock.now)
+    assert await two.get(bob.id, clock.now) == bob
+
+
 async def test_a_refresh_on_one_replica_is_read_on_the_other(
     replicas: tuple[CachedSessionStore, ...], clock: FakeClock, new_session: NewSession
 ) -> None:
@@ -144,12 +165,19 @@ async def test_each_mutation_publishes_its_event() -> None:
     await store.replace_tokens("x" * 43, Tokens())
     await store.delete_by_provider_sid("corp", "sid-9")
     await store.delete_by_subject("corp", "alice")
-    await until(lambda: len(heard.events) == 4)
+    session = Session.begin(alice(), Tokens(), now=time.time(), max_lifetime=IDLE)
+    await store.create(session)
+    await store.change_identities("corp", "email", "alice@corp.example.com", lambda i: i)
+    await store.delete_by_email("corp", "alice@corp.example.com")
+    await until(lambda: len(heard.events) == 6)
     assert heard.events == [
         StateEvent(EventKind.SESSION_ENDED, session_key=key),
         StateEvent(EventKind.SESSION_CHANGED, session_key=key),
         StateEvent(EventKind.SID_ENDED, provider="corp", ref="sid-9"),
         StateEvent(EventKind.SUBJECT_ENDED, provider="corp", subject="alice"),
+        # By index: one event per subject the index named.
+        StateEvent(EventKind.SUBJECT_CHANGED, provider="corp", subject=alice().subject),
+        StateEvent(EventKind.SUBJECT_ENDED, provider="corp", subject=alice().subject),
     ]
     assert store.cache is None  # the memory store is not cached
 

@@ -7,7 +7,9 @@ store and adds two things, nothing else:
   (`authgate.events`) after the store has applied it: `delete` → SESSION_ENDED,
   `replace_tokens` and `replace_identity` → SESSION_CHANGED (a refresh, a
   re-verification that changed claims), `delete_by_provider_sid` →
-  SID_ENDED, `delete_by_subject` → SUBJECT_ENDED — always, even when the store
+  SID_ENDED, `delete_by_subject` → SUBJECT_ENDED, `delete_by_email` → SUBJECT_ENDED
+  for each subject that had a session of that email, `change_identities` →
+  SUBJECT_CHANGED for each subject it changed — always, even when the store
   counted nothing live (another process's cache may hold what this store saw as
   already ended). A step-up login creates a new session and deletes the previous
   one, so it publishes SESSION_ENDED too. A publish that fails raises
@@ -50,7 +52,8 @@ from authgate.events import EventChannel, EventKind, StateEvent
 from authgate.sessions.cache import SessionCache
 from authgate.sessions.keys import storage_key
 from authgate.sessions.model import Session, Tokens
-from authgate.sessions.store import TOUCH_INTERVAL, SessionStore
+from authgate.identity import Identity
+from authgate.sessions.store import TOUCH_INTERVAL, IdentityChange, SessionIndex, SessionStore
 from authgate.sessions.touches import TouchWriter
 
 log = logging.getLogger(__name__)
@@ -148,6 +151,53 @@ class CachedSessionStore:
         event = StateEvent(EventKind.SUBJECT_ENDED, provider=provider, subject=subject)
         await self._events.publish(event)
         return ended
+
+    async def delete_by_email(self, provider: str, email: str) -> int:
+        # The cache knows sessions by sid and subject, not by email: the subjects
+        # that email names are read first (a change that changes nothing writes
+        # nothing), and every session of theirs is dropped and published as ended.
+        subjects = await self._subjects(provider, "email", email)
+        drop = self._drop_subjects(provider, subjects)
+        ended = await self._around(drop, self.store.delete_by_email(provider, email))
+        await self._publish_subjects(EventKind.SUBJECT_ENDED, provider, subjects)
+        return ended
+
+    async def change_identities(
+        self, provider: str, index: SessionIndex, value: str, change: IdentityChange
+    ) -> int:
+        subjects: set[str] = set()
+
+        def changed(identity: Identity) -> Identity:
+            subjects.add(identity.subject)
+            return change(identity)
+
+        count = await self.store.change_identities(provider, index, value, changed)
+        if self.cache is not None:
+            self._drop_subjects(provider, subjects)(self.cache)
+        await self._publish_subjects(EventKind.SUBJECT_CHANGED, provider, subjects)
+        return count
+
+    async def _subjects(self, provider: str, index: SessionIndex, value: str) -> set[str]:
+        found: set[str] = set()
+
+        def seen(identity: Identity) -> Identity:
+            found.add(identity.subject)
+            return identity
+
+        await self.store.change_identities(provider, index, value, seen)
+        return found
+
+    @staticmethod
+    def _drop_subjects(provider: str, subjects: set[str]) -> Callable[[SessionCache], None]:
+        def drop(cache: SessionCache) -> None:
+            for subject in subjects:
+                cache.drop_subject(provider, subject)
+
+        return drop
+
+    async def _publish_subjects(self, kind: EventKind, provider: str, subjects: set[str]) -> None:
+        for subject in sorted(subjects):
+            await self._events.publish(StateEvent(kind, provider=provider, subject=subject))
 
     async def _around(self, drop: Callable[[SessionCache], None], change: Awaitable[T]) -> T:
         # Dropped before (so no read in flight keeps the old copy: the version moves)

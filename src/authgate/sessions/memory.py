@@ -167,8 +167,10 @@ class MemorySessionStore:
         for session_id in list(by.get((provider, key), set())):
             if self._live(session_id, now):
                 session = self._sessions[session_id]
-                self._remove(session_id)
-                self._insert(dataclasses.replace(session, identity=change(session.identity)))
+                identity = change(session.identity)
+                if identity is not session.identity:
+                    self._remove(session_id)
+                    self._insert(dataclasses.replace(session, identity=identity))
                 changed += 1
         return changed
 

@@ -327,7 +327,11 @@ class RedisSessionStore:
                     identity = identity_from_json(head[0], "")
                 except (ValueError, TypeError, AttributeError):
                     continue  # unreadable: `get` drops it
-                text = identity_to_json(change(identity))
+                new = change(identity)
+                if new is identity:
+                    changed += 1  # matched; nothing to write
+                    continue
+                text = identity_to_json(new)
                 changed += await self._set_identity(keys=[self._session_key(skey)], args=[text])
         return changed
 

@@ -24,8 +24,10 @@ Contract (every implementation, checked by one shared suite in `tests/sessions/`
   users by email (RFC 9493 `email` subjects; docs/continuous.md).
 - `change_identities(provider, index, value, change)` replaces the identity of every
   session listed under that `sub` / `sid` / `email` by `change(identity)` and
-  answers how many live ones it changed (an assurance downgrade). `change` must keep
-  `subject` and `email`: the indexes are not rewritten. It never creates a session.
+  answers how many live ones it matched (an assurance downgrade). `change` must keep
+  `subject` and `email`: the indexes are not rewritten; a `change` that returns the
+  identity it was given writes nothing (a way to read whose sessions an index
+  lists). It never creates a session.
 - `take_login_state` is an atomic one-time read: a login state can be redeemed once
   only, so a leaked or replayed callback URL cannot complete a login (RFC 6749
   §10.12, CSRF; the OAuth 2.0 Security BCP, RFC 9700 §4.7).
