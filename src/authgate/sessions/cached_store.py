@@ -78,6 +78,7 @@ class CachedSessionStore:
         self.cache = cache
         self._touches = TouchWriter(store.touch, limit=touch_queue)
         self._unsubscribe: list[Callable[[], None]] = []
+        self._last = ("", "")  # (session id, its storage key): a request's get, then touch
         if cache is not None:
             self._unsubscribe = [events.subscribe(self._heard), events.on_lost(cache.clear)]
 
@@ -87,7 +88,7 @@ class CachedSessionStore:
         cache = self.cache
         if cache is None:
             return await self.store.get(session_id, now)
-        key = storage_key(session_id)
+        key = self._key(session_id)
         connected = self._events.connected
         if connected:
             cached = cache.get(key)
@@ -101,15 +102,22 @@ class CachedSessionStore:
             cache.put(key, session)
         return session
 
+    def _key(self, session_id: str) -> str:
+        # A SHA-256 per call is most of a cache hit's cost; get and touch ask in turn.
+        if self._last[0] != session_id:
+            self._last = (session_id, storage_key(session_id))
+        return self._last[1]
+
     async def touch(self, session_id: str, now: float) -> None:
-        cached = self.cache.get(storage_key(session_id)) if self.cache is not None else None
-        if cached is None or not self._events.connected:
+        cache = self.cache
+        key = self._key(session_id) if cache is not None else ""
+        cached = cache.get(key) if cache is not None else None
+        if cache is None or cached is None or not self._events.connected:
             await self.store.touch(session_id, now)
             return
         if now - cached.last_seen < self._interval or cached.expired(now, self._idle):
             return  # no write due (the store's own rule), or ended: never revived
-        assert self.cache is not None
-        self.cache.update(storage_key(session_id), dataclasses.replace(cached, last_seen=now))
+        cache.update(key, dataclasses.replace(cached, last_seen=now))
         if not self._touches.offer(session_id, now):
             await self.store.touch(session_id, now)  # the queue is full: inline
 
