@@ -242,3 +242,47 @@ async def test_dpop_required_refuses_an_unbound_token(
         assert gateway.record(sent.request_id)["reason"] == "dpop-required"
     finally:
         gateway.stop()
+
+
+async def test_forward_dpop_passes_the_proof_on(
+    agent_provider: OIDCProvider, recording_upstream: RecordingUpstream, tmp_path: Path
+) -> None:
+    gateway = start_api_gateway(agent_provider, recording_upstream.url, tmp_path, bearer={"forward_dpop": True})
+    try:
+        token = await bound_token(agent_provider, gateway.url + "/mcp")
+        proof, marker = KEY.proof("GET", gateway.url + PATH, token=token), uuid.uuid4().hex
+        headers = {"Authorization": f"DPoP {token}", "DPoP": proof, "X-Test": marker}
+        async with aiohttp.ClientSession() as http:
+            async with http.get(gateway.url + PATH, headers=headers) as r:
+                assert r.status == 200
+    finally:
+        gateway.stop()
+    _, received = recording_upstream.settled()
+    assert [req.header("DPoP") for req in received if req.header("X-Test") == [marker]] == [[proof]]
+
+
+async def test_behind_a_forward_auth_proxy_the_proof_names_the_public_url(
+    agent_provider: OIDCProvider, recording_upstream: RecordingUpstream, tmp_path: Path
+) -> None:
+    gateway = start_api_gateway(
+        agent_provider, recording_upstream.url, tmp_path, server={"trusted_proxies": ["127.0.0.1/32"]}
+    )
+    public = "https://127.0.0.1:8443"  # what the client called: the proxy's address
+    try:
+        token = await bound_token(agent_provider, gateway.url + "/mcp")
+        forwarded = {
+            "X-Forwarded-Method": "GET", "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "127.0.0.1:8443", "X-Forwarded-Uri": PATH + "?page=2",
+            "Authorization": f"DPoP {token}", "Accept": "application/json",
+        }  # fmt: skip
+        answers = []
+        async with aiohttp.ClientSession() as http:
+            for htu in (public + PATH, gateway.url + PATH):
+                headers = {**forwarded, "DPoP": KEY.proof("GET", htu, token=token)}
+                async with http.get(gateway.url + "/.authgate/auth", headers=headers) as r:
+                    answers.append((r.status, r.headers.get("WWW-Authenticate", ""), r.headers["X-Request-Id"]))
+    finally:
+        gateway.stop()
+    assert [status for status, _, _ in answers] == [200, 401]
+    assert f'resource_metadata="{public}/.well-known/oauth-protected-resource/mcp"' in answers[1][1]
+    assert gateway.record(answers[1][2])["reason"] == "dpop-htu-mismatch"

@@ -92,6 +92,17 @@ def _path_pattern(value: str) -> str:
     return value
 
 
+# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) — no space, `"` or `\`,
+# so a scope can be named in a challenge's quoted `scope="..."` (RFC 6750 §3).
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
+
+
+def _scope_token(value: str) -> str:
+    if not _SCOPE_TOKEN.fullmatch(value):
+        raise ValueError(f"not an OAuth scope: {value!r} (RFC 6749 §3.3: no spaces, quotes or backslashes)")
+    return value
+
+
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
@@ -106,6 +117,7 @@ DomainPatterns = Annotated[
 Methods = Annotated[list[Annotated[str, AfterValidator(_method)]], Field(min_length=1)]
 Countries = Annotated[list[Annotated[str, AfterValidator(_country)]], Field(min_length=1)]
 PathGlobs = Annotated[list[Annotated[str, AfterValidator(_path_pattern)]], Field(min_length=1)]
+Scopes = Annotated[list[Annotated[str, AfterValidator(_scope_token)]], Field(min_length=1)]
 Days = Annotated[list[Annotated[Day, BeforeValidator(_day)]], Field(min_length=1)]
 
 
@@ -188,7 +200,7 @@ class PolicyEntry(Strict):
     consent: Names | None = None
     # Held only while the user has an active grant of one of them (docs/privileged-access.md).
     entitlement: Names | None = None
-    scopes: Names | None = None  # OAuth scopes the token must grant, every one
+    scopes: Scopes | None = None  # OAuth scopes the token must grant, every one
     and_: Entries | None = Field(default=None, alias="and", min_length=1)
     or_: Entries | None = Field(default=None, alias="or", min_length=1)
     not_: EntryRef | None = Field(default=None, alias="not")
