@@ -108,6 +108,9 @@ def parts(auth: AuthRuntime) -> dict[str, object]:
         "webhook": auth.access.webhook,
         **{f"oidc:{pid}": client for pid, client in auth.oidc.items()},
         **{f"signals:{pid}": transmitter for pid, transmitter in auth.signals.items()},
+        # An OIDC client's introspection cache goes with it (cached answers survive a
+        # reload that leaves the provider alone, docs/agents.md).
+        **{f"introspection:{pid}": c.introspection_cache for pid, c in auth.oidc.items()},
     }
 
 
@@ -171,11 +174,16 @@ RULES: list[tuple[str, Change, set[str]]] = [
     ("no route scores risk", no_adaptive, {"history"}),
     ("devices.posture", set_in("devices", "posture", "audience", value="other"), {"posture"}),
     ("devices.known_device_cookie", set_in("devices", "known_device_cookie", "name", value="d2"), {"known_devices"}),
-    ("one provider", set_in("providers", value=[heard("corp"), {**provider("shop"), "client_id": "x"}]), {"oidc:shop"}),
+    ("one provider", set_in("providers", value=[heard("corp"), {**provider("shop"), "client_id": "x"}]), {"oidc:shop", "introspection:shop"}),
     # A transmitter (its metadata and JWKS cache) goes with its provider's config.
     ("a provider's signals", set_in("providers", value=[heard("corp", max_age="5m"), provider("shop")]),
-     {"oidc:corp", "signals:corp"}),
-    ("signals added", set_in("providers", value=[heard("corp"), heard("shop")]), {"oidc:shop", "signals:shop"}),
+     {"oidc:corp", "signals:corp", "introspection:corp"}),
+    ("signals added", set_in("providers", value=[heard("corp"), heard("shop")]), {"oidc:shop", "signals:shop", "introspection:shop"}),
+    (
+        "a provider's introspection cache bounds",
+        set_in("providers", value=[heard("corp"), {**provider("shop"), "introspection": {"cache_size": 5}}]),
+        {"oidc:shop", "introspection:shop"},
+    ),
 ]
 
 

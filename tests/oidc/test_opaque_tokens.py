@@ -12,6 +12,7 @@ decision record — never an allow and never "log in again".
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -108,6 +109,14 @@ async def test_active_token_allowed_and_served_from_the_cache(provider: OIDCProv
     assert record["decision"] == "allow" and record["user"] == AGENT  # no sub: the client is the subject
     assert (await call(gateway, token))[0] == 200
     assert introspections(provider) == before + 1  # the second answer came from the cache
+
+
+async def test_a_burst_with_one_new_token_is_one_introspection(provider: OIDCProvider, gateway: Gateway) -> None:
+    token = await agent_token(provider)
+    before = introspections(provider)
+    answers = await asyncio.gather(*(call(gateway, token) for _ in range(20)))
+    assert [status for status, _, _ in answers] == [200] * 20
+    assert introspections(provider) == before + 1  # concurrent lookups share one call
 
 
 async def test_revoked_token_refused_once_the_cache_lets_go(provider: OIDCProvider, gateway: Gateway) -> None:

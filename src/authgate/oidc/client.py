@@ -126,6 +126,7 @@ class OIDCClient:
         # Kept with the client: a reload that leaves this provider's config alone
         # keeps its cached answers (generation.kept_providers).
         self.introspection_cache = IntrospectionCache(config.introspection)
+        self._introspecting: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
 
     # ------------------------------------------------------------ discovery
 
@@ -320,9 +321,7 @@ class OIDCClient:
         key = token_key(token)
         found, claims = self.introspection_cache.get(key, now)
         if not found:
-            answer = await self.introspect(token)
-            claims = answer if answer["active"] is True else None
-            self.introspection_cache.put(key, claims, now)
+            claims = await self._introspect_once(key, token, now)
         return check_answer(
             claims or {"active": False},
             issuer=(await self.load()).issuer,
@@ -330,6 +329,29 @@ class OIDCClient:
             now=now,
             leeway=self.config.leeway,
         )
+
+    async def _introspect_once(self, key: str, token: str, now: float) -> dict[str, Any] | None:
+        """One introspection call per token at a time: concurrent requests with the
+        same uncached token wait for the first one's answer (a burst of an agent's
+        calls is one call to the provider, not one each)."""
+        pending = self._introspecting.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._introspect_and_cache(key, token, now))
+            self._introspecting[key] = pending
+            pending.add_done_callback(lambda done: self._introspection_done(key, done))
+        # Shielded: a client that goes away does not cancel the others' answer.
+        return await asyncio.shield(pending)
+
+    def _introspection_done(self, key: str, done: asyncio.Future[dict[str, Any] | None]) -> None:
+        self._introspecting.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter that is still there got it
+
+    async def _introspect_and_cache(self, key: str, token: str, now: float) -> dict[str, Any] | None:
+        answer = await self.introspect(token)
+        claims = answer if answer["active"] is True else None
+        self.introspection_cache.put(key, claims, now)
+        return claims
 
     async def _introspection_endpoint(self) -> str:
         configured = self.config.introspection.endpoint
