@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -27,6 +28,8 @@ from authgate.oidc.client import OIDCClient
 from authgate.oidc.errors import ProviderError
 from authgate.oidc.flow import check_callback, new_login_state
 from authgate.oidc.par import authorization_location
+from tests.testbed.gateway import Gateway
+from tests.testbed.login_gateway import login_config
 from tests.testbed.oidc import CALLBACK_PATH, OIDCProvider, login_at_provider, make_client
 from tests.testbed.ports import free_port
 
@@ -204,3 +207,36 @@ def test_pem_file_config_is_checked_where_it_is_written(tmp_path: Path) -> None:
         load_config(tmp_path / "config.yaml", {})
     text = str(error.value)
     assert "config.yaml:6" in text and "providers[0].client_key" in text and "private key" in text
+
+
+async def test_the_gateway_signs_in_with_private_key_jwt_from_a_pem_file_through_par(
+    required_par: OIDCProvider, echo_upstream: TestServer, gateway_factory: Callable[..., Gateway], tmp_path: Path
+) -> None:
+    # The whole path: the config file names the key file, the running gateway pushes the
+    # request, the browser carries only the request_uri, the code is exchanged with a
+    # client assertion — oidc-provider requires PAR and checks every assertion.
+    (tmp_path / "client-key.pem").write_text(pem(EC_KEY))
+    config = login_config(
+        required_par, str(echo_upstream.make_url("/")).rstrip("/"), tmp_path / "assertion.pem",
+        client={"client_id": "gw-pkjwt-ec", "client_secret": None},
+        provider_options={
+            "token_auth_method": "private_key_jwt", "par": "required",
+            "client_key": {"pem_file": str(tmp_path / "client-key.pem"), "kid": "gw-ec-1", "alg": "ES256"},
+        },
+    )
+    gateway = gateway_factory(config)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with browser.get(f"{gateway.url}/x", headers={"Accept": "text/html"}, allow_redirects=False) as r:
+            start = r.headers["Location"]
+        async with browser.get(f"{gateway.url}{start}", allow_redirects=False) as r:
+            authorize = r.headers["Location"]
+        assert set(parse_qs(urlsplit(authorize).query)) == {"client_id", "request_uri"}
+        callback = await login_at_provider(browser, authorize, "alice", "alice-password", issuer=required_par.issuer)
+        async with browser.get(callback, allow_redirects=False) as r:
+            assert r.status == 302, await r.text()
+        async with browser.get(f"{gateway.url}/x", headers={"Accept": "application/json"}) as r:
+            assert r.status == 200
+            echo = await r.json()
+    assert ["X-Authgate-User", "alice"] in [list(h) for h in echo["headers"]]
+    log = required_par.log_text(limit=1 << 20)
+    assert "POST /request 201" in log and "POST /token 200" in log
