@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from authgate.decision import Reason
+from authgate.events import EventKind, StateEvent
 from authgate.sessions.memory import MemorySessionStore
 from authgate.sessions.model import Session, Tokens
 from authgate.signals.actions import apply
@@ -20,11 +21,17 @@ ALICE = {"format": "iss_sub", "iss": IDP, "sub": alice().subject}
 
 
 class Notes:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, Reason]] = []
+    """The state events an action publishes."""
 
-    async def __call__(self, provider: str, subject: str, reason: Reason) -> None:
-        self.sent.append((provider, subject, reason))
+    def __init__(self) -> None:
+        self.sent: list[StateEvent] = []
+
+    async def __call__(self, event: StateEvent) -> None:
+        self.sent.append(event)
+
+
+def said(kind: EventKind, reason: Reason, subject: str = "", sid: str = "") -> StateEvent:
+    return StateEvent(kind, provider="corp", subject=subject, ref=sid, reason=reason.value)
 
 
 @pytest.fixture
@@ -65,15 +72,18 @@ async def test_ending_events_end_every_session_of_the_subject_only(
     mine = await sessions(store, (alice(), "s1"), (alice(), "s2"))
     others = await sessions(store, (alice(subject="u2"), "s3"), (alice(provider="shop"), "s1"))
     applied, notes = await run(store, uri, payload, ALICE)
-    assert applied.sessions == 2 and notes.sent == []
+    assert applied.sessions == 2
+    # Said with the reason, so a connection of these sessions closes saying why.
+    assert notes.sent == [said(EventKind.SUBJECT_ENDED, applied.reason, subject=alice().subject)]
     assert [await live(store, s) for s in mine + others] == [False, False, True, True]
 
 
 async def test_a_session_subject_ends_that_session_only(store: MemorySessionStore) -> None:
     one, two = await sessions(store, (alice(), "s1"), (alice(), "s2"))
     sub_id = {"format": "complex", "user": ALICE, "session": {"format": "opaque", "id": "s1"}}
-    applied, _ = await run(store, CAEP + "session-revoked", {}, sub_id)
+    applied, notes = await run(store, CAEP + "session-revoked", {}, sub_id)
     assert applied.sessions == 1 and [await live(store, s) for s in (one, two)] == [False, True]
+    assert notes.sent == [said(EventKind.SID_ENDED, Reason.SESSION_REVOKED_BY_PROVIDER, sid="s1")]
 
 
 async def test_an_unknown_sid_falls_back_to_the_user(store: MemorySessionStore) -> None:
@@ -85,8 +95,9 @@ async def test_an_unknown_sid_falls_back_to_the_user(store: MemorySessionStore) 
 
 async def test_an_email_subject_ends_sessions_by_email(store: MemorySessionStore) -> None:
     mine, other = await sessions(store, (alice(), "s1"), (dataclasses.replace(alice(subject="u2"), email="x@y.io"), "s2"))
-    applied, _ = await run(store, CAEP + "session-revoked", {}, {"format": "email", "email": "ALICE@corp.example.com"})
+    applied, notes = await run(store, CAEP + "session-revoked", {}, {"format": "email", "email": "ALICE@corp.example.com"})
     assert applied.sessions == 1 and [await live(store, s) for s in (mine, other)] == [False, True]
+    assert notes.sent == [said(EventKind.SUBJECT_ENDED, applied.reason, subject=alice().subject)]
 
 
 async def test_assurance_downgrade_lowers_acr_drops_amr_and_asks_to_reevaluate(store: MemorySessionStore) -> None:
@@ -96,7 +107,8 @@ async def test_assurance_downgrade_lowers_acr_drops_amr_and_asks_to_reevaluate(s
     got = await store.get(session.id, session.created_at + 1)
     assert got is not None and (got.identity.acr, got.identity.amr) == ("nist-aal1", ())
     assert got.identity.groups == session.identity.groups  # nothing else changed
-    assert applied.sessions == 1 and notes.sent == [("corp", alice().subject, Reason.ASSURANCE_DOWNGRADED)]
+    assert applied.sessions == 1
+    assert notes.sent == [said(EventKind.SUBJECT_CHANGED, Reason.ASSURANCE_DOWNGRADED, subject=alice().subject)]
 
 
 @pytest.mark.parametrize(
@@ -113,7 +125,8 @@ async def test_reevaluating_events_keep_the_session_and_notify(
     applied, notes = await run(store, uri, payload, {"format": "email", "email": "alice@corp.example.com"})
     assert await live(store, session)
     # The email named the user: the re-evaluation names the sub its sessions hold.
-    assert notes.sent == [("corp", alice().subject, reason)] and applied.reason is reason
+    assert notes.sent == [said(EventKind.SUBJECT_CHANGED, reason, subject=alice().subject)]
+    assert applied.reason is reason
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -187,3 +189,28 @@ async def test_the_endpoint_serves_push_providers_only(
     async with aiohttp.ClientSession() as client:
         async with client.get(f"{gateway.url}/.authgate/signals/corp") as r:
             assert (r.status, r.headers.get("Allow")) == (405, "POST")
+
+
+async def test_a_pushed_session_revoked_closes_the_users_websocket(
+    signals_gateway: Callable[..., Gateway], oidc_provider: OIDCProvider, transmitter: Transmitter
+) -> None:
+    gateway = signals_gateway()
+    session = await log_in(gateway)
+    async with aiohttp.ClientSession(cookies=session) as client:
+        ws = await client.ws_connect(f"{gateway.url}/__ws", headers={"Origin": gateway.url})
+        await ws.send_str("ping")
+        assert (await ws.receive(timeout=5)).data == "ping"
+        token = transmitter.sign(transmitter.claims(CAEP + "session-revoked", sub_id=iss_sub(oidc_provider), aud=AUD))
+        pushed = time.monotonic()
+        assert (await push(f"{gateway.url}/.authgate/signals/corp", token))[0] == 202
+        message = await ws.receive(timeout=5)
+        closed = time.monotonic()
+    # RFC 6455 §7.4.1: 1008 policy violation, saying why; within the 1 s.
+    assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1008)
+    assert "session-revoked-by-provider" in str(message.extra)
+    assert closed - pushed < 1.0
+    deadline = time.monotonic() + 5
+    while not (records := [r for r in gateway.decisions(0) if r["path"] == "/__ws"]):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert records[-1]["reason"].split(",")[-1] == "session-revoked-by-provider"

@@ -28,7 +28,6 @@ from authgate.outcomes import endpoint
 from authgate.oidc.errors import ProviderError, TokenInvalid
 from authgate.server.answers import decision_response
 from authgate.decisionlog.record import DecisionRecord
-from authgate.events import EventKind, StateEvent
 from authgate.ops.metrics import METRICS
 from authgate.server.auth_state import AuthRuntime, auth_of
 from authgate.server.edge import wire_of
@@ -57,11 +56,7 @@ def signal_receiver(app: web.Application, auth: AuthRuntime) -> Receiver:
         event = (record.rule or "").removeprefix("signal:")
         app[METRICS].signals.labels(record.provider or "", event, record.reason).inc()
 
-    async def notify(provider: str, subject: str, reason: Reason) -> None:
-        event = StateEvent(EventKind.SUBJECT_CHANGED, provider=provider, subject=subject, reason=reason.value)
-        await auth.events.publish(event)
-
-    return Receiver(auth.store, notify, sink)
+    return Receiver(auth.store, auth.events.publish, sink)
 
 
 def _refused(exchange: Exchange, reason: Reason) -> web.Response:

@@ -1,21 +1,26 @@
 """Carry out one security event on the shared session store.
 
-Contract: `apply(event, provider, store, notify)` does what the event's `Effect`
+Contract: `apply(event, provider, store, publish)` does what the event's `Effect`
 says (`signals.events`) to the sessions its subject names, through the shared store
 — so every replica sees it: a session ended in the store is gone for all of them,
 and the store's wrapper tells their caches (`authgate.events`) — and answers an
 `Applied`: the event, the reason for its record and how many live sessions it ended
-or changed. `notify(provider, subject, reason)` asks every replica to re-evaluate
-that subject's sessions (a `SUBJECT_CHANGED` state event); it is called for
-REEVALUATE and after a DOWNGRADE. Store failures raise `StoreUnavailable`.
+or changed. `publish` sends state events that carry the event's reason, so what
+acts on them elsewhere (a WebSocket of that session closed, `continuous.connections`)
+records why: SID_ENDED / SUBJECT_ENDED *before* the store ends those sessions (a
+connection never outlives them; the store's own reason-less event follows),
+SUBJECT_CHANGED for a re-evaluation. Store failures raise `StoreUnavailable`.
 
 - END: by `sid` where the subject names a session (the provider's `sid`); when no
   session has that `sid` and the subject also names its user, by the user: a
   transmitter's session ids need not be the OIDC `sid`s, and ending too much is
   the safe side. By `sub`, and by email (`store.delete_by_email`).
-- REEVALUATE: `notify` for each named `sub`, and for each user an email names.
+- REEVALUATE: SUBJECT_CHANGED for each named `sub`, and for each user an email or a
+  `sid` names: every replica re-reads those sessions and re-decides what they hold
+  open.
 - DOWNGRADE: `store.change_identities` sets `acr` to the event's level and drops
-  `amr` (the methods of the login no longer vouch for the new level), then `notify`.
+  `amr` (the methods of the login no longer vouch for the new level), then
+  SUBJECT_CHANGED.
 - A subject that names nothing of ours, for an effect that needs one: the record
   says `signal-subject-unknown`, nothing changes.
 """
@@ -27,12 +32,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from authgate.decision import Reason
+from authgate.events import EventKind, StateEvent
 from authgate.identity import Identity
 from authgate.sessions.store import SessionIndex, SessionStore
 from authgate.signals.events import Effect, SecurityEvent
 from authgate.signals.subjects import Subject
 
-Notify = Callable[[str, str, Reason], Awaitable[None]]
+Publish = Callable[[StateEvent], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,34 +48,50 @@ class Applied:
     sessions: int = 0  # live sessions ended or changed
 
 
-async def apply(event: SecurityEvent, provider: str, store: SessionStore, notify: Notify) -> Applied:
+async def apply(event: SecurityEvent, provider: str, store: SessionStore, publish: Publish) -> Applied:
     subject = event.subject
     if event.effect in (Effect.ACKNOWLEDGE, Effect.UNKNOWN):
         return Applied(event, event.reason)
     if subject is None:
         return Applied(event, Reason.SIGNAL_SUBJECT_UNKNOWN)
+    said = _Said(provider, event.reason, publish)
     if event.effect is Effect.END:
-        return Applied(event, event.reason, await _end(subject, provider, store))
+        return Applied(event, event.reason, await _end(subject, provider, store, said))
+    count = 0
     if event.effect is Effect.DOWNGRADE:
         count = await _downgrade(subject, provider, store, event.acr or "")
-        for sub in await _subjects(subject, provider, store):
-            await notify(provider, sub, event.reason)
-        return Applied(event, event.reason, count)
     subjects = await _subjects(subject, provider, store)
     for sub in subjects:
-        await notify(provider, sub, event.reason)
-    return Applied(event, event.reason, len(subjects))
+        await said(EventKind.SUBJECT_CHANGED, subject=sub)
+    return Applied(event, event.reason, count if event.effect is Effect.DOWNGRADE else len(subjects))
 
 
-async def _end(subject: Subject, provider: str, store: SessionStore) -> int:
+@dataclass(frozen=True, slots=True)
+class _Said:
+    """Publishes state events about one provider's sessions, with one reason."""
+
+    provider: str
+    reason: Reason
+    publish: Publish
+
+    async def __call__(self, kind: EventKind, *, subject: str = "", sid: str = "") -> None:
+        event = StateEvent(kind, provider=self.provider, subject=subject, ref=sid, reason=self.reason.value)
+        await self.publish(event)
+
+
+async def _end(subject: Subject, provider: str, store: SessionStore, said: _Said) -> int:
     ended = 0
     for sid in subject.sids:
+        await said(EventKind.SID_ENDED, sid=sid)
         ended += await store.delete_by_provider_sid(provider, sid)
     if ended and subject.sids:
         return ended  # the named session(s) ended: the user's others live on
     for sub in subject.subs:
+        await said(EventKind.SUBJECT_ENDED, subject=sub)
         ended += await store.delete_by_subject(provider, sub)
     for email in subject.emails:
+        for sub in await _subjects(Subject(emails=(email,)), provider, store):
+            await said(EventKind.SUBJECT_ENDED, subject=sub)
         ended += await store.delete_by_email(provider, email)
     return ended
 
@@ -92,7 +114,8 @@ async def _downgrade(subject: Subject, provider: str, store: SessionStore, acr: 
 
 async def _subjects(subject: Subject, provider: str, store: SessionStore) -> list[str]:
     """The `sub`s the subject names: its own, and those of the sessions a `sid` or an
-    email lists (read through `change_identities` with a change that changes nothing)."""
+    email lists (read through `change_identities` with a change that changes nothing,
+    which writes nothing)."""
     found = dict.fromkeys(subject.subs)
 
     def seen(identity: Identity) -> Identity:

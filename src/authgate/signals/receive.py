@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from authgate.oidc.errors import TokenInvalid
 from authgate.sessions.store import SessionStore
-from authgate.signals.actions import Applied, Notify, apply
+from authgate.signals.actions import Applied, Publish, apply
 from authgate.signals.records import Delivery, RecordSink, event_record
 from authgate.signals.transmitter import Transmitter
 
@@ -29,7 +29,7 @@ class Receiver:
     """Where the events of a SET take effect and leave their records."""
 
     store: SessionStore
-    notify: Notify
+    publish: Publish
     sink: RecordSink
 
 
@@ -46,7 +46,7 @@ async def receive(
     provider = transmitter.provider.id
     done = []
     for index, event in enumerate(transmitter.events(claims)):
-        applied = await apply(event, provider, receiver.store, receiver.notify)
+        applied = await apply(event, provider, receiver.store, receiver.publish)
         receiver.sink(event_record(applied, provider, delivery, index))
         done.append(applied)
     return done
