@@ -30,6 +30,7 @@ CASES = {
     "bearer": (f"Authorization check failed for Bearer {OPAQUE}", OPAQUE),
     "bearer-lower": (f"got bearer {OPAQUE} from the client", OPAQUE),
     "basic": ("Basic dXNlcjpwYXNzd29yZA== was sent", "dXNlcjpwYXNzd29yZA=="),
+    "dpop": (f"refused DPoP {OPAQUE} from the client", OPAQUE),  # an opaque DPoP-bound token
     "authorization-header": (f"Authorization: token {OPAQUE}", OPAQUE),
     "jwt-bare": (f"invalid signature on {JWT}", JWT),
     "jwe": ("eyJhbGciOiJSU0EtT0FFUCJ9.a2V5.aXY.Y2lwaGVydGV4dA.dGFn here", "Y2lwaGVydGV4dA"),
@@ -60,6 +61,7 @@ KEPT = [
     "login failed: token-exchange-failed (request 0123abcd)",
     "store unavailable at logout; the cookie is cleared anyway",
     "worker 1 (pid 4242) exited with code 1; restarting it in 0.5s",
+    "DPoP replay check: session store unavailable",
 ]
 
 

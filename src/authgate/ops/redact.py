@@ -1,7 +1,7 @@
 """Credentials scrubbed from operational log lines: message and traceback alike.
 
 Contract: `redact(text, cookie_names)` is pure and returns `text` with every credential
-it recognises replaced by `[redacted]`: the value after `Bearer` / `Basic`, any
+it recognises replaced by `[redacted]`: the value after `Bearer` / `Basic` / `DPoP`, any
 JWT-shaped string (a JWS or JWE: base64url segments, the first `eyJ` — the encoding of
 `{"`), the value of a `Cookie:` / `Set-Cookie:` / `Authorization:` header (also as
 Python prints a header mapping: `'Cookie': '...'`), OAuth parameters that carry a
@@ -29,6 +29,8 @@ _HEADER = re.compile(
     r"""(?i)\b((?:set-)?cookie|authorization|proxy-authorization)(['"]?\s*[:=,]\s*['"]?)([^'"\r\n]+)"""
 )
 _SCHEME = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+")
+# RFC 9449 §7.1 `DPoP <token>`; 16+ characters, so "DPoP proof" stays readable.
+_DPOP = re.compile(r"(?i)\b(dpop)(\s+)[A-Za-z0-9._~+/=-]{16,}")
 # RFC 7515 §7.1 compact JWS (3 segments) and RFC 7516 §7.1 JWE (5); the header always
 # starts with '{"', so `eyJ` keeps host names like a.b.example out.
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){2,4}")
@@ -50,6 +52,7 @@ def _cookie_values(names: Iterable[str]) -> re.Pattern[str] | None:
 def redact(text: str, cookie_names: Iterable[str] = ()) -> str:
     text = _HEADER.sub(lambda m: f"{m[1]}{m[2]}{MASK}", text)
     text = _SCHEME.sub(lambda m: f"{m[1]}{m[2]}{MASK}", text)
+    text = _DPOP.sub(lambda m: f"{m[1]}{m[2]}{MASK}", text)
     text = _JWT.sub(MASK, text)
     text = _OAUTH_PARAMS.sub(lambda m: f"{m[1]}{m[2]}{MASK}", text)
     cookies = _cookie_values(cookie_names)
