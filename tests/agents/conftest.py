@@ -40,7 +40,11 @@ def agent_provider() -> Iterator[OIDCProvider]:
     # Any resource indicator ("*": the gateways' ports are picked per test) gets a
     # JWT access token (RFC 9068) with aud = that indicator.
     servers = {"*": {"scope": SCOPES, "accessTokenFormat": "jwt", "jwt": {"sign": {"alg": "ES256"}}}}
-    features = {"features": {"clientCredentials": {"enabled": True}}}
+    features = {
+        "features": {"clientCredentials": {"enabled": True}},
+        # The library's default DPoP algorithms are ES256 and EdDSA: RSA keys too.
+        "enabledJWA": {"dPoPSigningAlgValues": ["ES256", "RS256", "PS256", "EdDSA"]},
+    }
     with running_oidc_provider(clients=[agent_client()], resource_servers=servers, options=features) as provider:
         yield provider
 

@@ -35,6 +35,7 @@ from tests.testbed.redis import RedisServer
 
 KEY = DpopKey()
 OTHER = DpopKey()
+RSA = DpopKey.rsa()  # its public JWK makes a header past 512 bytes
 PATH = "/mcp/tools"
 
 
@@ -42,6 +43,7 @@ PATH = "/mcp/tools"
 class Bed:
     gateway: Gateway
     token: str  # bound to KEY
+    rsa_token: str  # bound to RSA
 
     @property
     def url(self) -> str:
@@ -63,7 +65,9 @@ def bed(
     gateway = start_api_gateway(agent_provider, recording_upstream.url, tmp_path_factory.mktemp("dpop"))
     try:
         # Module scope, sync: the token is fetched on a loop of its own.
-        yield Bed(gateway, asyncio.run(bound_token(agent_provider, gateway.url + "/mcp")))
+        resource = gateway.url + "/mcp"
+        tokens = [asyncio.run(bound_token(agent_provider, resource, key)) for key in (KEY, RSA)]
+        yield Bed(gateway, *tokens)
     finally:
         gateway.stop()
 
@@ -103,6 +107,10 @@ def dpop(proof: Callable[[Bed], str]) -> Row:
 
 ROWS: list[Any] = [
     pytest.param(dpop(lambda b: KEY.proof("GET", b.url, token=b.token)), 200, None, "scopes-ok", id="valid"),
+    pytest.param(
+        lambda b: (f"DPoP {b.rsa_token}", (RSA.proof("GET", b.url, token=b.rsa_token),)),
+        200, None, "scopes-ok", id="valid-rs256",
+    ),
     pytest.param(
         dpop(lambda b: KEY.proof("GET", b.url.replace("http://", "HTTP://").replace("/mcp/", "/mcp/./") + "?page=2#x", token=b.token)),
         200, None, "scopes-ok", id="htu-normalized-query-ignored",

@@ -45,6 +45,19 @@ from authgate.decision import Reason
 from authgate.routing import PathRejected, normalize_path
 
 PROOF_TYPE = "dpop+jwt"
+
+
+class _ProofRegistry(jws.JWSRegistry):
+    # joserfc's default caps a protected header at 512 bytes: an RSA-2048 public JWK in
+    # the `jwk` header (RFC 9449 §4.2) is past it. 4 KiB holds RSA-4096.
+    max_header_length = 4096
+    max_payload_length = 4096
+
+
+_PARSE = _ProofRegistry()
+# One registry per algorithm: the signature is verified with exactly the `alg` that
+# was checked against the allow-list, never a list an attacker could pick from.
+_VERIFY = {alg: _ProofRegistry(algorithms=[alg]) for alg in ALLOWED_ALGORITHMS}
 _MAX_PROOF = 8192  # bytes: an RSA-4096 jwk and a few claims fit well within it
 _MAX_JTI = 256
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -133,7 +146,7 @@ def normalize_htu(url: str) -> str | None:
 
 def _header(proof: str) -> dict[str, Any]:
     try:
-        compact = jws.extract_compact(proof.encode("ascii"))
+        compact = jws.extract_compact(proof.encode("ascii"), registry=_PARSE)
     except (JoseError, ValueError, UnicodeEncodeError) as error:
         raise ProofInvalid(Reason.DPOP_PROOF_INVALID, f"not a compact JWS: {error}") from None
     return dict(compact.protected)
@@ -157,7 +170,7 @@ def _public_key(jwk: object) -> Any:
 
 def _verified_claims(proof: str, key: Any, alg: str) -> dict[str, Any]:
     try:
-        payload = jws.deserialize_compact(proof, key, algorithms=[alg]).payload
+        payload = jws.deserialize_compact(proof, key, registry=_VERIFY[alg]).payload
     except (JoseError, ValueError) as error:
         raise ProofInvalid(Reason.DPOP_PROOF_INVALID, f"signature: {error}") from None
     try:
