@@ -9,7 +9,8 @@ or `csrf-cross-site` and the session lives on — a logout link in an `<img>` or
 forged form on another site must not sign users out (logout CSRF; OWASP CSRF
 Prevention Cheat Sheet, CWE-352). A POST without a
 session cookie has nothing to end and is sent to the logged-out page. A good POST
-ends the gateway session (store and cookie) and then sends the browser (303) to the
+ends the gateway session (store and cookie), revokes its refresh token at the
+provider where it has a revocation endpoint (RFC 7009, best effort), and then sends the browser (303) to the
 provider's `end_session_endpoint` with `id_token_hint` and a
 `post_logout_redirect_uri` on this host (OIDC RP-Initiated Logout 1.0 §2), or to the
 logged-out page when the provider has none. `backchannel-logout` validates the
@@ -20,6 +21,7 @@ so every replica sees the logout.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -125,6 +127,7 @@ async def _end_session(
     location = LOGGED_OUT
     if session is not None:
         exchange.identity = session.identity
+        await _revoke(auth, session.identity.provider, session.tokens.refresh_token)
         location = await _end_session_url(auth, session.identity.provider, session.tokens.id_token, facts.scheme, authority(facts, request)) or LOGGED_OUT
     exchange.decision = endpoint("logout", Reason.LOGOUT)
     response = _see_other(location, facts.request_id)
@@ -132,6 +135,28 @@ async def _end_session(
     secure = facts.scheme == "https"
     clear_cookie(response, session_cookie(sessions, secure), sessions=sessions, secure=secure)
     return response
+
+
+# A logout waits this long at most for the provider's revocation endpoint: the user
+# is logged out here either way.
+REVOKE_TIMEOUT = 2.0
+
+
+async def _revoke(auth: AuthRuntime, provider_id: str, refresh_token: str | None) -> None:
+    """Revoke the session's refresh token at the provider (RFC 7009 §2.1; RFC 9700
+    §4.14: a token that outlives the session is one that can be stolen), where the
+    provider has a revocation endpoint. Best effort: a failure is logged."""
+    client = auth.oidc.get(provider_id)
+    if client is None or refresh_token is None:
+        return
+    try:
+        metadata = await client.load()
+        if metadata.revocation_endpoint is None:
+            return
+        async with asyncio.timeout(REVOKE_TIMEOUT):
+            await client.revoke(refresh_token, hint="refresh_token")
+    except (ProviderError, TimeoutError) as error:
+        log.warning("logout: revoking the refresh token at %s failed: %s", provider_id, error)
 
 
 async def _end_session_url(
