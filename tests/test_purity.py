@@ -87,6 +87,10 @@ PURE_MODULES = [
     "authgate.config.schema_listener",
     # the request as read from the wire: what every stage reads instead of aiohttp's
     "authgate.wire",
+    # Shared Signals: what an event means and whom it names, and its config
+    "authgate.signals.events",
+    "authgate.signals.subjects",
+    "authgate.config.schema_signals",
 ]
 IO_LIBRARIES = {
     "aiohttp", "redis", "authlib", "jwt", "yarl", "multidict", "cryptography", "maxminddb",

@@ -5,8 +5,8 @@ receiver: it publishes `/.well-known/ssf-configuration` (issuer, `jwks_uri`,
 `delivery_methods_supported`) and its JWKS, signs real Security Event Tokens with its
 own EC P-256 key (`sign`), pushes them (`push`, RFC 8935) and queues them for poll
 delivery (`queue`; `/poll` answers RFC 8936 requests, keeps what was acknowledged
-in `acked` and what was refused in `refused`, and requires `Authorization: Bearer
-POLL_TOKEN`). `rogue_sign` signs with a key the JWKS does not hold, under the real
+in `acked` and what was refused in `refused`, requires `Authorization: Bearer
+POLL_TOKEN`, and answers `poll_status` instead when a test sets it). `rogue_sign` signs with a key the JWKS does not hold, under the real
 `kid`: a forgery. Fixture: `transmitter` (on 127.0.0.3, its own loopback host).
 """
 
@@ -46,6 +46,8 @@ class Transmitter:
         self.acked: list[str] = []
         self.refused: dict[str, Any] = {}
         self.polls = 0
+        self.poll_status = 200  # set to 503 (say) for a poll endpoint that is down
+        self.poll_times: list[float] = []
 
     @property
     def issuer(self) -> str:
@@ -80,6 +82,9 @@ class Transmitter:
     async def _poll(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {POLL_TOKEN}":
             return web.json_response({"error": "invalid_token"}, status=401)
+        self.poll_times.append(time.monotonic())
+        if self.poll_status != 200:
+            return web.json_response({"error": "unavailable"}, status=self.poll_status)
         body = await request.json()
         self.polls += 1
         for jti in body.get("ack", []):
