@@ -68,9 +68,11 @@ def gateway(provider: OIDCProvider, echo_upstream: TestServer, gateway_factory: 
     return gateway_factory(config(provider, str(echo_upstream.make_url("/")).rstrip("/")))
 
 
-async def agent_token(op: OIDCProvider, resource: str = API, scope: str = "api:read") -> str:
+async def agent_token(op: OIDCProvider, resource: str | None = API, scope: str = "api:read") -> str:
     """The agent's client-credentials token (RFC 6749 §4.4) for `resource` (RFC 8707)."""
-    form = {"grant_type": "client_credentials", "resource": resource, "scope": scope}
+    form = {"grant_type": "client_credentials", "scope": scope}
+    if resource is not None:
+        form["resource"] = resource
     async with aiohttp.ClientSession() as http:
         async with http.post(op.endpoint("token"), data=form, headers=client_auth_header(AGENT, AGENT_SECRET)) as r:
             body = await r.json()
@@ -146,6 +148,19 @@ async def test_token_for_another_resource_is_not_this_routes(provider: OIDCProvi
     status, challenge, request_id = await call(gateway, token)
     assert status == 401 and "token-audience-invalid" in challenge
     assert gateway.record(request_id)["reason"] == "token-audience-invalid"
+
+
+async def test_token_without_an_audience_is_refused(provider: OIDCProvider, gateway: Gateway) -> None:
+    # No resource indicator: the provider's answer names no `aud`; like a JWT without
+    # one (RFC 9068 §4), it is nobody's in particular — so not this route's.
+    token = await agent_token(provider, None, "")
+    async with aiohttp.ClientSession() as http:
+        headers = client_auth_header(GATEWAY, GATEWAY_SECRET)
+        async with http.post(provider.endpoint("token/introspection"), data={"token": token}, headers=headers) as r:
+            answer = await r.json()
+    assert answer["active"] is True and "aud" not in answer
+    status, challenge, _ = await call(gateway, token)
+    assert status == 401 and "token-audience-invalid" in challenge
 
 
 async def test_cache_is_bounded(provider: OIDCProvider, gateway: Gateway) -> None:
