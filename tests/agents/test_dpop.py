@@ -294,3 +294,28 @@ async def test_behind_a_forward_auth_proxy_the_proof_names_the_public_url(
     assert [status for status, _, _ in answers] == [200, 401]
     assert f'resource_metadata="{public}/.well-known/oauth-protected-resource/mcp"' in answers[1][1]
     assert gateway.record(answers[1][2])["reason"] == "dpop-htu-mismatch"
+
+
+async def test_behind_a_forward_auth_proxy_a_short_token_gets_insufficient_scope(
+    agent_provider: OIDCProvider, recording_upstream: RecordingUpstream, tmp_path: Path
+) -> None:
+    gateway = start_api_gateway(
+        agent_provider, recording_upstream.url, tmp_path, server={"trusted_proxies": ["127.0.0.1/32"]}
+    )
+    try:
+        answer = await client_credentials(
+            agent_provider.endpoint("token"), AGENT_ID, AGENT_SECRET, resource=gateway.url + "/mcp", scope="orders.read"
+        )
+        headers = {
+            "X-Forwarded-Method": "GET", "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "127.0.0.1:8443", "X-Forwarded-Uri": PATH,
+            "Authorization": f"Bearer {answer['access_token']}", "Accept": "application/json",
+        }  # fmt: skip
+        async with aiohttp.ClientSession() as http:
+            async with http.get(gateway.url + "/.authgate/auth", headers=headers) as r:
+                status, challenge = r.status, r.headers.get("WWW-Authenticate", "")
+    finally:
+        gateway.stop()
+    assert status == 403
+    assert challenge.startswith('Bearer realm="authgate", error="insufficient_scope", scope="mcp:tools"')
+    assert 'resource_metadata="https://127.0.0.1:8443/.well-known/oauth-protected-resource/mcp"' in challenge

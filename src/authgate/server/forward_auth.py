@@ -77,6 +77,7 @@ from authgate.server.facts import resolve_target
 from authgate.server.edge import wire_of
 from authgate.server.forward_plan import add_identity
 from authgate.server.pipeline import evaluate
+from authgate.server.protected_resource import scope_challenge
 from authgate.server.state import ServerRuntime
 from authgate.wire import Wire
 
@@ -295,8 +296,11 @@ def _answer(
         separator = "&" if "?" in consent_url else "?"
         query = urlencode({"return_to": _original_url(facts, forwarded)})
         return _send_to(consent_url + separator + query, facts, forwarded, None)
-    user = exchange.identity.user if exchange.identity else None
-    response = decision_response(wire, runtime.pages, decision, facts, user)
+    identity = exchange.identity
+    response = decision_response(wire, runtime.pages, decision, facts, identity.user if identity else None)
+    if identity is not None and identity.credential == "bearer":
+        authority = _authority(facts.host, forwarded.authority)
+        scope_challenge(response, wire, facts, runtime, decision, authority)
     response.headers[REASON_HEADER] = ",".join(reason.value for reason in decision.reasons)
     if decision.route_id is not None:
         response.headers[ROUTE_HEADER] = decision.route_id

@@ -11,8 +11,9 @@ and without authentication: a client reads it to learn how to get a token (§3).
 client on another origin must be able to read it. Built from the generation the
 request pinned, as an `Answer` of `server/verdict.py`, so both front ends serve it.
 
-`scope_challenge(response, wire, facts, runtime, decision)` adds RFC 6750 §3.1's
-`insufficient_scope` challenge to a 403 whose decision names the scopes missing.
+`scope_challenge(response, wire, facts, runtime, decision, authority)` adds RFC 6750
+§3.1's `insufficient_scope` challenge to a 403 whose decision names the scopes
+missing (`authority`: the host[:port] the client called, forward-auth's forwarded one).
 """
 
 from __future__ import annotations
@@ -60,12 +61,18 @@ async def protected_resource(
 
 
 def scope_challenge(
-    response: web.Response, wire: Wire, facts: RequestFacts, runtime: ServerRuntime, decision: Decision
+    response: web.Response,
+    wire: Wire,
+    facts: RequestFacts,
+    runtime: ServerRuntime,
+    decision: Decision,
+    authority: str | None = None,
 ) -> None:
     scope = dict(decision.extra).get("scope")
     if scope is None or decision.route_id is None:
         return
-    bearer = BearerChallenge.of(runtime.snapshot.routes.by_id(decision.route_id), facts.scheme, wire.host)
+    route = runtime.snapshot.routes.by_id(decision.route_id)
+    bearer = BearerChallenge.of(route, facts.scheme, authority or wire.host)
     if bearer is not None:
         scheme = wire.headers.get("Authorization", "").partition(" ")[0].lower()
         response.headers["WWW-Authenticate"] = insufficient_scope(scope, bearer, scheme)
