@@ -120,6 +120,8 @@ class RedisEventChannel(Listened):
             except _FAILURES + (_Lost,) as error:
                 if failures == 0:
                     log.warning("state events: subscription to %s lost: %s", self.name, error)
+            except Exception:  # a redis-py bug must not end the subscriber for good
+                log.exception("state events: the subscriber of %s failed", self.name)
             finally:
                 self._lose()
                 await _quietly_closed(pubsub)

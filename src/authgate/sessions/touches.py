@@ -71,6 +71,9 @@ class TouchWriter:
                 log.warning("idle touches are not being written (the store failed): %s", error)
             self._failing = True
             return
+        except Exception:  # a bug must not stop the writer: the queue would only fill
+            log.exception("an idle touch failed")
+            return
         self._failing = False
 
     async def close(self, timeout: float = 2.0) -> None:
