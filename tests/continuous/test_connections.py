@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from authgate.config.snapshot import build_snapshot
+from authgate.continuous import tally
 from authgate.continuous.connections import SessionConnections
 from authgate.decide import NO_CONTEXT
 from authgate.decision import Decision
@@ -175,3 +176,26 @@ async def test_a_request_without_a_session_is_not_followed(followed: Followed) -
     with followed.registry.follow(None, FACTS, NO_CONTEXT, "app", followed.closed.append) as follower:
         assert follower is None
         assert len(followed.registry) == 0
+
+
+async def test_a_change_that_still_allows_is_noted_once(followed: Followed) -> None:
+    session = _session()
+    store = followed.generation.auth.store
+    await store.create(session)
+    identity = dataclasses.replace(session.identity, email="a2@example.com")
+    await store.replace_identity(dataclasses.replace(session, identity=identity))
+    notes: list[str] = []
+    changed = StateEvent(EventKind.SESSION_CHANGED, session_key=storage_key(session.id))
+    with followed.registry.follow(session, FACTS, NO_CONTEXT, "app", followed.closed.append, notes.append):
+        await followed.publish(changed)
+        await followed.publish(changed)  # the second re-read finds nothing new
+    assert (followed.closed, notes) == ([], ["identity-changed"])
+
+
+async def test_re_evaluations_are_counted(followed: Followed) -> None:
+    tally.drain()
+    session = _session()
+    with followed.follow(session):
+        followed.registry.attach(followed.generation)  # the same snapshot: no re-decision
+        await followed.publish(StateEvent(EventKind.SESSION_ENDED, session_key=storage_key(session.id)))
+    assert tally.drain() == {("connection", "session-ended"): 1}

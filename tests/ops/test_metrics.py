@@ -6,6 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from authgate.continuous import tally
 from authgate.decision import Outcome
 from authgate.decisionlog import DecisionRecord
 from authgate.ops.metrics import LATENCY_BUCKETS, Metrics, code_class
@@ -107,6 +108,21 @@ def test_reloads_are_counted_by_result() -> None:
     seen = samples(metrics)
     assert seen[("authgate_config_reloads_total", (("result", "applied"),))] == 1
     assert seen[("authgate_config_reloads_total", (("result", "rejected"),))] == 2
+
+
+def test_reevaluations_are_counted_by_kind_and_reason() -> None:
+    metrics = Metrics()
+    tally.drain()  # what earlier tests in this process counted
+    tally.count("refresh", "groups-changed")
+    tally.count("refresh", "groups-changed")
+    tally.count("connection", "session-ended")
+    metrics.flush()
+    seen = samples(metrics)
+    key = "authgate_reevaluations_total"
+    assert seen[(key, (("kind", "refresh"), ("reason", "groups-changed")))] == 2
+    assert seen[(key, (("kind", "connection"), ("reason", "session-ended")))] == 1
+    metrics.flush()  # drained: nothing counted twice
+    assert samples(metrics)[(key, (("kind", "refresh"), ("reason", "groups-changed")))] == 2
 
 
 def test_two_metrics_objects_do_not_share_values() -> None:

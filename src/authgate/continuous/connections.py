@@ -28,6 +28,9 @@ request and the generation current now (`authgate.decide`): the same call the re
 path makes, not a second policy. When the channel loses delivery (`on_lost`), every
 open connection's session is re-read: what was missed is caught up. Every re-check
 is counted (`tally`, kind `connection`): the reason it closed for, or `unchanged`.
+A re-evaluation that changes something and leaves the connection open is `note`d to
+its owner, so the record it ends with names it (`groups-changed`, `reverify-deferred`).
+After an outage (`reverify-deferred`) a session is asked again only `RETRY_AFTER` later.
 An idle end is not enforced on an open connection (the connection is the activity);
 the absolute end is.
 """
@@ -62,6 +65,15 @@ log = logging.getLogger(__name__)
 
 SWEEP = 0.5  # seconds between two checks of absolute ends and re-verification intervals
 Close = Callable[[Decision], None]
+Note = Callable[[Reason], None]
+# After a re-verification the provider could not answer (an outage: `reverify-deferred`)
+# or the store could not serve, a session's connections wait this long before the
+# sweep asks again, instead of asking twice a second.
+RETRY_AFTER = 10.0
+
+
+def _ignore(reason: Reason) -> None:
+    del reason
 _ENDED = "continuous:session"
 _DECIDED = "continuous:policy"
 
@@ -75,6 +87,7 @@ class Follower:
     context: Context
     route_id: str
     close: Close
+    note: Note = _ignore  # a re-evaluation that left it open (`groups-changed`...)
     closed: bool = False
 
 
@@ -93,6 +106,7 @@ class SessionConnections:
         self._channel: object = None
         self._work: set[asyncio.Task[None]] = set()
         self._verifying: set[str] = set()  # session ids with a re-verification running
+        self._retry_at: dict[str, float] = {}  # session id -> no re-verification before
 
     def __len__(self) -> int:
         return sum(len(followers) for followers in self._by_key.values())
@@ -107,13 +121,16 @@ class SessionConnections:
         context: Context,
         route_id: str | None,
         close: Close,
+        note: Note = _ignore,
     ) -> Iterator[Follower | None]:
         """Follow a connection for as long as the `with` lasts (not one decided
-        without a session: a bearer token or a public path)."""
+        without a session: a bearer token or a public path). `note(reason)` hears of
+        each re-evaluation that changed something and left it open, so its record
+        can say so when it ends."""
         if session is None or route_id is None:
             yield None
             return
-        follower = Follower(session, facts, context, route_id, close)
+        follower = Follower(session, facts, context, route_id, close, note)
         identity = session.identity
         subject = (identity.provider, identity.subject)
         sid = (identity.provider, session.provider_sid) if session.provider_sid else None
@@ -203,7 +220,11 @@ class SessionConnections:
         policy = generation.server.policies[lookup.route.id]
         decision = decide(facts, lookup, session.identity, None, policy, follower.context)
         if decision.allowed:
-            tally.count("connection", tally.UNCHANGED)
+            # A reload that still allows it changed nothing about this connection.
+            changed = why if why is not Reason.POLICY_CHANGED else None
+            tally.count("connection", changed or tally.UNCHANGED)
+            if changed is not None:
+                follower.note(changed)
             return
         reasons = decision.reasons if why is None else (*decision.reasons, why)
         self._close(follower, dataclasses.replace(decision, reasons=reasons, rule=decision.rule or _DECIDED))
@@ -241,13 +262,15 @@ class SessionConnections:
         generation = self._generation
         if generation is None:
             return
+        self._retry_at = {sid: at for sid, at in self._retry_at.items() if at > now}
         for follower in self._all():
             session = follower.session
             if now >= session.expires_at:
                 self._close(follower, ended(follower.route_id, Reason.SESSION_EXPIRED))
                 continue
             interval = self._interval(generation, follower)
-            if reverify_due(session.verified_at, interval, now) and session.id not in self._verifying:
+            waiting = session.id in self._verifying or session.id in self._retry_at
+            if reverify_due(session.verified_at, interval, now) and not waiting:
                 self._verifying.add(session.id)
                 self._spawn(self._reverify(session, interval))
 
@@ -277,8 +300,14 @@ class SessionConnections:
             )
         except StoreUnavailable:
             log.warning("a followed connection's session could not be re-verified (store down)")
+            self._retry_at[session.id] = time.time() + RETRY_AFTER
             return
         followers = list(self._by_key.get(storage_key(session.id), ()))
+        if result.reason is Reason.REVERIFY_DEFERRED:  # the provider is down: within grace
+            self._retry_at[session.id] = time.time() + RETRY_AFTER
+            for follower in followers:
+                follower.note(Reason.REVERIFY_DEFERRED)
+            return
         if result.session is None:
             self._end(followers, result.reason or Reason.REVERIFY_FAILED)
             return
