@@ -16,22 +16,24 @@ from authgate.sessions.refresh import RefreshCoordinator
 from tests.oidc.conftest import CLIENT_ID, ClientFactory, http, rogue, rogue_client  # noqa: F401
 from tests.oidc.rogue import RogueProvider, mint
 
-NOW = time.time()
 INTERVAL = 60.0
 
 
 def _claims(rogue: RogueProvider, **changes: Any) -> dict[str, Any]:
-    base = {"iss": rogue.issuer, "aud": CLIENT_ID, "sub": "alice", "iat": int(NOW), "exp": int(NOW) + 300,
+    now = int(time.time())
+    base = {"iss": rogue.issuer, "aud": CLIENT_ID, "sub": "alice", "iat": now, "exp": now + 300,
             "groups": ["admins"], "acr": "mfa", "amr": ["pwd", "otp"], "email": "alice@example.com"}
     return {k: v for k, v in (base | changes).items() if v is not None}
 
 
-def _session(rogue: RogueProvider, *, refresh_token: str | None = "rt", verified: float = NOW - 2 * INTERVAL) -> Session:
+def _session(rogue: RogueProvider, *, refresh_token: str | None = "rt", verified: float | None = None) -> Session:
+    now = time.time()
+    verified = now - 2 * INTERVAL if verified is None else verified
     claims = _claims(rogue)
     identity = Identity("alice", "rogue", "session", email="alice@example.com", groups=("admins",),
                         acr="mfa", amr=("pwd", "otp"), claims={k: v for k, v in claims.items() if k not in ("aud", "iat", "exp")})
-    tokens = Tokens("at", refresh_token, mint(claims, rogue.published[0]), NOW + 3600)
-    return Session("s" * 43, identity, tokens, None, NOW - 3 * INTERVAL, NOW, NOW + 86400, verified)
+    tokens = Tokens("at", refresh_token, mint(claims, rogue.published[0]), now + 3600)
+    return Session("s" * 43, identity, tokens, None, now - 3 * INTERVAL, now, now + 86400, verified)
 
 
 def _token(rogue: RogueProvider, **claims: Any) -> dict[str, Any]:
@@ -52,7 +54,7 @@ async def _run(rogue_client: ClientFactory, session: Session, **config: Any) -> 
 
 
 async def test_nothing_due_asks_nothing(rogue: RogueProvider, rogue_client: ClientFactory) -> None:
-    result, _ = await _run(rogue_client, _session(rogue, verified=NOW))
+    result, _ = await _run(rogue_client, _session(rogue, verified=time.time()))
     assert (result.reason, rogue.token_requests, rogue.userinfo_requests) == (None, [], [])
 
 
@@ -63,14 +65,14 @@ async def test_a_removed_group_is_groups_changed_and_stored(rogue: RogueProvider
     assert result.session.identity.groups == ("staff",)
     stored = await store.get(result.session.id, time.time())
     assert stored is not None and stored.identity.groups == ("staff",)
-    assert stored.verified_at > NOW - 1 and stored.tokens.access_token == "at-2"
+    assert stored.verified_at > time.time() - 5 and stored.tokens.access_token == "at-2"
 
 
 async def test_an_unchanged_identity_is_renewed_without_a_reason(rogue: RogueProvider, rogue_client: ClientFactory) -> None:
     rogue.token_body = _token(rogue)
     result, _ = await _run(rogue_client, _session(rogue))
     assert result.reason is None
-    assert result.session.verified_at > NOW - 1
+    assert result.session.verified_at > time.time() - 5
 
 
 async def test_acr_and_amr_only_as_the_provider_re_asserts_them(rogue: RogueProvider, rogue_client: ClientFactory) -> None:
