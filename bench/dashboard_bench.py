@@ -1,7 +1,7 @@
 """What the live dashboard costs the data plane: the same gateway with it off, closed, open.
 
 Usage:  .venv/bin/python bench/dashboard_bench.py [--duration 5] [--repeat 3]
-            [--connections 64] [--row authgate-public-1w-native] [--no-geo]
+            [--connections 64] [--row authgate-public-1w-native] [--no-geo] [--recent 2000]
 
 Starts one upstream (bench/_apps.py, as http_bench.py does) and three `authgate serve`
 from the same `_configs.gateway_config` row as http_bench.py's (default: the public
@@ -14,7 +14,8 @@ route on the native data plane, one worker, the decision log to a file):
            server-sent-events connection to /dashboard/events (a tick a second,
            counted) and /dashboard/api/decisions every 2 s
 
-Each round runs wrk (`--latency`, as http_bench.py) against the three in turn, so
+Each round runs wrk (`--latency`, as http_bench.py) against the three in turn, each
+round starting with the next one (so none is always first after a quiet spell), and
 drift on a shared box hits all alike; a row reports the median of its rounds, and
 the ratios (closed/off, open/off) are medians of the per-round ratios. CPU µs/req is
 the user+system CPU of the gateway's own processes over the requests it answered.
@@ -98,6 +99,7 @@ def start(name: str, row: _rows.Gateway, upstream: sv.Server, workdir: Path,
     if name != "off":
         admin = sv.free_port()
         config["server"]["admin_listen"] = f"127.0.0.1:{admin}"
+        config["decision_log"]["dashboard"] = {"recent": args.recent}
     server = stack.add(sv.start_authgate(f"authgate-{name}", config, home))
     if admin is not None:
         sv.wait_port(admin, server.processes, name)
@@ -113,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--row", default="authgate-public-1w-native",
                         choices=[n for n, g in _rows.GATEWAYS.items() if not g.logs_in])
     parser.add_argument("--no-geo", action="store_true")
+    parser.add_argument("--recent", type=int, default=2000, help="decision_log.dashboard.recent")
     args = parser.parse_args(argv)
     row = _rows.GATEWAYS[args.row]
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in ROWS}
@@ -126,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             run_wrk(server.url, args, 1.0, None)  # warm-up
         for round_index in range(args.repeat):
             print(f"round {round_index + 1}/{args.repeat}: load {os.getloadavg()[0]:.1f}", flush=True)
-            for name in ROWS:
+            shift = round_index % len(ROWS)  # each row goes first, second, third in turn
+            for name in ROWS[shift:] + ROWS[:shift]:
                 server, admin = gateways[name]
                 page = OpenPage(admin) if name == "open" and admin else contextlib.nullcontext()
                 before = sv.cpu_seconds(server)

@@ -24,7 +24,7 @@ from tests.testbed.ports import free_port, wait_for_port
 from tests.testbed.redis import RedisServer
 
 ROUTED = {"Host": "echo.test", "Accept": "application/json"}
-UNROUTED = {"Host": "nowhere.test", "Accept": "application/json"}  # denied: route-not-found
+UNROUTED = {"Host": "nowhere.test", "Accept": "application/json"}  # denied: host-unknown
 
 
 def shared_config(upstream: str, redis_url: str, admin: int, **top: Any) -> dict[str, Any]:
@@ -140,3 +140,12 @@ async def test_replicas_merge_through_the_redis_stream(
     assert len(rows) == 14
     # As the stream sink wrote them: pseudonymized, never the address itself.
     assert {row["client_ip"][:2] for row in rows} == {"p:"}
+    # A record read back from the stream opens, explained against the current config.
+    denied = next(row for row in rows if row["decision"] == "deny")
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{admins[0]}/dashboard/api/decisions/{denied['request_id']}"
+        async with http.get(url) as r:
+            detail = await r.json()
+    assert detail["reasons"] == denied["reason"].split(",") == ["host-unknown"]
+    assert detail["explain"]["decision"] == "deny" and detail["explain"]["identity"] == "anonymous"
+    assert detail["explain"]["reasons"] == ["host-unknown"] and detail["explain"]["same_as_recorded"]

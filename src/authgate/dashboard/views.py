@@ -13,7 +13,8 @@ Contract (no I/O; the admin handlers in `ops.dashboard` only parse and send):
   `policy.explain` against the generation the gateway runs now, at the record's time.
   The identity is the one the request had (kept in memory by the local feed); a
   record read back from a sink has only its `user`, so its explanation is marked
-  `identity: "user-only"` (no groups, roles or claims: a policy on them will differ).
+  `identity: "user-only"` (no groups, roles or claims: a policy on them will differ),
+  or `"pseudonymized"` when the sink hid the user (then explained as anonymous).
 """
 
 from __future__ import annotations
@@ -170,5 +171,7 @@ def _identity(record: DecisionRecord) -> tuple[Identity | None, str]:
         return record.identity, "as-recorded"
     if record.user is None:
         return None, "anonymous"
+    if record.user.startswith("p:"):  # a pseudonym (decisionlog/pseudonyms.py): nobody to rebuild
+        return None, "pseudonymized"
     user = record.user
     return Identity(user, record.provider or "", "session", username=user), "user-only"

@@ -17,6 +17,9 @@ Contract: `add_dashboard_routes(admin, main)` adds, to the admin application onl
   second with the last `TICK_SERIES` seconds of the series and the summary
   (`dashboard.live`), at most `decision_log.dashboard.clients` at once (503 beyond).
 
+With a shared feed (`dashboard.feeds`) that this worker has just started, an API
+answer waits up to `BACKFILL_WAIT` for its backfill; `ready: false` says it ran out.
+
 Every answer is 404 when the dashboard is off (`dashboard.source.build_dashboard`).
 The `Host` must be an IP literal, `localhost` or one of `decision_log.dashboard.hosts`
 (403 otherwise): the admin listener has no login, so a page under a foreign name
@@ -38,6 +41,7 @@ from aiohttp import web
 
 from authgate.dashboard.live import LiveHub
 from authgate.dashboard.source import Dashboard
+from authgate.dashboard.tap import DashboardTap
 from authgate.dashboard.views import Filters, detail, rows
 from authgate.server.state import GENERATION
 
@@ -49,6 +53,9 @@ CSP = (
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 TICK_SERIES = 10
+# A shared feed that just started backfills first: an API answer waits this long for
+# it (polling), so it is not the empty tap of a worker that had not looked yet.
+BACKFILL_WAIT = 3.0
 WRITE_TIMEOUT = 10.0  # a client that takes no bytes for this long is cut
 _STATIC = {
     "dashboard.js": "text/javascript",
@@ -147,15 +154,25 @@ def _about(dashboard: Dashboard) -> dict[str, object]:
     }
 
 
+async def _ready_tap(dashboard: Dashboard) -> DashboardTap:
+    tap = dashboard.tap()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BACKFILL_WAIT
+    while not dashboard.ready and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    return tap
+
+
 async def _summary(request: web.Request) -> web.Response:
     dashboard = _dashboard(request)
-    tap = dashboard.tap()
+    tap = await _ready_tap(dashboard)
     return _json({**_about(dashboard), "summary": tap.summary(time.time())})
 
 
 async def _series(request: web.Request) -> web.Response:
     dashboard = _dashboard(request)
-    return _json({**_about(dashboard), "series": dashboard.tap().series(time.time())})
+    tap = await _ready_tap(dashboard)
+    return _json({**_about(dashboard), "series": tap.series(time.time())})
 
 
 async def _decisions(request: web.Request) -> web.Response:
@@ -164,12 +181,13 @@ async def _decisions(request: web.Request) -> web.Response:
         filters = Filters.parse(request.query)
     except ValueError as error:
         return _json({"error": str(error)}, status=400)
-    return _json({**_about(dashboard), "rows": rows(dashboard.tap().recent(), filters)})
+    tap = await _ready_tap(dashboard)
+    return _json({**_about(dashboard), "rows": rows(tap.recent(), filters)})
 
 
 async def _decision(request: web.Request) -> web.Response:
     dashboard = _dashboard(request)
-    record = dashboard.tap().find(request.match_info["request_id"])
+    record = (await _ready_tap(dashboard)).find(request.match_info["request_id"])
     if record is None:
         return _json({"error": "no such record among the recent ones"}, status=404)
     return _json(detail(record, request.app[MAIN].get(GENERATION)))
