@@ -169,3 +169,9 @@ async def test_metadata_of_a_path_that_is_no_resource_is_routed_as_usual(mcp_gat
             assert r.status == 404  # no route serves it: not ours to describe
         async with http.post(f"{mcp_gateway.url}/.well-known/oauth-protected-resource/mcp") as r:
             assert (r.status, r.headers["Allow"]) == (405, "GET, HEAD")
+        async with http.head(f"{mcp_gateway.url}/.well-known/oauth-protected-resource/mcp") as r:
+            assert (r.status, await r.read()) == (200, b"")
+            assert r.headers["Content-Type"].startswith("application/json")
+        # The connection is still good after the HEAD (no body was sent on it).
+        async with http.get(f"{mcp_gateway.url}/.well-known/oauth-protected-resource/mcp") as r:
+            assert (await r.json())["resource"] == f"{mcp_gateway.url}/mcp"
