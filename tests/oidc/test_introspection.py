@@ -1,14 +1,17 @@
-"""`oidc.introspection`: the opaque/JWT shape test, the answer checks, the bounded cache."""
+"""`oidc.introspection` and `oidc.introspector`: the opaque/JWT shape test, the answer
+checks, the bounded cache, one call per token at a time."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from authgate.config.schema_client import IntrospectionConfig
-from authgate.oidc.errors import TokenInvalid
+from authgate.oidc.errors import ProviderError, TokenInvalid
 from authgate.oidc.introspection import IntrospectionCache, check_answer, looks_like_jwt, token_key
+from authgate.oidc.introspector import Introspector
 
 ISS = "https://op.example"
 NOW = 1_000_000.0
@@ -85,3 +88,48 @@ def test_cache_key_is_a_hash_not_the_token() -> None:
     token = "2YotnFZFEjr1zCsicMWpAA"
     key = token_key(token)
     assert token not in key and len(key) == 64 and key == token_key(token)
+
+
+class Provider:
+    """A stand-in for the HTTP call only: counts calls, answers after `gate` opens."""
+
+    def __init__(self, answer: dict[str, Any] | Exception) -> None:
+        self.calls = 0
+        self.answer = answer
+        self.gate = asyncio.Event()
+
+    async def introspect(self, token: str) -> dict[str, Any]:
+        self.calls += 1
+        await self.gate.wait()
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+async def test_concurrent_lookups_share_one_call() -> None:
+    provider = Provider(answer())
+    introspector = Introspector(CONFIG, provider.introspect, leeway=60)
+    waiting = [asyncio.ensure_future(introspector.validate("t", issuer=ISS, audiences=["api"], now=NOW)) for _ in range(10)]
+    await asyncio.sleep(0)
+    waiting[0].cancel()  # one client goes away: the others still get the answer
+    provider.gate.set()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert provider.calls == 1
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert all(isinstance(r, dict) and r["sub"] == "alice" for r in results[1:])
+    await introspector.validate("t", issuer=ISS, audiences=["api"], now=NOW + 1)
+    assert provider.calls == 1  # and it was cached
+
+
+async def test_a_failed_call_reaches_every_waiter_and_caches_nothing() -> None:
+    provider = Provider(ProviderError("provider-unreachable"))
+    introspector = Introspector(CONFIG, provider.introspect, leeway=60)
+    waiting = [asyncio.ensure_future(introspector.validate("t", issuer=ISS, audiences=["api"], now=NOW)) for _ in range(3)]
+    await asyncio.sleep(0)
+    provider.gate.set()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(r, ProviderError) for r in results) and provider.calls == 1
+    assert len(introspector.cache) == 0
+    with pytest.raises(ProviderError):
+        await introspector.validate("t", issuer=ISS, audiences=["api"], now=NOW)
+    assert provider.calls == 2  # asked again: an outage is not an answer

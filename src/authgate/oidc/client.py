@@ -41,12 +41,8 @@ import jwt
 from authgate.config.schema_auth import ProviderConfig
 from authgate.oidc.client_auth import ClientAuth, basic_authorization
 from authgate.oidc.errors import ProviderError
-from authgate.oidc.introspection import (
-    IntrospectionCache,
-    check_answer,
-    looks_like_jwt,
-    token_key,
-)
+from authgate.oidc.introspection import IntrospectionCache, looks_like_jwt
+from authgate.oidc.introspector import Introspector
 from authgate.oidc.flow import sanitize_error_text
 from authgate.oidc.jwks import JwksCache
 from authgate.oidc.metadata import (
@@ -125,8 +121,7 @@ class OIDCClient:
         self._client_auth = ClientAuth(config)
         # Kept with the client: a reload that leaves this provider's config alone
         # keeps its cached answers (generation.kept_providers).
-        self.introspection_cache = IntrospectionCache(config.introspection)
-        self._introspecting: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
+        self.introspector = Introspector(config.introspection, self.introspect, leeway=config.leeway)
 
     # ------------------------------------------------------------ discovery
 
@@ -315,43 +310,15 @@ class OIDCClient:
     async def validate_opaque_token(
         self, token: str, *, audiences: Collection[str], now: float
     ) -> dict[str, Any]:
-        """An opaque access token's claims through introspection (`introspection`
-        module: the checks, the cache); `TokenInvalid` when not usable here,
-        `ProviderError` when the provider could not answer (no cache entry then)."""
-        key = token_key(token)
-        found, claims = self.introspection_cache.get(key, now)
-        if not found:
-            claims = await self._introspect_once(key, token, now)
-        return check_answer(
-            claims or {"active": False},
-            issuer=(await self.load()).issuer,
-            audiences=audiences,
-            now=now,
-            leeway=self.config.leeway,
-        )
+        """An opaque access token's claims through introspection (`introspector`:
+        the cache, the checks); `TokenInvalid` when not usable here, `ProviderError`
+        when the provider could not answer (nothing is cached then)."""
+        issuer = (await self.load()).issuer
+        return await self.introspector.validate(token, issuer=issuer, audiences=audiences, now=now)
 
-    async def _introspect_once(self, key: str, token: str, now: float) -> dict[str, Any] | None:
-        """One introspection call per token at a time: concurrent requests with the
-        same uncached token wait for the first one's answer (a burst of an agent's
-        calls is one call to the provider, not one each)."""
-        pending = self._introspecting.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(self._introspect_and_cache(key, token, now))
-            self._introspecting[key] = pending
-            pending.add_done_callback(lambda done: self._introspection_done(key, done))
-        # Shielded: a client that goes away does not cancel the others' answer.
-        return await asyncio.shield(pending)
-
-    def _introspection_done(self, key: str, done: asyncio.Future[dict[str, Any] | None]) -> None:
-        self._introspecting.pop(key, None)
-        if not done.cancelled():
-            done.exception()  # retrieved: every waiter that is still there got it
-
-    async def _introspect_and_cache(self, key: str, token: str, now: float) -> dict[str, Any] | None:
-        answer = await self.introspect(token)
-        claims = answer if answer["active"] is True else None
-        self.introspection_cache.put(key, claims, now)
-        return claims
+    @property
+    def introspection_cache(self) -> IntrospectionCache:
+        return self.introspector.cache
 
     async def _introspection_endpoint(self) -> str:
         configured = self.config.introspection.endpoint
