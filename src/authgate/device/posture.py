@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from authgate.bounded_read import read_at_most
 from authgate.config.schema_adaptive import PostureConfig
 from authgate.device.facts import MAX_DEVICE_ID, DeviceError, DeviceFacts
 from authgate.oidc.errors import ProviderError, TokenInvalid
@@ -114,7 +115,7 @@ def http_jwks_fetch(
     async def fetch() -> dict[str, Any]:
         try:
             async with http.get(url, timeout=limit, allow_redirects=False) as response:
-                body = await response.content.read(_MAX_BODY + 1)
+                body = await read_at_most(response.content, _MAX_BODY)
                 if response.status != 200 or len(body) > _MAX_BODY:
                     raise ProviderError("provider-bad-response", f"{what} {url}: {response.status}")
                 document = _json(body, f"{what} {url}")

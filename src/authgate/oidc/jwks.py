@@ -145,7 +145,7 @@ class JwksCache:
                 return
             self._fetched_at = self._clock()
             self._inflight = asyncio.ensure_future(self._fetch_keys())
-            self._inflight.add_done_callback(_retrieve_exception)
+            self._inflight.add_done_callback(retrieve_exception)
         # shield: one caller giving up (cancelled) must not cancel the others' fetch.
         await asyncio.shield(self._inflight)
 
@@ -166,7 +166,7 @@ def _only_candidate(keys: tuple[_Jwk, ...], alg: str) -> PyJWK | None:
     return candidates[0] if candidates else None
 
 
-def _retrieve_exception(future: asyncio.Future[None]) -> None:
+def retrieve_exception(future: asyncio.Future[None]) -> None:
     # Every awaiting caller sees the error; this only keeps asyncio from logging
     # "exception was never retrieved" when all of them were cancelled meanwhile.
     if not future.cancelled():

@@ -23,6 +23,7 @@ import logging
 
 from aiohttp import web
 
+from authgate.bounded_read import read_at_most
 from authgate.decision import Outcome, Reason, reason_of
 from authgate.outcomes import endpoint
 from authgate.oidc.errors import ProviderError, TokenInvalid
@@ -97,7 +98,7 @@ async def signals_push(request: web.Request, exchange: Exchange, runtime: Server
         return _refused(exchange, Reason.SIGNAL_AUTHENTICATION_FAILED)
     if request.content_type != CONTENT_TYPE:
         return _refused(exchange, Reason.SIGNAL_INVALID)  # §2.1
-    body = await request.content.read(_MAX_SET + 1)
+    body = await read_at_most(request.content, _MAX_SET)
     if len(body) > _MAX_SET or not body.strip() or not body.isascii():
         return _refused(exchange, Reason.SIGNAL_INVALID)
     return await _receive(request, exchange, runtime, transmitter, body.decode().strip())

@@ -39,6 +39,7 @@ from typing import Any
 
 import aiohttp
 
+from authgate.bounded_read import read_at_most
 from authgate.oidc.errors import ProviderError, TokenInvalid
 from authgate.request_id import new_request_id
 from authgate.sessions.store import LockTimeout, SessionStore, StoreUnavailable
@@ -168,7 +169,7 @@ async def _post(http: aiohttp.ClientSession, transmitter: Transmitter, body: dic
     timeout = aiohttp.ClientTimeout(total=transmitter.provider.timeout)
     url = str(config.poll_url)
     async with http.post(url, json=body, headers=headers, timeout=timeout, allow_redirects=False) as response:
-        data = await response.content.read(MAX_ANSWER + 1)
+        data = await read_at_most(response.content, MAX_ANSWER)
         if response.status != 200:
             raise PollFailed(f"{url}: HTTP {response.status}")
     if len(data) > MAX_ANSWER:

@@ -4,8 +4,10 @@ Contract: `Transmitter(provider, http)` is built per config generation for each
 provider with a `signals` block (kept across reloads while that provider's config is
 unchanged, as its OIDC client is) and does no I/O until used. `load()` reads the
 transmitter's configuration metadata (SSF 1.0 §7: `/.well-known/ssf-configuration`,
-or `signals.configuration_url`) once and caches it; a failed load is not cached, so
-a transmitter that was down is used as soon as it is back. The metadata's `issuer`
+or `signals.configuration_url`) once and caches it. Concurrent callers share one
+fetch, and a failed one is answered from memory for `RETRY_AFTER` seconds: pushes
+arriving while the transmitter is down (or forged ones, without `push_token`) cost
+it one request per interval, not one each; after that the next caller tries again. The metadata's `issuer`
 must be the configured one (modulo one trailing slash; SSF 1.0 §7.2 — a document
 naming another issuer is a forgery or a mistake) and its `jwks_uri` an http(s) URL.
 `verify(token, now)` is `signals.verify.validate_set` with the metadata's exact
@@ -16,7 +18,9 @@ Errors: `ProviderError` (metadata or JWKS unreachable or bad), `TokenInvalid`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,12 +32,13 @@ from authgate.config.schema_auth import ProviderConfig
 from authgate.config.schema_signals import POLL_DELIVERY, PUSH_DELIVERY, SignalsConfig
 from authgate.device.posture import http_jwks_fetch
 from authgate.oidc.errors import ProviderError
-from authgate.oidc.jwks import JwksCache
+from authgate.oidc.jwks import JwksCache, retrieve_exception
 from authgate.oidc.metadata import same_issuer
 from authgate.signals.events import SecurityEvent, events_of
 from authgate.signals.verify import validate_set
 
 log = logging.getLogger(__name__)
+RETRY_AFTER = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,8 @@ class Transmitter:
         self.config: SignalsConfig = provider.signals
         self._http = http
         self._metadata: TransmitterMetadata | None = None
+        self._loading: asyncio.Future[None] | None = None
+        self._failed: tuple[float, ProviderError] | None = None
         self._jwks = JwksCache(self._fetch_jwks)
 
     @property
@@ -85,14 +92,33 @@ class Transmitter:
         return (str(self.provider.issuer), str(self.config.transmitter))
 
     async def load(self) -> TransmitterMetadata:
-        if self._metadata is None:
-            fetch = http_jwks_fetch(
-                self._http, self.config.metadata_url, timeout=self.provider.timeout, what="ssf-configuration"
-            )
-            metadata = parse_transmitter_metadata(await fetch(), configured=str(self.config.transmitter))
-            self._warn_delivery(metadata)
-            self._metadata = metadata
+        if self._metadata is not None:
+            return self._metadata
+        if self._failed is not None and time.monotonic() - self._failed[0] < RETRY_AFTER:
+            raise self._failed[1]
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(self._fetch_metadata())
+            self._loading.add_done_callback(retrieve_exception)
+        # shield: one caller giving up must not cancel the others' fetch.
+        await asyncio.shield(self._loading)
+        if self._metadata is None:  # the shared fetch failed
+            assert self._failed is not None
+            raise self._failed[1]
         return self._metadata
+
+    async def _fetch_metadata(self) -> None:
+        fetch = http_jwks_fetch(
+            self._http, self.config.metadata_url, timeout=self.provider.timeout, what="ssf-configuration"
+        )
+        try:
+            metadata = parse_transmitter_metadata(await fetch(), configured=str(self.config.transmitter))
+        except ProviderError as error:
+            self._failed = (time.monotonic(), error)
+            return
+        finally:
+            self._loading = None
+        self._warn_delivery(metadata)
+        self._failed, self._metadata = None, metadata
 
     def _warn_delivery(self, metadata: TransmitterMetadata) -> None:
         wanted = PUSH_DELIVERY if self.config.delivery == "push" else POLL_DELIVERY
@@ -122,3 +148,4 @@ class Transmitter:
 
     def events(self, claims: Mapping[str, Any]) -> list[SecurityEvent]:
         return events_of(claims, self.issuers)
+
