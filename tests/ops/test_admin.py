@@ -134,6 +134,31 @@ async def test_metrics_are_scraped(ops_gateway: Callable[..., Gateway]) -> None:
         "process_resident_memory_bytes",
     } <= names
     assert seen[("authgate_sessions_active", ())] == 0
+    # The memory store's channel is always connected; the memory store is not cached.
+    assert seen[("authgate_state_events_connected", ())] == 1
+    assert seen[("authgate_session_cache_entries", ())] == 0
+
+
+async def gauge_becomes(gateway: Gateway, name: str, value: float, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while (seen := (await scrape(gateway)).get((name, ()))) != value:
+        assert time.monotonic() < deadline, f"{name} stayed {seen}, not {value}"
+        await asyncio.sleep(0.2)
+
+
+async def test_the_state_event_channel_is_seen_down_and_back_on_redis(
+    ops_gateway: Callable[..., Gateway], redis_server_factory: Callable[..., RedisServer]
+) -> None:
+    redis = redis_server_factory()
+    gateway = ops_gateway(
+        store={"backend": "redis", "url": redis.url},
+        secrets={"cookie_secret": ["test-cookie-secret-0123456789abcdefghijklmnop"]},
+    )
+    await gauge_becomes(gateway, "authgate_state_events_connected", 1)
+    await redis.astop()
+    await gauge_becomes(gateway, "authgate_state_events_connected", 0)
+    await redis.astart()
+    await gauge_becomes(gateway, "authgate_state_events_connected", 1)
 
 
 async def test_requests_are_counted_by_route_decision_and_reason(

@@ -174,15 +174,19 @@ RETRIES = web.AppKey("discovery_retries", DiscoveryRetries)
 
 
 def sample(main: web.Application) -> None:
-    """Pull states (drops, in flight, sessions held) into the metrics."""
+    """Pull states (drops, in flight, sessions held, the state-event channel, the
+    session cache) into the metrics."""
     generation = main.get(GENERATION)
     store = generation.auth.store if generation is not None else None
+    cache = store.cache if isinstance(store, CachedSessionStore) else None
     if isinstance(store, CachedSessionStore):
         store = store.store  # the store the gateway's cache sits in front of
     decision_log = main.get(DECISION_LOG)
     main[METRICS].sample(
         dropped=decision_log.dropped if decision_log is not None else 0,
         in_flight=main[IN_FLIGHT].count,
+        events_connected=generation.auth.events.connected if generation is not None else False,
+        cached_sessions=len(cache) if cache is not None else 0,
         # Only the memory store can count cheaply; counting Redis keys needs a SCAN.
         sessions=len(store) if isinstance(store, Sized) else None,
     )

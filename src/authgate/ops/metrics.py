@@ -178,6 +178,17 @@ class Metrics:
         # Made at the first sample that has a count: on the Redis store there is none,
         # and a gauge that was never set would read 0, which is a lie.
         self.sessions: Gauge | None = None
+        # 1 while the state-event channel receives (docs/events.md); the lowest worker's
+        # in multiprocess mode, so one disconnected worker shows.
+        self.events_connected = Gauge(
+            "authgate_state_events_connected",
+            "1 while the state-event channel is subscribed (caches are served), else 0.",
+            registry=registry, multiprocess_mode="livemin",
+        )
+        self.cached_sessions = Gauge(
+            "authgate_session_cache_entries", "Sessions in the per-process session caches.",
+            registry=registry, multiprocess_mode="livesum",
+        )
         self._registry = registry
         self._exposed = self._exposition_registry(registry, multiprocess_dir)
         self._outcomes: dict[tuple[str, Outcome, str, int], int] = {}
@@ -236,9 +247,19 @@ class Metrics:
     def reloaded(self, applied: bool) -> None:
         self.reloads.labels("applied" if applied else "rejected").inc()
 
-    def sample(self, *, dropped: int, in_flight: int, sessions: int | None) -> None:
+    def sample(
+        self,
+        *,
+        dropped: int,
+        in_flight: int,
+        sessions: int | None,
+        events_connected: bool = True,
+        cached_sessions: int = 0,
+    ) -> None:
         """Flush, and pull the current states in: totals as increments, counts as gauges."""
         self.flush()
+        self.events_connected.set(1 if events_connected else 0)
+        self.cached_sessions.set(cached_sessions)
         if dropped > self._dropped_seen:
             self.decision_log_dropped.inc(dropped - self._dropped_seen)
             self._dropped_seen = dropped
