@@ -91,6 +91,10 @@ PURE_MODULES = [
     "authgate.signals.events",
     "authgate.signals.subjects",
     "authgate.config.schema_signals",
+    # bearer routes as OAuth protected resources: where a resource is, its challenges
+    "authgate.config.schema_bearer",
+    "authgate.resource.identifier",
+    "authgate.resource.challenge",
 ]
 IO_LIBRARIES = {
     "aiohttp", "redis", "authlib", "jwt", "yarl", "multidict", "cryptography", "maxminddb",

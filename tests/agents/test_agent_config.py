@@ -11,7 +11,8 @@ import pytest
 from authgate.config.errors import ConfigError
 from authgate.config.loader import load_config
 from authgate.config.snapshot import build_snapshot
-from authgate.resource.metadata import WELL_KNOWN, document, metadata_url, resource_of, route_for
+from authgate.resource.identifier import WELL_KNOWN, metadata_url, resource_of, route_for
+from authgate.resource.metadata import document
 
 FILES = Path(__file__).parent / "files"
 

@@ -2,11 +2,12 @@
 
 Contract, by module:
 
-    metadata   RFC 9728 protected resource metadata: a route's resource identifier,
-               its `/.well-known/oauth-protected-resource` document, the
-               `resource_metadata` URL its 401 names
+    identifier a route's RFC 9728 resource identifier, where its metadata lives
+               (the `resource_metadata` URL its 401 names), which route a
+               `/.well-known/oauth-protected-resource/...` request describes (pure)
+    metadata   the RFC 9728 document of a route
     challenge  the `WWW-Authenticate` answers of a bearer route (RFC 6750 §3,
-               RFC 9449 §7.1 DPoP errors, RFC 9728 §5.1)
+               RFC 9449 §7.1 DPoP errors, RFC 9728 §5.1) (pure)
     dpop       one DPoP proof JWT checked (RFC 9449 §4.3), pure
     nonce      server-issued DPoP nonces (RFC 9449 §8-9), stateless across replicas
     binding    a validated token's `cnf` against the request: DPoP (`jkt`, with the

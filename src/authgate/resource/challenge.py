@@ -20,7 +20,7 @@ Errors, by the reason that decided:
 | a policy's scopes (403)                  | as sent| insufficient_scope, scope (RFC 6750 §3.1) |
 
 `error_description` is the reason code: stable, and it says nothing the client
-does not know. Pure: no I/O.
+does not know. Pure module: no I/O library.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from authgate.config.schema_bearer import DpopMode
 from authgate.decision import Decision, Outcome, Reason
-from authgate.resource.metadata import metadata_url
+from authgate.resource.identifier import metadata_url
 from authgate.routing import Route
 
 REALM = 'realm="authgate"'

@@ -2,7 +2,7 @@
 
 Contract: `protected_resource(wire, exchange, runtime, auth)` answers a request for
 `/.well-known/oauth-protected-resource[/<path>]` that names a bearer route's
-resource (`resource.metadata.route_for`) — the JSON document on GET and HEAD, a 405
+resource (`resource.identifier.route_for`) — the JSON document on GET and HEAD, a 405
 naming them otherwise — with the decision set on the exchange (rule
 `endpoint:oauth-protected-resource`, the route's id), or None when the path names
 no resource of ours (the caller routes it as any request). Served before routing
@@ -24,7 +24,8 @@ from authgate.decision import Decision, Reason
 from authgate.facts import RequestFacts
 from authgate.outcomes import endpoint, refusal
 from authgate.resource.challenge import BearerChallenge, insufficient_scope
-from authgate.resource.metadata import document, resource_of, route_for
+from authgate.resource.identifier import resource_of, route_for
+from authgate.resource.metadata import document
 from authgate.server.answers import decision_response
 from authgate.server.auth_state import AuthRuntime
 from authgate.server.exchange import Exchange

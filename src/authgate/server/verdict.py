@@ -45,7 +45,7 @@ from authgate.proxy.handshake import wants_websocket
 from authgate.ratelimit.headers import retry_after
 from authgate.request_id import HEADER as REQUEST_ID_HEADER
 from authgate.resource.challenge import BearerChallenge
-from authgate.resource.metadata import is_metadata_path
+from authgate.resource.identifier import is_metadata_path
 from authgate.routing import Route
 from authgate.server.answers import consent_response, decision_response, login_response
 from authgate.server.auth_state import AuthRuntime
