@@ -74,10 +74,17 @@ async def _applied(gateway: Gateway) -> float:
     return time.monotonic()
 
 
+@pytest.mark.parametrize("data_plane", ["native", "aiohttp"])
 async def test_a_websocket_is_closed_when_a_reload_takes_the_users_access_away(
-    oidc_provider: OIDCProvider, upstream: str, gateway_factory: Callable[..., Gateway], tmp_path: Path
+    data_plane: str,
+    oidc_provider: OIDCProvider,
+    upstream: str,
+    gateway_factory: Callable[..., Gateway],
+    tmp_path: Path,
 ) -> None:
-    gateway = gateway_factory(login_config(oidc_provider, upstream, tmp_path / "keys.pem"))
+    config = login_config(oidc_provider, upstream, tmp_path / "keys.pem")
+    config["server"] = {"data_plane": data_plane}  # native: the upgrade is handed over
+    gateway = gateway_factory(config)
     async with _browser() as client:
         await log_in(client, gateway, "/")
         ws = await _open_ws(client, gateway)
