@@ -4,6 +4,8 @@ on the other replicas within 1 s — on one Redis and on the 3-master cluster.
 - logout at one replica: the next request at the others is denied within 1 s, p99
   over 200 trials (each replica's first denial timed from the logout's answer);
 - a warm request reads no session from Redis (the cache is really in use);
+- the subscriptions cut while a session is deleted without an event (the gap a
+  reconnect leaves): no replica serves its cached copy;
 - Redis going away (the server, or every node of the cluster): every replica answers
   503 within 1 s (fails closed, nothing served from a cache), and once Redis is back,
   a session gone with the old data is denied everywhere — no cache kept it.
@@ -121,6 +123,37 @@ async def test_a_warm_request_reads_no_session_from_redis(
         for gateway in replicas.gateways:
             assert await replicas.status(gateway, session) == 200
     assert await hgetall_calls(target) == before
+
+
+async def kill_subscriptions(target: RedisServer | RedisClusterBed) -> int:
+    """Close every pub/sub connection, as a Redis restart or a network blip would."""
+    servers = [target] if isinstance(target, RedisServer) else target.servers
+    killed = 0
+    for server in servers:
+        node = aioredis.Redis(host=server.host, port=server.port)
+        try:
+            killed += int(await node.execute_command("CLIENT", "KILL", "TYPE", "pubsub"))
+        finally:
+            await node.aclose()
+    return killed
+
+
+async def test_a_dropped_subscription_drops_the_cache_so_a_missed_change_is_not_served(
+    replicas: Replicas, target: RedisServer | RedisClusterBed
+) -> None:
+    """The subscriptions are cut (redis-py reconnects them within milliseconds) and the
+    session is deleted with no event at all, as if its event fell in that gap: no
+    replica serves its cached copy, because a reconnect counts as a loss."""
+    session = await replicas.mint()
+    for gateway in replicas.gateways:
+        assert await replicas.status(gateway, session) == 200
+    assert await kill_subscriptions(target) >= 3  # one per gateway at least
+    await replicas.store.delete(session.id)  # the test's own store: publishes nothing
+    since = time.monotonic()
+    for gateway in replicas.gateways:
+        while (status := await replicas.status(gateway, session)) == 200:
+            assert time.monotonic() - since < BOUND, "a cached copy outlived a lost channel"
+        assert status == 401, status
 
 
 @pytest.fixture(params=["redis", "cluster"])
