@@ -78,6 +78,7 @@ class RedisEventChannel(Listened):
         # of one deployment do not all lose their subscription with one node.
         self._attempt = random.randrange(1 << 16) if first_node is None else first_node - 1
         self.node = ""  # on a cluster: the node ("host:port") subscribed at last
+        self._initializing = asyncio.Lock()
 
     @property
     def name(self) -> str:
@@ -85,7 +86,16 @@ class RedisEventChannel(Listened):
 
     async def publish(self, event: StateEvent) -> None:
         with redis_errors_as(StoreUnavailable):
+            if isinstance(self._client, RedisCluster):
+                await self._initialized(self._client)
             await self._client.publish(self._name, event.encode())
+
+    async def _initialized(self, client: RedisCluster) -> None:
+        # redis-py 8.1's asyncio cluster client used first by two tasks at once (the
+        # subscriber, a publish) can hand one a connection the other is still making
+        # (see ratelimit/redis_limiter.py): its slot map is loaded under one lock.
+        async with self._initializing:
+            await client.initialize()
 
     @property
     def connected(self) -> bool:
@@ -134,7 +144,7 @@ class RedisEventChannel(Listened):
         # Any node hears every classic PUBLISH: take them in turn, so a node that is
         # down costs one attempt, not every attempt until the slot map is re-read.
         with contextlib.suppress(*_FAILURES):
-            await self._client.initialize()
+            await self._initialized(self._client)
         nodes = self._client.get_nodes()
         self._attempt += 1
         node = nodes[self._attempt % len(nodes)] if nodes else None
