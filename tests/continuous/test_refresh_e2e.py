@@ -38,12 +38,14 @@ def started(
     """`started(route_keys..., provider={overrides})`: a provider of the test's own and
     a gateway whose route re-verifies every `REVERIFY` seconds."""
 
-    def start(provider: dict[str, Any] | None = None, **route: Any) -> tuple[OIDCProvider, Gateway]:
-        op = oidc_provider_factory()
+    def start(
+        provider: dict[str, Any] | None = None, ttl: dict[str, int] | None = None, **route: Any
+    ) -> tuple[OIDCProvider, Gateway]:
+        op = oidc_provider_factory(ttl=ttl)
         upstream = str(echo_upstream.make_url("/")).rstrip("/")
-        config = login_config(op, upstream, tmp_path / "keys.pem", route=route)
-        config["routes"][0]["reverify_every"] = f"{REVERIFY}s"
+        config = login_config(op, upstream, tmp_path / "keys.pem", route={"reverify_every": f"{REVERIFY}s", **route})
         config["providers"][0] |= provider or {}
+        config["sessions"] = {"refresh_before": "1s"}
         return op, gateway_factory(config)
 
     return start
@@ -78,6 +80,20 @@ async def test_a_group_removed_at_the_provider_is_denied_on_the_next_request_aft
         # Decided on the refreshed identity from now on, without another refresh.
         assert (await _get(client, gateway, "/admin"))[0] == 403
     assert provider.log_text(200_000).count("POST /token") == 2  # the login, one refresh
+
+
+async def test_the_refresh_at_the_access_tokens_end_re_evaluates_too(started: Started) -> None:
+    # No re-verification interval: access tokens live 2 s, refreshed 1 s before the end.
+    provider, gateway = started(ttl={"AccessToken": 2}, policy=ADMINS_ONLY, reverify_every="off")
+    async with _browser() as client:
+        await log_in(client, gateway, "/")
+        assert (await _get(client, gateway, "/admin"))[0] == 200
+        provider.set_user_claims("alice", dict(DEFAULT_USERS["alice"]["claims"], groups=["hr-staff"]))
+        assert (await _get(client, gateway, "/admin"))[0] == 200  # not refreshed yet
+        await asyncio.sleep(1.2)
+        status, request_id = await _get(client, gateway, "/admin")
+    assert status == 403
+    assert gateway.record(request_id)["reason"].split(",")[-1] == "groups-changed"
 
 
 async def test_an_unchanged_identity_stays_allowed_and_is_refreshed_once_per_interval(
