@@ -47,6 +47,10 @@ def admin_gateway(
 ) -> Gateway:
     upstream = str(echo_upstream.make_url("/")).rstrip("/")
     config = forward_config(oidc_provider, upstream, tmp_path / "assertion.pem")
+    # The authorization URL must show the redirect_uri the gateway built from the
+    # proxy's forwarded host (asserted below); with PAR (the test bed advertises it)
+    # that parameter would travel in the pushed request instead.
+    config["providers"][0]["par"] = "off"
     admin = {
         "id": "admin",
         "match": {"host": "127.0.0.1", "path_prefix": "/admin/"},
