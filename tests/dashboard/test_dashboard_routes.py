@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 
 from authgate.ops.dashboard import CSP
-from tests.ops.conftest import admin_url, ops_gateway, upstream_url  # noqa: F401  (fixtures)
+from tests.ops.conftest import admin_url, edit_config, ops_gateway, upstream_url  # noqa: F401
 from tests.testbed.gateway import Gateway
 
 UPLOT = Path(__file__).resolve().parents[2] / "src/authgate/dashboard/static/uPlot.iife.min.js"
@@ -83,3 +83,32 @@ async def test_off_means_not_served(ops_gateway: Callable[..., Gateway]) -> None
                 assert r.status == 404, path
         async with client.get(f"{admin_url(gateway)}/metrics") as r:
             assert r.status == 200
+
+
+async def test_a_record_is_explained_against_the_config_running_now(
+    ops_gateway: Callable[..., Gateway],
+) -> None:
+    gateway = ops_gateway()
+    admin = admin_url(gateway)
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"{gateway.url}/reports/q3", headers={"Host": "echo.test"}) as r:
+            assert r.status == 200
+            request_id = r.headers["X-Request-Id"]
+        # The route closes: a reload replaces the public paths by a policy that denies.
+        def close(config: dict[str, object]) -> None:
+            route = config["routes"][0]  # type: ignore[index]
+            route.pop("public")
+            route["policy"] = {"deny": [{"path": ["/reports/**"]}], "allow": [{"authenticated": True}]}
+
+        edit_config(gateway, close)
+        deadline = asyncio.get_running_loop().time() + 15
+        while "config reload (file changed) applied" not in gateway.stderr():
+            assert asyncio.get_running_loop().time() < deadline, gateway.stderr()
+            await asyncio.sleep(0.1)
+        async with client.get(f"{admin}/dashboard/api/decisions/{request_id}") as r:
+            detail = await r.json()
+    assert detail["decision"] == "allow" and detail["rule"] == "routes[echo].public[0]"
+    explained = detail["explain"]
+    assert explained["config_generation"] == 1
+    assert explained["decision"] == "deny" and explained["rule"] == "routes[echo].policy.deny[0]"
+    assert explained["same_as_recorded"] is False
