@@ -41,7 +41,8 @@ IDLE_SECONDS = 120.0
 RETRY_SECONDS = 1.0
 FOLLOW_SECONDS = 0.5  # how long one follow() waits for new lines
 BATCH = 1000  # stream entries per read
-BACKFILL_BYTES = 64 * 1024 * 1024
+BACKFILL_BYTES = 64 * 1024 * 1024  # read in 1 MiB chunks
+FOLLOW_BYTES = 4 * 1024 * 1024  # at most this much per follow(); the rest comes next
 _TIMEOUT = 2.0
 
 
@@ -119,7 +120,6 @@ class FileSource:
         self._path = Path(path)
         self._offset = 0
         self._inode = -1
-        self._partial = b""
 
     def backfill(self, since: float) -> Iterator[list[str]]:
         stat = self._path.stat()
@@ -154,8 +154,11 @@ class FileSource:
             return []
         with self._path.open("rb") as file:
             file.seek(self._offset)
-            data = file.read(min(stat.st_size - self._offset, BACKFILL_BYTES))
+            data = file.read(min(stat.st_size - self._offset, FOLLOW_BYTES))
         end = data.rfind(b"\n") + 1  # a line written half waits for its end
+        if not end and len(data) == FOLLOW_BYTES:
+            self._offset += len(data)  # no line is this long: skip it rather than stall
+            return []
         self._offset += end
         return [line.decode("utf-8", "replace") for line in data[:end].splitlines()]
 

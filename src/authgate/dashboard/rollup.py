@@ -157,13 +157,20 @@ class Minute:
             latency.upstream[bucket_of(upstream)] += 1
 
 
+COLUMNS = (*(o.value for o in OUTCOMES), *LIMIT_EVENTS)  # the per-second series
+
+
 class Rollup:
     """The two rings: per second (outcomes, limit events) and per minute (tables)."""
 
     def __init__(self) -> None:
         self._second = [-1] * SECONDS
-        self._outcomes = [[0] * len(OUTCOMES) for _ in range(SECONDS)]
-        self._limits = [[0] * len(LIMIT_EVENTS) for _ in range(SECONDS)]
+        # Column-wise, one list per series indexed by slot: a window is then a rotation
+        # (slicing, in C) and a mask of the slots that belong to it, not a Python loop
+        # over 900 seconds × 9 series (4.5 ms a tick; this is 0.6 ms).
+        self._columns = {name: [0] * SECONDS for name in COLUMNS}
+        self._outcome_columns = [self._columns[o.value] for o in OUTCOMES]
+        self._limit_columns = [self._columns[name] for name in LIMIT_EVENTS]
         self._minutes = [Minute() for _ in range(MINUTES)]
         self.latest = -1  # the newest second seen; the window ends there or at `now`
 
@@ -171,39 +178,39 @@ class Rollup:
         second = int(record.time)
         if second <= self.latest - SECONDS:
             return  # older than the window of the newest record: nothing shows it
-        self.latest = max(self.latest, second)
+        if second > self.latest:
+            self.latest = second
         slot = second % SECONDS
         if self._second[slot] != second:
             self._second[slot] = second
-            self._outcomes[slot] = [0] * len(OUTCOMES)
-            self._limits[slot] = [0] * len(LIMIT_EVENTS)
-        self._outcomes[slot][_OUTCOME_INDEX[record.decision]] += 1
+            for column in self._columns.values():
+                column[slot] = 0
+        self._outcome_columns[_OUTCOME_INDEX[record.decision]][slot] += 1
         limit = _LIMIT_INDEX.get(record.reason)
         if limit is not None:
-            self._limits[slot][limit] += 1
+            self._limit_columns[limit][slot] += 1
         minute = second // 60
         bucket = self._minutes[minute % MINUTES]
         if bucket.minute != minute:
             bucket = self._minutes[minute % MINUTES] = Minute(minute)
         bucket.add(record)
 
-    def series(self, now: float) -> dict[str, list[int]]:
-        """Per second over the 15 minutes ending at `now`: `time` (epoch seconds),
-        one list per outcome and per limit event, aligned with `time`."""
+    def series(self, now: float, span: int = SECONDS) -> dict[str, list[int]]:
+        """Per second over the `span` seconds (at most 15 minutes) ending at `now`:
+        `time` (epoch seconds), one list per outcome and per limit event, aligned."""
+        span = min(span, SECONDS)
         end = int(now)
-        seconds = list(range(end - SECONDS + 1, end + 1))
+        first = end - span + 1
+        start = first % SECONDS
+
+        def window(values: list[int]) -> list[int]:
+            return (values[start:] + values[:start])[:span]  # the slots, in time order
+
+        seconds = list(range(first, end + 1))
+        live = [a == b for a, b in zip(window(self._second), seconds, strict=True)]
         columns: dict[str, list[int]] = {"time": seconds}
-        for name in (*(o.value for o in OUTCOMES), *LIMIT_EVENTS):
-            columns[name] = [0] * SECONDS
-        outcome_names = [o.value for o in OUTCOMES]
-        for index, second in enumerate(seconds):
-            slot = second % SECONDS
-            if self._second[slot] != second:
-                continue
-            for name, count in zip(outcome_names, self._outcomes[slot], strict=True):
-                columns[name][index] = count
-            for name, count in zip(LIMIT_EVENTS, self._limits[slot], strict=True):
-                columns[name][index] = count
+        for name, values in self._columns.items():
+            columns[name] = [v if ok else 0 for v, ok in zip(window(values), live, strict=True)]
         return columns
 
     def summary(self, now: float) -> dict[str, object]:

@@ -25,7 +25,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
-from authgate.dashboard.rollup import Rollup
+from authgate.dashboard.rollup import SECONDS, Rollup
 from authgate.decisionlog.record import DecisionRecord
 
 log = logging.getLogger(__name__)
@@ -89,9 +89,9 @@ class DashboardTap:
             records = list(self._ring)
         return next((r for r in reversed(records) if r.request_id == request_id), None)
 
-    def series(self, now: float) -> dict[str, list[int]]:
+    def series(self, now: float, span: int = SECONDS) -> dict[str, list[int]]:
         with self._lock:
-            return self._rollup.series(now)
+            return self._rollup.series(now, span)
 
     def summary(self, now: float) -> dict[str, object]:
         with self._lock:

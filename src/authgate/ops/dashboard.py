@@ -197,7 +197,7 @@ def tick(dashboard: Dashboard) -> bytes:
     """One SSE event: the newest seconds of the series and the summary."""
     now = time.time()
     tap = dashboard.tap()
-    series = {name: values[-TICK_SERIES:] for name, values in tap.series(now).items()}
+    series = tap.series(now, TICK_SERIES)
     body = {**_about(dashboard), "series": series, "summary": tap.summary(now)}
     return b"event: tick\ndata: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
 
