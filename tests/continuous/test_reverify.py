@@ -153,3 +153,19 @@ async def test_userinfo_refusals_end_it(
     rogue.userinfo_status, rogue.userinfo_body = status, body
     result, _ = await _run(rogue_client, _session(rogue, refresh_token=None))
     assert (result.session, result.reason) == (None, reason)
+
+
+async def test_after_an_outage_the_provider_is_not_asked_again_at_once(
+    rogue: RogueProvider, rogue_client: ClientFactory
+) -> None:
+    rogue.token_status, rogue.token_body = 503, "down"
+    client = await rogue_client(outage_grace="1h")
+    store = MemorySessionStore(idle_timeout=86400)
+    coordinator = RefreshCoordinator(store, 60.0)
+    results = []
+    for _ in range(3):
+        session = _session(rogue)
+        await store.create(session)
+        results.append(await reverify(session, client, coordinator, store, reverify_every=INTERVAL))
+    assert [r.reason for r in results] == ["reverify-deferred"] * 3
+    assert len(rogue.token_requests) == 1  # the first one found the outage

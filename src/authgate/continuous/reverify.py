@@ -28,7 +28,10 @@ re-evaluation leaves on the request's decision record:
 | provider unreachable, past `outage_grace`           | ended     | `reverify-failed`             |
 
 The grace counts from the moment the session became due (`RefreshCoordinator.due_at`),
-so an outage that begins while a token is still valid costs nobody a login.
+so an outage that begins while a token is still valid costs nobody a login. After an
+outage answer, the provider is not asked again by this process for `OUTAGE_RETRY`
+seconds: its due sessions are judged on the grace at once, so an outage neither makes
+every request wait for the provider's timeout nor hammers a provider coming back.
 `StoreUnavailable` propagates (the caller answers 503).
 """
 
@@ -37,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +59,10 @@ log = logging.getLogger(__name__)
 # Answers of userinfo that say the access token is refused, not that the provider is
 # down (RFC 6750 §3.1 invalid_token: 401; insufficient_scope: 403).
 _REFUSED = frozenset({401, 403})
+OUTAGE_RETRY = 5.0
+# A provider's client -> not asked again before (this process). By client, so a reload
+# that changes the provider's config (a new client) asks again at once.
+_down_until: weakref.WeakKeyDictionary[OIDCClient, float] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +89,10 @@ async def reverify(
     changed: list[Reason | None] = []
 
     async def renew(current: Session) -> Session:
+        if _down_until.get(client, 0.0) > now():
+            raise ProviderError("provider-unreachable", "an outage seen just now (not asked again)")
         renewed = await _renewed(current, client, now())
+        _down_until.pop(client, None)
         changed.append(change(current.identity, renewed.identity))
         return renewed
 
@@ -92,6 +103,8 @@ async def reverify(
     except _Ended as ended:
         return await _end(session, store, ended.reason)
     except (ProviderError, LockTimeout) as error:
+        if isinstance(error, ProviderError) and _down_until.get(client, 0.0) <= now():
+            _down_until[client] = now() + OUTAGE_RETRY  # not extended by its own refusals
         grace = client.config.outage_grace
         return await _outage(session, coordinator, store, reverify_every, grace, now(), error)
     if current is None:
