@@ -1,5 +1,5 @@
 """Command-line interface: `serve`, `check-config`, `explain`, `assertion-key rotate`,
-`audit verify`, `report`.
+`audit verify`, `report`, `grant` / `revoke` / `grants` (privileged access).
 
 Contract: `main(argv)` returns the process exit code; each subcommand lives in its
 own module and this file only parses arguments and dispatches. `authgate --version`
@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Sequence
 
 from authgate.decisionlog.audit_cli import add_audit_arguments
+from authgate.access.cli import add_arguments as add_access_arguments
 from authgate.policy.explain_cli import add_explain_arguments
 from authgate.reports.report_cli import add_report_arguments
 
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     add_audit_arguments(audit)
     report = sub.add_parser("report", help="an access report from decision logs, for auditors")
     add_report_arguments(report)
+    add_access_arguments(sub)  # grant, revoke, grants
     return parser
 
 
@@ -83,4 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from authgate.reports.report_cli import run_report
 
         return run_report(args, sys.stdout)
+    if args.command in ("grant", "revoke", "grants"):
+        from authgate.access.cli import run as run_access
+
+        return run_access(args, sys.stdout)
     raise AssertionError(f"unhandled command {args.command}")  # argparse enforces choices

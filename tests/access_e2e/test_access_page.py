@@ -3,38 +3,28 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiohttp
+import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestServer
 
-from tests.access_e2e.test_access_browser import config
+from tests.access_e2e.conftest import AccessGateway, signed_in
 from tests.testbed.gateway import Gateway
-from tests.testbed.oidc import OIDCProvider, login_at_provider
 
 ACCESS = "/.authgate/access"
 
 
-@pytest_asyncio.fixture
-async def gateway(
-    oidc_provider: OIDCProvider, echo_upstream: TestServer, gateway_factory: Callable[..., Gateway], tmp_path: Path
-) -> Gateway:
-    upstream = str(echo_upstream.make_url("/")).rstrip("/")
-    built = config(oidc_provider, upstream, "http://127.0.0.1:9/hook", tmp_path)
-    return gateway_factory(built)
+@pytest.fixture
+def gateway(access_gateway: AccessGateway) -> Gateway:
+    return access_gateway()
 
 
 @pytest_asyncio.fixture
-async def bob(gateway: Gateway, oidc_provider: OIDCProvider) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        start = f"{gateway.url}/.authgate/start?rd=%2F.authgate%2Faccess"
-        callback = await login_at_provider(http, start, "bob", "bob-password")
-        async with http.get(callback, allow_redirects=False) as answer:
-            assert answer.status == 302
+async def bob(gateway: Gateway) -> AsyncIterator[aiohttp.ClientSession]:
+    async with signed_in(gateway, "bob", "bob-password", ACCESS) as http:
         yield http
 
 

@@ -1,9 +1,11 @@
 """The admin listener: `/metrics`, `/healthz`, `/readyz`, on their own address.
 
 Contract: `build_admin_app(main)` returns an application that serves only these three
-paths, the live decision dashboard under `/dashboard` (`ops.dashboard`) and the
-AuthZEN endpoints (`ops.authzen`, off unless `authzen:` is configured), and reads
-the main application's state; it opens no client of its own.
+paths, the live decision dashboard under `/dashboard` (`ops.dashboard`), the
+AuthZEN endpoints (`ops.authzen`, off unless `authzen:` is configured) and, when
+entitlements are declared, the grants API under `/access/` (`ops.access_admin`,
+token-protected), and reads the main application's state; it opens no client of
+its own.
 
 * `/healthz`: 200 while the process runs its event loop (liveness: restart me if not).
 * `/readyz`: 200 when this process can serve logins: the session store answers a
@@ -28,6 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sized
 from aiohttp import web
 
 from authgate.oidc.client import OIDCClient
+from authgate.ops.access_admin import add_access_routes
 from authgate.ops.authzen import add_authzen_routes
 from authgate.ops.dashboard import add_dashboard_routes
 from authgate.ops.drain import DRAIN
@@ -59,7 +62,9 @@ READINESS = web.AppKey("readiness_checks", ReadinessChecks)
 MAIN_APP = web.AppKey("main_app", web.Application)
 
 
-def build_admin_app(main: web.Application) -> web.Application:
+def build_admin_app(main: web.Application, *, grants_state_dir: str | None = None) -> web.Application:
+    """`grants_state_dir`: serve the grants API (`ops.access_admin`), its token kept
+    in that state folder — given when the config declares entitlements."""
     admin = web.Application()
     admin[MAIN_APP] = main
     retries = DiscoveryRetries()
@@ -74,6 +79,8 @@ def build_admin_app(main: web.Application) -> web.Application:
     admin.router.add_get("/metrics", _metrics)
     add_dashboard_routes(admin, main)
     add_authzen_routes(admin, MAIN_APP)
+    if grants_state_dir is not None:
+        add_access_routes(admin, main, grants_state_dir)
     return admin
 
 

@@ -105,7 +105,8 @@ async def _serve(snapshot: Snapshot, slot: WorkerSlot) -> None:
     server = snapshot.config.server
     app = build_app(snapshot, metrics=Metrics(multiprocess_dir=slot.metrics_dir))
     runner = GatewayRunner(app, access_log=None, shutdown_timeout=server.shutdown_timeout)
-    admin = web.AppRunner(build_admin_app(app), access_log=None, shutdown_timeout=1.0)
+    grants = server.state_dir if snapshot.config.entitlements else None
+    admin = web.AppRunner(build_admin_app(app, grants_state_dir=grants), access_log=None, shutdown_timeout=1.0)
     try:
         listeners, admin_listeners = await _start(runner, admin, snapshot.config, slot)
     except BaseException:
