@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -40,6 +41,16 @@ async def post(http: aiohttp.ClientSession, gateway: Gateway, **form: str) -> tu
     headers = {"Origin": gateway.url}
     async with http.post(f"{gateway.url}{ACCESS}", data=form, headers=headers, allow_redirects=False) as answer:
         return answer.status, dict(answer.headers), await answer.text(), answer.headers["X-Request-Id"]
+
+
+def records_of(gateway: Gateway, request_id: str, count: int) -> list[dict[str, Any]]:
+    """The records with this request id (the request's own and its events'), polled."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = [r for r in gateway.decisions(0) if r["request_id"] == request_id]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
 
 
 async def test_anonymous_is_sent_to_sign_in_and_back(gateway: Gateway) -> None:
@@ -90,8 +101,7 @@ async def test_a_request_is_a_303_and_its_record_names_the_grant(gateway: Gatewa
     status, headers, _, rid = await post(bob, gateway, **form)
     assert status == 303
     grant_id = parse_qs(urlsplit(headers["Location"]).query)["grant"][0]
-    gateway.decisions(2)
-    mine = [r for r in gateway.decisions(0) if r["request_id"] == rid]
+    mine = records_of(gateway, rid, 2)
     record = next(r for r in mine if r["method"] == "POST")  # the request's own record
     assert (record["status"], record["grant"]["id"], record["grant"]["event"]) == (303, grant_id, "request")
     events = [r for r in mine if r["reason"] == "grant-requested"]  # the event's, same request id
