@@ -14,7 +14,7 @@ from authgate.sessions.memory import MemorySessionStore
 from authgate.sessions.model import Session, Tokens
 from authgate.sessions.refresh import RefreshCoordinator
 from tests.oidc.conftest import CLIENT_ID, ClientFactory, http, rogue, rogue_client  # noqa: F401
-from tests.oidc.rogue import RogueProvider, mint
+from tests.oidc.rogue import DROP, RogueProvider, mint
 
 INTERVAL = 60.0
 
@@ -169,3 +169,17 @@ async def test_after_an_outage_the_provider_is_not_asked_again_at_once(
         results.append(await reverify(session, client, coordinator, store, reverify_every=INTERVAL))
     assert [r.reason for r in results] == ["reverify-deferred"] * 3
     assert len(rogue.token_requests) == 1  # the first one found the outage
+
+
+async def test_without_a_refresh_token_nor_userinfo_there_is_nothing_to_ask(
+    rogue: RogueProvider, rogue_client: ClientFactory
+) -> None:
+    rogue.discovery_overrides["userinfo_endpoint"] = DROP
+    client = await rogue_client()
+    await client.load()
+    store = MemorySessionStore(idle_timeout=86400)
+    session = _session(rogue, refresh_token=None)
+    await store.create(session)
+    result = await reverify(session, client, RefreshCoordinator(store, 60.0), store, reverify_every=INTERVAL)
+    assert (result.session, result.reason) == (session, None)
+    assert (rogue.token_requests, rogue.userinfo_requests) == ([], [])

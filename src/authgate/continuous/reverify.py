@@ -9,7 +9,10 @@ coordinator's single flight (`sessions.refresh`), whatever is due for `session`:
   the provider has `userinfo: true`, replace the session's identity
   (`revalidate.reasserted`);
 - without one: a userinfo call with the session's access token (Core §5.3), whose
-  claims replace the profile claims (never `sub`: `merge_userinfo`).
+  claims replace the profile claims (never `sub`: `merge_userinfo`) — and once that
+  token has expired, userinfo refuses it (401): the session ends, as the provider can
+  no longer vouch for it. A provider with no userinfo endpoint cannot re-verify a
+  session without a refresh token: `reverify_every` does not apply to it (logged once).
 
 It answers a `Reverified`: the session to decide with (None: it ended, and was
 deleted from the store — the channel tells the other replicas) and the reason the
@@ -63,6 +66,7 @@ OUTAGE_RETRY = 5.0
 # A provider's client -> not asked again before (this process). By client, so a reload
 # that changes the provider's config (a new client) asks again at once.
 _down_until: weakref.WeakKeyDictionary[OIDCClient, float] = weakref.WeakKeyDictionary()
+_unverifiable: weakref.WeakSet[OIDCClient] = weakref.WeakSet()  # warned about once
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,8 @@ async def reverify(
     now: Callable[[], float] = time.time,
 ) -> Reverified:
     changed: list[Reason | None] = []
+    if reverify_every is not None and not _can_reverify(session, client):
+        reverify_every = None  # nothing to ask: only a token's end is checked (none here)
 
     async def renew(current: Session) -> Session:
         if _down_until.get(client, 0.0) > now():
@@ -113,6 +119,24 @@ async def reverify(
         tally.count("refresh", changed[0] or tally.UNCHANGED)
         return Reverified(current, changed[0])
     return Reverified(current)
+
+
+def _can_reverify(session: Session, client: OIDCClient) -> bool:
+    """A refresh token, or a userinfo endpoint to ask (discovery not loaded yet: the
+    call will tell). A provider with neither cannot re-verify a session: it is left
+    to its lifetimes, and said once in the log (docs/continuous.md)."""
+    if session.tokens.refresh_token or client.metadata is None:
+        return True
+    if client.metadata.userinfo_endpoint is not None:
+        return True
+    if client not in _unverifiable:
+        _unverifiable.add(client)
+        log.warning(
+            "provider %s: reverify_every applies, but sessions without a refresh token "
+            "cannot be re-verified (no userinfo endpoint): ask for offline_access",
+            client.config.id,
+        )
+    return False
 
 
 async def _renewed(current: Session, client: OIDCClient, now: float) -> Session:
