@@ -154,8 +154,11 @@ async def test_a_browser_not_signed_in_ends_at_the_provider_via_the_gateways_sig
         async with client.get(start, headers=BROWSER, allow_redirects=False) as r:
             assert r.status == 302, await r.text()
             authorize = r.headers["Location"]
-    assert authorize.startswith(oidc_provider.issuer)
-    assert "redirect_uri=" + f"http%3A%2F%2F127.0.0.1%3A{front.port}%2F.authgate%2Fcallback" in authorize
+        assert authorize.startswith(oidc_provider.issuer)
+        # The redirect URI (pushed to the provider with PAR, so not in this URL) is the
+        # front's: the provider sends the browser back there.
+        back = await login_at_provider(client, authorize, "alice", "alice-password", issuer=oidc_provider.issuer)
+    assert back.startswith(f"http://127.0.0.1:{front.port}/.authgate/callback?")
 
 
 async def test_a_denied_user_sees_the_gateways_denied_page(front: Front) -> None:
