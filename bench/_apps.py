@@ -3,6 +3,7 @@
     python bench/_apps.py upstream --port P
     python bench/_apps.py proxy --port P --upstream http://127.0.0.1:U
     python bench/_apps.py soak --port P
+    python bench/_apps.py otlp --port P
 
 Both bind with SO_REUSEPORT, so starting the same command N times gives N processes
 sharing one port (the kernel spreads connections over them), as `server.workers`
@@ -18,6 +19,10 @@ does for the gateway.
   the test bed's echo handlers (`tests/testbed/echo.py`) for `GET /__download?bytes=N`
   (N pattern bytes in 64 KiB pieces, with a Content-Length) and for a POST to any
   path (reads the whole body, answers its `body_bytes` and `body_sha256`).
+* `otlp`: an OTLP/HTTP traces sink for `http_bench.py --tracing`: `POST /v1/traces`
+  is read whole and answered 200 with an empty body — the protobuf encoding of an
+  empty `ExportTraceServiceResponse`, which is success — and nothing is decoded, so
+  the gateway's exporter costs what it would against a collector.
 """
 
 from __future__ import annotations
@@ -112,6 +117,17 @@ def soak_app() -> web.Application:
     return app
 
 
+async def otlp_sink(request: web.Request) -> web.Response:
+    await request.read()
+    return web.Response(body=b"", content_type="application/x-protobuf")
+
+
+def otlp_app() -> web.Application:
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/v1/traces", otlp_sink)
+    return app
+
+
 def upstream_app() -> web.Application:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", hello)
@@ -133,7 +149,7 @@ async def serve(app: web.Application, host: str, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["upstream", "proxy", "soak"])
+    parser.add_argument("kind", choices=["upstream", "proxy", "soak", "otlp"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", help="proxy only: http://host:port")
@@ -144,6 +160,8 @@ def main() -> None:
         app = proxy_app(args.upstream)
     elif args.kind == "soak":
         app = soak_app()
+    elif args.kind == "otlp":
+        app = otlp_app()
     else:
         app = upstream_app()
     uvloop.run(serve(app, args.host, args.port))

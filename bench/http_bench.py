@@ -2,7 +2,7 @@
 
 Usage:  .venv/bin/python bench/http_bench.py [--duration 5] [--connections 64]
             [--repeat 3] [--only NAME|GLOB[,...]] [--rate 1000,200] [--rate-seconds 3]
-            [--profile SECONDS] [--gateway-env KEY=VALUE] [--no-write] [--keep]
+            [--profile SECONDS] [--gateway-env KEY=VALUE] [--tracing [RATIO]] [--no-write] [--keep]
         make bench                     (the same with the defaults)
         make bench BENCH_ARGS="--only caddy,probe,'authgate-public*' --repeat 1 --duration 2"
 
@@ -305,6 +305,11 @@ def start_all(names: list[str], workdir: Path, stack: sv.Stack, args: argparse.N
         if name in targets and name != "direct":
             check_relay(targets[name], {}, "a GET")
     gateways = [GATEWAYS[n] for n in names if n in GATEWAYS]
+    tracing: dict[str, Any] | None = None
+    if args.tracing is not None and gateways:
+        sink = stack.add(sv.start_app("otlp", 1, workdir))
+        tracing = {"enabled": True, "endpoint": f"{sink.url}/v1/traces", "sampler": "ratio",
+                   "ratio": args.tracing}
     provider = exits.enter_context(sv.oidc_provider(workdir)) if any(g.logs_in for g in gateways) else None
     redis = None
     if any(g.kind == "redis" for g in gateways):
@@ -318,6 +323,8 @@ def start_all(names: list[str], workdir: Path, stack: sv.Stack, args: argparse.N
             row, port=sv.free_port(), upstream_port=upstream.port, workdir=home,
             provider=provider, redis_url=redis_url, geo=not args.no_geo, data_plane=native,
         )
+        if tracing is not None:
+            config["observability"] = {"tracing": tracing}
         server = stack.add(sv.start_authgate(row.name, config, home, env=gateway_env(args)))
         target = Target(row.name, server)
         if row.logs_in:
@@ -752,6 +759,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gateway-env", action="append", default=[], metavar="KEY=VALUE",
                         help="environment of the authgate processes, e.g. PYTHONPATH=DIR to "
                              "measure a candidate change; noted in the report")
+    parser.add_argument("--tracing", type=float, nargs="?", const=1.0, default=None, metavar="RATIO",
+                        help="the authgate rows trace requests (observability.tracing, sampler "
+                             "ratio, RATIO of them: 1.0 if not given) to a local OTLP/HTTP sink "
+                             "(bench/_apps.py otlp)")
     parser.add_argument("--no-write", action="store_true", help=f"do not update {DOC.relative_to(ROOT)}")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs)")
     args = parser.parse_args(argv)

@@ -28,7 +28,7 @@ from authgate.decisionlog import writer as writer_module
 
 T0 = datetime(2026, 11, 29, 10, 0, 0, 123000, tzinfo=UTC).timestamp()
 KEYS = [
-    "time", "request_id", "route", "method", "host", "path", "client_ip", "user", "provider",
+    "time", "request_id", "trace_id", "route", "method", "host", "path", "client_ip", "user", "provider",
     "country", "device", "decision",
     "reason", "rule", "risk", "signals", "status", "upstream_status", "durations",
     "headers_dropped",
@@ -99,6 +99,7 @@ def test_record_is_one_json_line_with_every_field_in_order() -> None:
     assert data == {
         "time": "2026-11-29T10:00:00.123Z",
         "request_id": "req-7",
+        "trace_id": None,
         "route": "hr",
         "method": "GET",
         "host": "app.example.com",

@@ -26,6 +26,7 @@ def reference(record: DecisionRecord) -> str:
         {
             "time": rfc3339_millis(record.time),
             "request_id": record.request_id,
+            "trace_id": record.trace_id,
             "route": record.route,
             "method": record.method,
             "host": record.host,
@@ -84,6 +85,7 @@ records = st.builds(
         route=maybe_text, expires_at=st.none() | st.floats(min_value=0, max_value=4e9),
         break_glass=st.booleans(),
     ),
+    trace_id=maybe_text,
 )
 
 

@@ -58,6 +58,8 @@ def config(tmp_path: Path) -> Config:
             "known_device_cookie": {"name": "device"},
         },
         "decision_log": {"sinks": [{"file": str(tmp_path / "decisions.jsonl")}]},
+        # A tracer provider with its exporter (nothing is sent: no request is traced).
+        "observability": {"tracing": {"enabled": True, "endpoint": "http://127.0.0.1:9/v1/traces"}},
         "routes": [
             {
                 "id": "app",
@@ -106,6 +108,7 @@ def parts(auth: AuthRuntime) -> dict[str, object]:
         "access": auth.access.store,
         "grant_cache": auth.access.cache,
         "webhook": auth.access.webhook,
+        "tracing": auth.tracing,
         **{f"oidc:{pid}": client for pid, client in auth.oidc.items()},
         **{f"signals:{pid}": transmitter for pid, transmitter in auth.signals.items()},
         # An OIDC client's introspection cache goes with it (cached answers survive a
@@ -174,6 +177,7 @@ RULES: list[tuple[str, Change, set[str]]] = [
     ("no route scores risk", no_adaptive, {"history"}),
     ("devices.posture", set_in("devices", "posture", "audience", value="other"), {"posture"}),
     ("devices.known_device_cookie", set_in("devices", "known_device_cookie", "name", value="d2"), {"known_devices"}),
+    ("observability.tracing", set_in("observability", "tracing", "ratio", value=0.5), {"tracing"}),
     ("one provider", set_in("providers", value=[heard("corp"), {**provider("shop"), "client_id": "x"}]), {"oidc:shop", "introspection:shop"}),
     # A transmitter (its metadata and JWKS cache) goes with its provider's config.
     ("a provider's signals", set_in("providers", value=[heard("corp", max_age="5m"), provider("shop")]),
@@ -234,11 +238,12 @@ async def test_dropped_names_what_the_new_generation_no_longer_holds(
     first = build(config, None)
     set_in("store", "key_prefix", value="other:")(config)
     set_in("geoip", "cache_size", value=10)(config)
+    set_in("observability", "tracing", "service_name", value="edge")(config)
     second = build(config, first)
     auth = first.auth
     expected = [
         auth.store, auth.access.store, auth.access.cache, auth.events, auth.guards.limiter,
-        auth.guards.regulator, auth.history, auth.geo,
+        auth.guards.regulator, auth.history, auth.geo, auth.tracing,
     ]
     assert [id(item) for item in dropped(first, second)] == [id(item) for item in expected]
     assert dropped(second, build(config, second)) == []

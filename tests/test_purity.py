@@ -95,9 +95,14 @@ PURE_MODULES = [
     "authgate.config.schema_bearer",
     "authgate.resource.identifier",
     "authgate.resource.challenge",
+    # tracing's interface and the W3C traceparent rules (the SDK only when enabled)
+    "authgate.tracing",
+    "authgate.tracing.traceparent",
+    "authgate.config.schema_observability",
 ]
 IO_LIBRARIES = {
     "aiohttp", "redis", "authlib", "jwt", "yarl", "multidict", "cryptography", "maxminddb",
+    "opentelemetry",
 }
 
 

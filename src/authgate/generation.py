@@ -5,7 +5,7 @@ Contract (STYLE.md lessons 7 and 14):
 * `Generation` is frozen: the `snapshot` (config, route table, policies and header
   templates, compiled once), its `server` half (`ServerRuntime`: what the data plane
   reads) and its `auth` half (`AuthRuntime`: sessions, providers, keys, guards, GeoIP,
-  devices, risk history), and its `number` (0 at start, one more per applied reload;
+  devices, risk history, the tracer), and its `number` (0 at start, one more per applied reload;
   `ops.inflight` counts requests by it). A request pins one generation at its start
   and uses only it; a reload swaps the one reference.
 * `build_generation(snapshot, previous, idp_http=...)` is the only builder. Both halves
@@ -76,6 +76,8 @@ RESOURCES: Mapping[str, Reads] = {
     "access": lambda c: c.store,
     # The webhook's queue and its HTTP client (kept inside `access`).
     "webhook": lambda c: c.access.webhook,
+    # The tracer provider, its exporter and their thread (None while tracing is off).
+    "tracing": lambda c: c.observability.tracing,
 }
 
 
@@ -130,6 +132,7 @@ def resources(auth: AuthRuntime) -> list[Closable]:
         # The stores before the channel: closing a store may still publish.
         auth.store, *auth.access.close_parts(), auth.events, auth.guards.limiter,
         auth.guards.regulator, auth.history, auth.geo,
+        auth.tracing,
     ]
     return [item for item in held if item is not None]
 

@@ -35,6 +35,7 @@ from authgate.config.schema_dashboard import DashboardConfig
 from authgate.config.schema_headers import GatewayHeaders, RouteHeaderFields, StripEntries
 from authgate.config.schema_pages import PagesConfig
 from authgate.config.schema_limits import LimitsConfig, RouteLimitFields
+from authgate.config.schema_observability import ObservabilityConfig
 from authgate.config.schema_listener import RouteBodyFields, ServerListenerFields
 from authgate.config.schema_policy import RoutePolicyFields
 from authgate.config.schema_types import Duration, Strict
@@ -324,6 +325,7 @@ class GatewayConfig(Strict):
     decision_log: DecisionLogConfig = Field(default_factory=DecisionLogConfig)
     headers: GatewayHeaders = Field(default_factory=GatewayHeaders)
     log: LogConfig = Field(default_factory=LogConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     pages: PagesConfig = Field(default_factory=PagesConfig)
     # Privileged access (docs/privileged-access.md): time-bound, approved elevation.
     entitlements: Entitlements = Field(default_factory=dict)

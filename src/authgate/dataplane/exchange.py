@@ -24,20 +24,12 @@ from authgate.dataplane.pool import PoolKey
 from authgate.dataplane.relay import Ending, Outbound, Relay, Timeouts, UpstreamFailed
 from authgate.decision import Reason
 from authgate.ops.inflight import IN_FLIGHT
-from authgate.ops.logs import REQUEST_ID
-from authgate.ops.metrics import METRICS
 from authgate.outcomes import ABORTED_STATUS
 from authgate.server.auth_state import AuthRuntime
 from authgate.server.exchange import Exchange
-from authgate.server.facts import gather_facts
 from authgate.server.following import cut_stream, following
-from authgate.server.state import (
-    DECISION_LOG,
-    GENERATION,
-    LIVE_SESSIONS,
-    ServerRuntime,
-    UpstreamTarget,
-)
+from authgate.server.request_scope import CLIENT_CLOSED, close_exchange, open_exchange
+from authgate.server.state import GENERATION, LIVE_SESSIONS, ServerRuntime, UpstreamTarget
 from authgate.server.verdict import (
     Answer,
     Forward,
@@ -52,7 +44,6 @@ if TYPE_CHECKING:
     from authgate.dataplane.protocol import DataPlaneProtocol, Incoming
 
 log = logging.getLogger(__name__)
-CLIENT_CLOSED = 499  # nginx's "client closed request"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -72,15 +63,12 @@ async def serve_request(client: DataPlaneProtocol, incoming: Incoming) -> None:
         listener_port=client.listener_port,
         ssl_object=client.ssl_object,
     )
-    facts, problem = gather_facts(wire, runtime)
-    exchange = Exchange(facts)
-    exchange.status = CLIENT_CLOSED  # stays only if the client left before an answer
-    logged_as = REQUEST_ID.set(facts.request_id)
+    exchange, problem, scope = open_exchange(wire, runtime, auth)
     keep_alive = False
     try:
         keep_alive = await _serve(client, incoming, wire, exchange, runtime, auth, problem)
     except Exception:
-        log.exception("request %s failed inside the gateway", facts.request_id)
+        log.exception("request %s failed inside the gateway", exchange.facts.request_id)
         if not client.answer_started:
             failed = upstream_failed(wire, exchange, runtime, Reason.GATEWAY_ERROR)
             _write(client, incoming, failed, keep_alive=False)
@@ -88,10 +76,7 @@ async def serve_request(client: DataPlaneProtocol, incoming: Incoming) -> None:
             exchange.fail(Reason.GATEWAY_ERROR)
             client.abort()
     finally:
-        record = exchange.record()
-        app[DECISION_LOG].submit(record)
-        app[METRICS].observe(record)
-        REQUEST_ID.reset(logged_as)
+        close_exchange(app, exchange, runtime, scope)
         inflight.leave(generation.number)
         client.finished(incoming, keep_alive)
 

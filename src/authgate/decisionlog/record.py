@@ -139,6 +139,7 @@ class DecisionRecord:
     return_url_rejected: bool = False
     stripped: tuple[str, ...] = ()  # client headers removed before forwarding
     grant: GrantNote | None = None  # privileged access: the grant it is about or used
+    trace_id: str | None = None  # 32 hex digits when the request was traced
     # In memory only (see the module doc): not part of the line, nor of equality.
     identity: Identity | None = field(default=None, compare=False, repr=False)
 
@@ -166,6 +167,7 @@ class DecisionRecord:
         return_url_rejected: bool = False,
         stripped: tuple[str, ...] = (),
         grant: GrantNote | None = None,
+        trace_id: str | None = None,
         identity: Identity | None = None,
     ) -> DecisionRecord:
         """The record of `decision`; `status` is what the client actually received."""
@@ -193,6 +195,7 @@ class DecisionRecord:
             return_url_rejected=return_url_rejected,
             stripped=stripped,
             grant=grant,
+            trace_id=trace_id,
             identity=identity,
         )
 
@@ -208,6 +211,7 @@ class DecisionRecord:
             (
                 '{"time":"', rfc3339_millis(self.time),
                 '","request_id":', _json_str(self.request_id),
+                ',"trace_id":', _opt(self.trace_id),
                 ',"route":', _opt(self.route),
                 ',"method":', _json_str(self.method),
                 ',"host":', _json_str(self.host),

@@ -19,7 +19,9 @@ Contract (pure; STYLE.md lesson 3 — a mutator strips, it never decides):
   - `OVERRIDES`: URL and method override headers (`X-Original-URL`,
     `X-HTTP-Method-Override`, ...): an upstream that honours them would run
     `/admin` or `DELETE` behind a decision made for a public GET.
-* `route_strip_set(operator_entries, template_names)` is all three plus the
+  - `TRACE_CONTEXT`: `traceparent`, `tracestate` (W3C Trace Context), kept from a
+    trusted proxy only, whether or not the gateway traces (docs/observability.md).
+* `route_strip_set(operator_entries, template_names)` is all four plus the
   operator's `server.strip_headers` (a trailing `*` makes a prefix) and the route's
   template header names; compiled once per distinct argument pair.
 * `strip(headers, header_set, keep)` removes, in place, every header the set matches
@@ -111,9 +113,15 @@ FORWARDING = HeaderSet.of(
         "X-Request-Id",
     )
 )
+# W3C Trace Context (https://www.w3.org/TR/trace-context/): a client's own trace
+# context would let anyone pick the trace id an upstream's spans join, or force
+# sampling on (the `sampled` flag) at every upstream's expense. Only a trusted
+# proxy's reaches the upstream, and with tracing on it is replaced by the gateway's
+# own span's (`tracing/request.py`), child of the trusted one.
+TRACE_CONTEXT = HeaderSet.of(("traceparent", "tracestate"))
 # What a trusted proxy may pass on in the canonical spelling (X-Real-IP never: the
 # gateway does not rebuild it, and upstreams should read X-Forwarded-For).
-TRUSTED_FORWARDING = frozenset(FORWARDING.names - {"x-real-ip"})
+TRUSTED_FORWARDING = frozenset(FORWARDING.names - {"x-real-ip"}) | TRACE_CONTEXT.names
 
 METHOD_OVERRIDES = ("X-HTTP-Method-Override", "X-Method-Override", "X-HTTP-Method")
 URL_OVERRIDES = (
@@ -125,7 +133,7 @@ URL_OVERRIDES = (
 )
 OVERRIDES = HeaderSet.of(METHOD_OVERRIDES + URL_OVERRIDES)
 
-_BUILT_IN = IDENTITY | FORWARDING | OVERRIDES
+_BUILT_IN = IDENTITY | FORWARDING | OVERRIDES | TRACE_CONTEXT
 
 
 @lru_cache(maxsize=512)

@@ -9,7 +9,8 @@ unit file, a pipe into a collector) and text when a person is watching.
 Every line carries the time (ISO 8601, UTC), level, logger and message; the request id
 while a request is being handled (`REQUEST_ID`, set by `server/handler.py` for the
 request's lifetime: a ContextVar, so concurrent requests on one loop each see their
-own); with several workers, the worker's pid. The JSON lines are written by
+own); the trace id (`trace_id`, `TRACE_ID`) while a traced request is handled
+(`observability.tracing`); with several workers, the worker's pid. The JSON lines are written by
 python-json-logger. Every record passes `ops.redact` first: no token or cookie value
 reaches a line, not even inside a traceback.
 
@@ -29,17 +30,22 @@ from authgate.config.schema import GatewayConfig, LogConfig
 from authgate.ops.redact import RedactFilter
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("authgate_request_id", default=None)
+# Set only while a traced request is handled (`observability.tracing`).
+TRACE_ID: ContextVar[str | None] = ContextVar("authgate_trace_id", default=None)
 
 _JSON_NAMES = {"levelname": "level", "name": "logger", "process": "pid"}
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds `request_id` to a record logged while a request is handled."""
+    """Adds `request_id` (and `trace_id`) to a record logged while a request is handled."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         request_id = REQUEST_ID.get()
         if request_id is not None:
             record.request_id = request_id
+            trace_id = TRACE_ID.get()
+            if trace_id is not None:
+                record.trace_id = trace_id
         return True
 
 
@@ -88,12 +94,17 @@ def _formatter(settings: LogConfig, several: bool, terminal: bool) -> logging.Fo
 
 
 class _TextFormatter(logging.Formatter):
-    """The message line ends with `[request <id>]` when there is one."""
+    """The message line ends with `[request <id>]` (`[request <id> trace <id>]`) when
+    there is one."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         line = super().formatMessage(record)
         request_id = getattr(record, "request_id", None)
-        return f"{line} [request {request_id}]" if request_id else line
+        if not request_id:
+            return line
+        trace_id = getattr(record, "trace_id", None)
+        traced = f" trace {trace_id}" if trace_id else ""
+        return f"{line} [request {request_id}{traced}]"
 
 
 def _is_terminal(stream: TextIO) -> bool:

@@ -13,7 +13,8 @@ server's own `page_renderer(config)`, TLS through `listener_ssl_context` (the
 server's own context), GeoIP through `GeoDatabases`, an existing decision-log file
 through the sink's own `open_append`, the state folder through
 `ops.state_dir.check_state_dir` (the judgement `prepare_state_dir` enforces), an
-existing assertion key file through `AssertionKeys.load`. `serve` runs these same
+existing assertion key file through `AssertionKeys.load`, tracing (when enabled)
+by whether the `authgate[otel]` extra's modules can be found. `serve` runs these same
 checks (without ports) before it starts, so every such problem is printed at once.
 
 Ports (`ports=True`, `check-config` only: `serve` binds them for real) are bound
@@ -25,6 +26,7 @@ so, since another process — or this gateway already running — may hold it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import ssl
 from dataclasses import dataclass, field
@@ -68,6 +70,7 @@ def host_findings(config: GatewayConfig, *, ports: bool) -> Findings:
     _geoip(config, found)
     _decision_log(config, found)
     _state(config, found)
+    _tracing(config, found)
     if ports:
         _ports(config, found)
     return found
@@ -177,6 +180,29 @@ def _key_file(path: Path, key: str, what: str, found: Findings) -> None:
     mode = exposed_mode(path)
     if mode is not None:
         found.warning(key, f"{what} {path} is readable by others (mode {mode:o}): chmod 600")
+
+
+# What `authgate[otel]` installs; looked up, not imported (that is the tracer's job).
+OTEL_MODULES = ("opentelemetry.sdk", "opentelemetry.exporter.otlp.proto.http")
+
+
+def _tracing(config: GatewayConfig, found: Findings) -> None:
+    if not config.observability.tracing.enabled:
+        return
+    missing = [name for name in OTEL_MODULES if not _importable(name)]
+    if missing:
+        found.error(
+            "observability.tracing.enabled",
+            f"needs the otel extra, not installed here ({', '.join(missing)} missing): "
+            "pip install 'authgate[otel]'",
+        )
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
 
 
 def _ports(config: GatewayConfig, found: Findings) -> None:

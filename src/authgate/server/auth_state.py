@@ -6,7 +6,8 @@ channel every process on that store shares (`authgate.events`), one OIDC client 
 provider, one Shared Signals transmitter per provider with `signals` (docs/continuous.md),
 the refresh coordinator, the assertion signer, each route's compiled header
 templates (the snapshot's, compiled once) and header budget, the GeoIP readers, the
-risk history store, the device verifiers, the guards and the DPoP nonce keys (derived
+risk history store, the device verifiers, the guards, the tracer
+(`authgate.tracing`: None while tracing is off) and the DPoP nonce keys (derived
 from the secrets for every generation: a pure value, equal while the secrets are). `build_auth_runtime` builds
 it, reusing the resources of the previous generation that `authgate.generation`'s
 table says to keep; no network I/O (providers load their discovery later).
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -48,6 +49,10 @@ from authgate.sessions.keys import SessionKeys
 from authgate.sessions.refresh import RefreshCoordinator
 from authgate.sessions.store import SessionStore, build_store
 from authgate.signals.transmitter import Transmitter
+from authgate.tracing import build_tracing
+
+if TYPE_CHECKING:
+    from authgate.tracing.provider import Tracing
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class AuthRuntime:
     access: AccessRuntime
     guards: Guards
     dpop_nonces: DpopNonces | None = None  # from the secrets: the same in every replica
+    tracing: Tracing | None = None  # None: tracing is off (no OpenTelemetry loaded)
 
 
 def auth_of(request: web.Request) -> AuthRuntime:
@@ -127,6 +133,9 @@ def build_auth_runtime(
             kept_store="access" in kept,
             kept_webhook="webhook" in kept,
             events=events,
+        ),
+        tracing=_reuse(
+            old("tracing"), lambda a: a.tracing, lambda: build_tracing(config.observability.tracing)
         ),
         # Last: it gives the kept gates the new cap, so nothing may fail after it.
         guards=_guards(config, previous, old("limiter"), old("regulator"), events),

@@ -1,7 +1,8 @@
 """One request's running account: the decision, who, and what the client got.
 
 Contract: an `Exchange` is created per request after the facts, updated by each
-stage, and turned into exactly one `DecisionRecord` at the end. The decision stored
+stage, and turned into exactly one `DecisionRecord` at the end (with the trace id
+when the request is traced). The decision stored
 here is the one that was enforced: stages replace it (never edit it) when an upstream
 fails, so the enforced object and the logged object are the same.
 """
@@ -20,6 +21,7 @@ from authgate.outcomes import error, status as status_of
 from authgate.identity import Identity
 from authgate.sessions.model import Session
 from authgate.server.adaptive import NOTHING, Adaptive
+from authgate.tracing import Trace
 
 # The refusal every request starts with: default deny until a stage decides.
 _UNDECIDED = error(Reason.GATEWAY_ERROR)
@@ -48,6 +50,8 @@ class Exchange:
     stripped: tuple[str, ...] = ()
     # The grant the request was allowed under, or a grant event's (docs/privileged-access.md).
     grant: GrantNote | None = None
+    # The request's spans; None while tracing is off (`authgate.tracing`).
+    trace: Trace | None = None
 
     def fail(self, reason: Reason, status: int | None = None) -> Decision:
         """Replace the decision with an error that keeps its route and rule; its
@@ -68,6 +72,7 @@ class Exchange:
             self.decision,
             time=facts.time,
             request_id=facts.request_id,
+            trace_id=self.trace.trace_id if self.trace is not None else None,
             method=facts.method,
             host=facts.host,
             path=facts.path or facts.raw_target,

@@ -21,23 +21,20 @@ from aiohttp import web
 from authgate.conn.refusals import BodyRefused
 from authgate.decision import Reason
 from authgate.outcomes import ABORTED_STATUS
-from authgate.ops.logs import REQUEST_ID
-from authgate.ops.metrics import METRICS
 from authgate.proxy.forward import ClientGone, UpstreamAborted
 from authgate.server.auth_state import AuthRuntime
 from authgate.server.edge import wire_of
 from authgate.server.endpoints import serve_endpoint
 from authgate.server.exchange import Exchange
-from authgate.server.facts import gather_facts
 from authgate.server.forward_auth import forward_auth, is_forward_auth
 from authgate.server.forwarding import forward, upgrade
 from authgate.server.page_headers import secure_answer
-from authgate.server.state import DECISION_LOG, ServerRuntime, generation_of
+from authgate.server.request_scope import CLIENT_CLOSED, close_exchange, open_exchange
+from authgate.server.state import ServerRuntime, generation_of
 from authgate.server.verdict import Answer, Endpoint, Forward, body_refused, judge, upstream_failed
 from authgate.wire import Wire
 
 log = logging.getLogger(__name__)
-CLIENT_CLOSED = 499
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -45,12 +42,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
     generation = generation_of(request)
     runtime, auth = generation.server, generation.auth
     wire = wire_of(request)
-    facts, problem = gather_facts(wire, runtime)
-    exchange = Exchange(facts)
-    # 499 (nginx's "client closed request") stays only if the client went away
-    # (the handler is cancelled) before any answer was chosen.
-    exchange.status = CLIENT_CLOSED
-    logged_as = REQUEST_ID.set(facts.request_id)  # every log line of this request names it
+    # 499 stays only if the client went away (the handler is cancelled) before any
+    # answer was chosen; every log line of this request names it.
+    exchange, problem, scope = open_exchange(wire, runtime, auth)
+    facts = exchange.facts
     try:
         try:
             response = await _serve(request, wire, exchange, problem, runtime, auth)
@@ -76,10 +71,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         exchange.status = response.status
         return response
     finally:
-        record = exchange.record()
-        request.app[DECISION_LOG].submit(record)
-        request.app[METRICS].observe(record)
-        REQUEST_ID.reset(logged_as)
+        close_exchange(request.app, exchange, runtime, scope)
 
 
 async def _serve(

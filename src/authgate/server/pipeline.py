@@ -7,7 +7,10 @@ exchange; an allowed request updates the user's risk history. It never answers: 
 the proxy forwards or answers, forward-auth answers 200/401/403 for another proxy.
 Only fact extraction differs between the two modes (STYLE.md lesson 8). On a route
 with `forward_overrides`, the request judged is the one its override headers describe
-(`authgate.overrides`).
+(`authgate.overrides`). When the request is traced, each stage ends its span here,
+once for both front ends and forward-auth: `authgate.authenticate` (the route
+lookup and the credential), `authgate.adaptive`, `authgate.decide`, `authgate.limit`
+(allowed requests only) — `tracing/request.py`.
 """
 
 from __future__ import annotations
@@ -50,15 +53,19 @@ async def evaluate(
         if retargeted is None:
             return NOBODY
         lookup = retargeted
-    facts = exchange.facts
+    facts, trace = exchange.facts, exchange.trace
     target = Target(facts.method, f"{facts.scheme}://{authority or wire.host}{facts.path}")
     result = await _authenticate(wire, lookup.route, runtime, auth, facts, target)
     exchange.response_headers.update(result.response_headers)
     exchange.identity = result.identity
     exchange.session = result.session
+    if trace is not None:
+        trace.stage("authgate.authenticate", _credential(result))
     exchange.adaptive = await gather_context(
         wire, facts, result.identity, lookup.route, runtime, auth
     )
+    if trace is not None:
+        trace.stage("authgate.adaptive", _risk(exchange))
     policy = runtime.policies.get(lookup.route.id) if lookup.route else None
     if policy is not None and lookup.route is not None:
         exchange.adaptive = await with_grants(
@@ -72,11 +79,32 @@ async def evaluate(
         # changed (docs/continuous.md): `groups-ok,groups-changed`.
         decision = exchange.decision
         exchange.decision = replace(decision, reasons=(*decision.reasons, result.reevaluated))
+    if trace is not None:
+        trace.stage("authgate.decide", _decided(exchange.decision))
     if exchange.decision.allowed and lookup.route is not None:
         await apply_limits(wire, exchange, lookup.route, runtime, auth)
+        if trace is not None:
+            trace.stage("authgate.limit", {"authgate.limited": not exchange.decision.allowed})
     if exchange.decision.allowed:
         await record_allowed(auth, exchange.adaptive, facts.time)
     return result
+
+
+def _credential(result: AuthResult) -> dict[str, str]:
+    identity = result.identity
+    return {"authgate.credential": identity.credential} if identity is not None else {}
+
+
+def _risk(exchange: Exchange) -> dict[str, int]:
+    assessment = exchange.adaptive.assessment
+    return {"authgate.risk": assessment.score} if assessment is not None else {}
+
+
+def _decided(decision: Decision) -> dict[str, str]:
+    attributes = {"authgate.decision": decision.outcome.value, "authgate.reason": decision.reason}
+    if decision.rule is not None:
+        attributes["authgate.rule"] = decision.rule
+    return attributes
 
 
 def _apply_overrides(

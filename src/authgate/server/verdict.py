@@ -142,11 +142,15 @@ def _forward(
     limit = body_limit(route, runtime)
     if declared_too_large(wire, limit):  # 413 before the upstream sees any of it
         return body_refused(wire, exchange, runtime, BodyRefused(Reason.BODY_TOO_LARGE))
+    target_path = upstream_target_path(target, facts)
+    headers = upstream_headers(wire, exchange, route, result, auth, runtime)
+    if exchange.trace is not None:  # the upstream span starts; its traceparent goes up
+        exchange.trace.upstream(headers, target, wire.method, target_path)
     plan = Forward(
         route=route,
         target=target,
-        target_path=upstream_target_path(target, facts),
-        headers=upstream_headers(wire, exchange, route, result, auth, runtime),
+        target_path=target_path,
+        headers=headers,
         response_headers={REQUEST_ID_HEADER: facts.request_id, **exchange.response_headers},
         gate_key=f"{target.host}:{target.port}",
         max_body=limit,
