@@ -3,7 +3,10 @@
 In a fresh interpreter (this test process has the SDK loaded by the other tracing
 tests), the real application is built from a config and serves requests on both
 front ends' modules — the aiohttp handler in process, and the data plane's modules
-imported — and then `sys.modules` must hold nothing of `opentelemetry`. The same
+imported — and then `sys.modules` must hold no `opentelemetry` module beyond what
+the dependencies load on their own (redis-py 8.1 imports OpenTelemetry's API and
+metrics SDK whenever they are installed), nor `authgate.tracing.provider`/`request`
+or `opentelemetry.sdk.trace`. The same
 script with tracing enabled must load it, so the check can fail. The trace context
 rule holds with tracing off too: a client's `traceparent` does not reach the
 upstream, a trusted proxy's does, unchanged.
@@ -27,6 +30,12 @@ PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 SCRIPT = """
 import asyncio, json, sys
+# redis-py (8.1 and later) imports OpenTelemetry's API and metrics SDK itself when they
+# are installed (redis/observability): what it loads is the baseline, not ours.
+import redis, redis.asyncio
+def otel():
+    return {name for name in sys.modules if name.split(".")[0] == "opentelemetry"}
+before = otel()
 from aiohttp.test_utils import TestClient, TestServer
 import authgate.dataplane.server, authgate.dataplane.exchange, authgate.server.run
 from authgate.config.snapshot import build_snapshot
@@ -40,8 +49,8 @@ async def main():
             response = await client.get("/a", headers={"Host": "echo.test", "traceparent": sys.argv[2]})
             body = await response.json()
             seen.append([v for k, v in body["headers"] if k.lower() == "traceparent"])
-    loaded = sorted(name for name in sys.modules if name.split(".")[0] == "opentelemetry")
-    print(json.dumps({"loaded": loaded, "traceparent": seen}))
+    ours = [name for name in sys.modules if name.startswith(("authgate.tracing.", "opentelemetry.sdk.trace"))]
+    print(json.dumps({"loaded": sorted(otel() - before), "ours": sorted(ours), "traceparent": seen}))
 
 asyncio.run(main())
 """
@@ -73,7 +82,7 @@ async def test_disabled_imports_nothing_of_opentelemetry(
     tmp_path: Path, echo_upstream: TestServer, trusted: bool
 ) -> None:
     result = await run(tmp_path, echo_upstream, enabled=False, trusted=trusted)
-    assert result["loaded"] == []
+    assert (result["loaded"], result["ours"]) == ([], [])
     # Off, the gateway neither traces nor rewrites: a trusted proxy's context passes
     # as it came, a client's never reaches the upstream.
     assert result["traceparent"] == ([[PARENT]] * 3 if trusted else [[]] * 3)
@@ -84,4 +93,5 @@ async def test_enabled_imports_it_so_the_check_above_can_fail(
 ) -> None:
     result = await run(tmp_path, echo_upstream, enabled=True, trusted=False)
     assert "opentelemetry.sdk.trace" in result["loaded"]
+    assert {"authgate.tracing.provider", "authgate.tracing.request"} <= set(result["ours"])
     assert all(len(sent) == 1 and sent[0] != PARENT for sent in result["traceparent"])

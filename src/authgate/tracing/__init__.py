@@ -1,9 +1,9 @@
 """OpenTelemetry tracing of the request path: optional (`pip install authgate[otel]`).
 
 Contract: `build_tracing(config)` is None when `observability.tracing.enabled` is
-false — and then nothing of OpenTelemetry is imported, by this package or any other
+false — and then nothing of OpenTelemetry is imported by this package or any other
 module of the gateway (tests/tracing/test_disabled.py checks it in a fresh
-interpreter): the request path's only cost is `auth.tracing is None`, read once per
+interpreter; redis-py imports its API on its own when installed): the request path's only cost is `auth.tracing is None`, read once per
 request, and the `exchange.trace is None` checks at each stage. Enabled, it is a
 `Tracing` (`tracing/provider.py`), built with the generation and kept while the
 tracing config is unchanged (`authgate.generation.RESOURCES`). The span model, the
