@@ -7,8 +7,9 @@ accepted providers, the route's policy — deny wins, nothing allowed is denied 
 step-up and consent). "Not logged in" is `login` (a redirect or a 401), never a 403
 (STYLE.md lesson 2). Before the policy: a session store that could not be read is a
 503 (a request that might have had a session is neither allowed nor sent to log in
-again), and so is an opaque token its provider could not introspect; after it, the
-route's risk score may turn an allow into a step-up or a deny.
+again), and so is an opaque token its provider could not introspect; a bearer client
+banned by `limits.regulation` is a 429 (`rate_limited`); after it, the route's risk
+score may turn an allow into a step-up or a deny.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from authgate.decision import Decision, Outcome, Reason
 from authgate.facts import RequestFacts
 from authgate.identity import Identity
-from authgate.outcomes import error, refusal
+from authgate.outcomes import decided, error, refusal
 from authgate.policy.authorize import authorize, policy_input, public_rule
 from authgate.policy.compile import RoutePolicy
 from authgate.routing import RouteLookup
@@ -71,6 +72,10 @@ def decide(
         return _no_route(lookup)
     if failure in _UNAVAILABLE and public_rule(route, facts.path) is None:
         return error(failure, route_id=route.id)
+    if failure is Reason.LOGIN_BANNED and public_rule(route, facts.path) is None:
+        # A bearer client banned by limits.regulation: 429, as at the login endpoints —
+        # a 401 would invite it to try another token at once.
+        return decided(Outcome.RATE_LIMITED, failure, route_id=route.id)
     assert policy is not None  # every routed request is decided with its route's policy
     inp = policy_input(
         facts, identity, policy, country=context.country, device=context.device, risk=context.risk,

@@ -62,7 +62,11 @@ async def bound_token(provider: OIDCProvider, resource: str, key: DpopKey = KEY)
 def bed(
     agent_provider: OIDCProvider, recording_upstream: RecordingUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Bed]:
-    gateway = start_api_gateway(agent_provider, recording_upstream.url, tmp_path_factory.mktemp("dpop"))
+    # No regulation here: the table's stolen-token rows would get 127.0.0.1 banned
+    # (that is tested on a gateway of its own, below).
+    gateway = start_api_gateway(
+        agent_provider, recording_upstream.url, tmp_path_factory.mktemp("dpop"), limits={"regulation": None}
+    )
     try:
         # Module scope, sync: the token is fetched on a loop of its own.
         resource = gateway.url + "/mcp"
@@ -319,3 +323,23 @@ async def test_behind_a_forward_auth_proxy_a_short_token_gets_insufficient_scope
     assert status == 403
     assert challenge.startswith('Bearer realm="authgate", error="insufficient_scope", scope="mcp:tools"')
     assert 'resource_metadata="https://127.0.0.1:8443/.well-known/oauth-protected-resource/mcp"' in challenge
+
+
+async def test_a_bound_token_used_without_its_key_counts_towards_a_ban(
+    agent_provider: OIDCProvider, recording_upstream: RecordingUpstream, tmp_path: Path
+) -> None:
+    config = {"limits": {"regulation": {"max_failures": 2, "find_time": "1m", "ban_time": "1m"}}}
+    gateway = start_api_gateway(agent_provider, recording_upstream.url, tmp_path, **config)
+    try:
+        url = gateway.url + PATH
+        token = await bound_token(agent_provider, gateway.url + "/mcp")
+        # A client bug (no nonce asked for, a stale proof) is not counted ...
+        stale = [await send(url, f"DPoP {token}", KEY.proof("GET", url, token=token, iat=int(time.time()) - 600)) for _ in range(3)]
+        # ... a thief's tries with the token alone are.
+        stolen = [await send(url, f"Bearer {token}"), await send(url, f"DPoP {token}", OTHER.proof("GET", url, token=token))]
+        after = await send(url, f"DPoP {token}", KEY.proof("GET", url, token=token))
+    finally:
+        gateway.stop()
+    assert [s.status for s in stale + stolen] == [401] * 5
+    assert after.status == 429, [r["reason"] for r in gateway.decisions(6)]  # the address is banned, even with the right key now
+    assert gateway.record(after.request_id)["reason"] == "login-banned"

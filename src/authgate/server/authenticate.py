@@ -210,6 +210,8 @@ async def from_bearer(wire: Wire, context: AuthContext) -> AuthResult | None:
     binding = await _binding(wire, context, scheme, token, claims)
     if binding.failure is not None:
         log.info("bearer token of %s refused: %s", client.config.id, binding.detail)
+        if binding.failure in _KEYLESS_USE:
+            await count_failure(auth, "ip", context.client_ip)
         return AuthResult(None, binding.failure, response_headers=binding.headers)
     identity = identity_from_claims(
         claims,
@@ -275,5 +277,18 @@ async def _count_bad_token(
 
 
 _TOKEN_SCHEMES = frozenset({"bearer", "dpop"})
+# A bound token used without its key or certificate: what a stolen token looks like,
+# counted against the client IP (limits.regulation) like a bad token. Never against
+# the token's subject: the thief would get its victim banned. A missing nonce, a
+# stale iat or a wrong htu is a client's bug more likely than an attack: not counted.
+_KEYLESS_USE = frozenset(
+    {
+        Reason.DPOP_PROOF_MISSING,
+        Reason.DPOP_KEY_MISMATCH,
+        Reason.DPOP_REPLAYED,
+        Reason.MTLS_CERTIFICATE_MISSING,
+        Reason.MTLS_CERTIFICATE_MISMATCH,
+    }
+)
 
 AUTHENTICATORS: dict[str, Authenticator] = {"session": from_session, "bearer": from_bearer}
