@@ -2,9 +2,10 @@
 
 Contract: entries are keyed by the store's hashed key (`keys.storage_key`, the key
 the state events name), hold the `Session` as read, and live `ttl` seconds on the
-monotonic clock at most; `get` answers None past that. At most `size` entries:
-inserting one more evicts the oldest inserted (a short TTL makes first-in-first-out
-as good as LRU here, without the reordering cost on every hit). `drop`,
+monotonic clock at most; `get` answers None past that, and `put` drops the timed-out
+ones (the oldest: one TTL for all). At most `size` entries: inserting one more evicts
+the oldest inserted (a short TTL makes first-in-first-out as good as LRU here, without
+the reordering cost on every hit). `drop`,
 `drop_subject` (every cached session of a provider `sub`), `drop_sid` (of a provider
 `sid`) and `clear` remove entries, and each bumps `version` — even when nothing was
 cached — so a reader that took `version` before its store read and finds it changed
@@ -55,9 +56,16 @@ class SessionCache:
         if self._size <= 0:
             return
         self._remove(key)
-        while len(self._entries) >= self._size:
-            self._remove(next(iter(self._entries)))
-        self._entries[key] = _Entry(session, self._clock() + self._ttl)
+        now = self._clock()
+        # One TTL for all: insertion order is expiry order, so the timed-out entries
+        # are the oldest — dropped here, so a quiet cache shrinks instead of holding
+        # `size` dead sessions (and their tokens) until evicted.
+        while self._entries:
+            oldest = next(iter(self._entries))
+            if len(self._entries) < self._size and self._entries[oldest].until > now:
+                break
+            self._remove(oldest)
+        self._entries[key] = _Entry(session, now + self._ttl)
         for index, field in self._indexes(session):
             index.setdefault(field, set()).add(key)
 
