@@ -20,13 +20,14 @@ from tests.testbed.ports import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
-def with_admin(built: dict[str, Any]) -> None:
-    built["server"] = {"admin_listen": f"127.0.0.1:{free_port()}"}
-    built["entitlements"]["db-admin"]["max_duration"] = "1h"
+@pytest.fixture(params=["native", "aiohttp"])
+def gateway(access_gateway: AccessGateway, request: pytest.FixtureRequest) -> Gateway:
+    """Both front ends: the entitlement route is decided on the request path of each."""
 
+    def with_admin(built: dict[str, Any]) -> None:
+        built["server"] = {"admin_listen": f"127.0.0.1:{free_port()}", "data_plane": request.param}
+        built["entitlements"]["db-admin"]["max_duration"] = "1h"
 
-@pytest.fixture
-def gateway(access_gateway: AccessGateway) -> Gateway:
     return access_gateway(with_admin)
 
 

@@ -48,3 +48,28 @@ def test_a_deny_rule_trips_when_grants_are_unreadable() -> None:
     assert not run(config, dataclasses.replace(held, grants={})).allowed
     unknown = run(config, dataclasses.replace(held, grants=None))
     assert not unknown.allowed and unknown.reasons == (r.ENTITLEMENT_UNKNOWN,)
+
+
+def test_explain_takes_the_grants_the_identity_holds(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from authgate.config.snapshot import build_snapshot
+    from authgate.policy.explain import explain
+
+    path = Path(str(tmp_path)) / "authgate.yaml"
+    path.write_text(
+        "entitlements: {db-admin: {max_duration: 1h, approvers: {groups: [leads]}}}\n"
+        "routes:\n  - {id: db, match: {host: db.example}, upstream: 'http://127.0.0.1:9',\n"
+        "     policy: {allow: [{entitlement: [db-admin]}]}}\n"
+    )
+    snapshot = build_snapshot(path, {})
+
+    def ask(grants: frozenset[str]) -> tuple[str, tuple[str, ...]]:
+        found = explain(
+            snapshot.routes, snapshot.config, url="https://db.example/x", method="GET",
+            identity=bob_contractor, ip="10.0.0.1", country=None, now=0.0, grants=grants,
+        )  # fmt: skip
+        return found.decision, found.reasons
+
+    assert ask(frozenset({"db-admin"})) == ("allow", (r.ENTITLEMENT_OK,))
+    assert ask(frozenset()) == ("deny", (r.POLICY_NO_MATCH, r.ENTITLEMENT_REQUIRED))
