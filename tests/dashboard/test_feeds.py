@@ -33,7 +33,8 @@ def _now_record(index: int, decision: Outcome = Outcome.ALLOW) -> object:
 def test_a_line_reads_back_as_the_record_it_was() -> None:
     original = record(Outcome.STEP_UP, reason="risk-step-up", risk=61, signals=("new-country",),
                       country="FR", upstream=None, provider="corp", device="d1",
-                      stripped=("x-user",), identity=Identity("s", "corp", "session"))
+                      stripped=("x-user",), identity=Identity("s", "corp", "session"),
+                      trace_id="4bf92f3577b34da6a3ce929d0e0e4736")
     again = record_from_line(original.to_json())
     assert again == dataclasses.replace(original, time=round(original.time, 3))
     assert again is not None and again.identity is None  # a line never carries one

@@ -66,4 +66,5 @@ def _record(f: dict[str, Any]) -> DecisionRecord:
         headers_dropped=tuple(f.get("headers_dropped") or ()),
         return_url_rejected=bool(f.get("return_url_rejected")),
         stripped=tuple(f.get("stripped") or ()),
+        trace_id=f.get("trace_id"),
     )

@@ -131,6 +131,7 @@ def detail(record: DecisionRecord, generation: Generation | None) -> dict[str, o
         device=record.device,
         upstream_status=record.upstream_status,
         durations_ms={stage: round(seconds * 1000, 3) for stage, seconds in record.durations},
+        trace_id=record.trace_id,  # to find the request's trace in Tempo or Jaeger
         headers_dropped=list(record.headers_dropped),
         stripped=list(record.stripped),
         explain=_explain(record, generation) if generation is not None else None,

@@ -217,6 +217,7 @@
       ["country", record.country], ["device", record.device], ["risk", record.risk],
       ["signals", record.signals], ["upstream_status", record.upstream_status],
       ["durations_ms", record.durations_ms], ["stripped", record.stripped],
+      ["trace_id", record.trace_id],
     ]);
     const e = record.explain;
     fillList($("d-explain"), e ? [
