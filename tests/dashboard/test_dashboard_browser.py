@@ -72,6 +72,7 @@ async def make_traffic(gateway: Gateway) -> None:
                 async with client.get(f"{gateway.url}/admin/users", headers=BROWSER,
                                       allow_redirects=False) as r:
                     assert r.status == 302 and "step_up=1" in r.headers["Location"]
+                await asyncio.sleep(1.1)  # bob's requests in a later second still
 
 
 def settled(gateway: Gateway) -> list[dict[str, Any]]:
@@ -221,6 +222,10 @@ async def test_dashboard_shows_the_gateways_decisions(
     later = [r["request_id"] for r in records if _epoch(r["time"]) >= int(step_up_time)]
     assert set(await apply_filters(page, since=since)) == set(later)
     assert 0 < len(later) < len(records)
+    # ... and to it: "to" takes in the whole of its second.
+    earlier = [r["request_id"] for r in records if _epoch(r["time"]) < int(step_up_time) + 1]
+    assert set(await apply_filters(page, until=since)) == set(earlier)
+    assert step_up["request_id"] in earlier and len(earlier) < len(records)
     await apply_filters(page, user="bob")
     await save_screenshot(page, "dashboard-2-filtered")
 

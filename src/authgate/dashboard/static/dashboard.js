@@ -161,7 +161,9 @@
     }
     for (const name of ["since", "until"]) {
       const value = $("f-" + name).value;
-      if (value) query.set(name, String(new Date(value).getTime() / 1000));
+      // The fields have whole seconds: "to" takes in the whole of its second.
+      const end = name === "until" ? 0.999 : 0;
+      if (value) query.set(name, String(new Date(value).getTime() / 1000 + end));
     }
     query.set("limit", "200");
     return query;
