@@ -110,12 +110,21 @@ def tracked_files() -> list[str]:
     return [name for name in listed.stdout.decode().split("\0") if name]
 
 
+# Keys that are public on purpose: config/example.yaml's `partners` provider reads
+# this one (`client_key.pem_file`), so the example loads as shipped. It says so in
+# its first line; a key without that line, or anywhere else, fails the test.
+EXAMPLE_KEYS = {"config/example-client-key.pem"}
+
+
 def test_no_private_key_is_tracked() -> None:
     holding_keys = []
     for name in tracked_files():
         path = REPO / name
         if path.is_file() and not path.is_symlink():
-            if b"PRIVATE KEY-----" in path.read_bytes() and "/files/" not in name:
+            data = path.read_bytes()
+            if name in EXAMPLE_KEYS and data.startswith(b"Example only:"):
+                continue
+            if b"PRIVATE KEY-----" in data and "/files/" not in name:
                 holding_keys.append(name)
     # Only code that writes or parses PEM may name the marker; no file holds a key.
     assert [n for n in holding_keys if not n.endswith((".py", ".md"))] == []
