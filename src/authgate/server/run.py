@@ -105,7 +105,8 @@ async def _serve(snapshot: Snapshot, slot: WorkerSlot) -> None:
     server = snapshot.config.server
     app = build_app(snapshot, metrics=Metrics(multiprocess_dir=slot.metrics_dir))
     runner = GatewayRunner(app, access_log=None, shutdown_timeout=server.shutdown_timeout)
-    grants = server.state_dir if snapshot.config.entitlements else None
+    # The grants API (and its token file) only where an admin listener will serve it.
+    grants = server.state_dir if snapshot.config.entitlements and server.admin_listen else None
     admin = web.AppRunner(build_admin_app(app, grants_state_dir=grants), access_log=None, shutdown_timeout=1.0)
     try:
         listeners, admin_listeners = await _start(runner, admin, snapshot.config, slot)
