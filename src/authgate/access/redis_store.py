@@ -7,7 +7,7 @@ cache, so one slot carries them easily):
 
     P{grants}:g:<id>                    string: the grant's JSON; TTL its end + retention
     P{grants}:s:<provider>:<subject>    set of ids: the subject's open grants
-    P{grants}:pending                   set of ids: grants in state requested
+    P{grants}:pending                   zset id -> requested_at: grants in state requested
     P{grants}:active                    zset id -> expires_at: the sweeper's queue
     P{grants}:recent                    zset id -> requested_at: `authgate grants`
 
@@ -54,16 +54,16 @@ redis.call('ZADD', KEYS[5], ARGV[6], id)
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', ARGV[9])
 if state == 'requested' then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[8])
-  redis.call('SADD', KEYS[3], id)
+  redis.call('ZADD', KEYS[3], ARGV[6], id)
   redis.call('SADD', KEYS[2], id)
 elseif state == 'active' or state == 'approved' then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[8])
-  redis.call('SREM', KEYS[3], id)
+  redis.call('ZREM', KEYS[3], id)
   redis.call('SADD', KEYS[2], id)
   redis.call('ZADD', KEYS[4], ARGV[4], id)
 else
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[7])
-  redis.call('SREM', KEYS[3], id)
+  redis.call('ZREM', KEYS[3], id)
   redis.call('SREM', KEYS[2], id)
   redis.call('ZREM', KEYS[4], id)
 end
@@ -153,7 +153,7 @@ class RedisGrantStore:
 
     async def pending(self) -> list[Grant]:
         with redis_errors_as(StoreUnavailable):
-            ids = await self._client.smembers(f"{self._base}pending")
+            ids = await self._client.zrange(f"{self._base}pending", 0, -1)
         found = await self._many(ids)
         return [g for g in found if g.state is GrantState.REQUESTED]
 
@@ -164,12 +164,11 @@ class RedisGrantStore:
 
     async def due(self, now: float) -> list[Grant]:
         with redis_errors_as(StoreUnavailable):
+            # Both indexes are scored by time: the sweeper's tick reads only what is due.
             ended = await self._client.zrangebyscore(f"{self._base}active", "-inf", repr(now))
-            asked = await self._client.smembers(f"{self._base}pending")
-        lapsed = [
-            g for g in await self._many(asked)
-            if g.state is GrantState.REQUESTED and now >= g.requested_at + self._request_timeout
-        ]  # fmt: skip
+            horizon = repr(now - self._request_timeout)
+            asked = await self._client.zrangebyscore(f"{self._base}pending", "-inf", horizon)
+        lapsed = [g for g in await self._many(asked) if g.state is GrantState.REQUESTED]
         active = [g for g in await self._many(ended) if g.state is GrantState.ACTIVE]
         return active + lapsed
 
