@@ -113,8 +113,8 @@ async def reverify(
             _down_until[client] = now() + OUTAGE_RETRY  # not extended by its own refusals
         grace = client.config.outage_grace
         return await _outage(session, coordinator, store, reverify_every, grace, now(), error)
-    if current is None:
-        return Reverified(None, Reason.SESSION_ENDED)
+    if current is None:  # ended meanwhile (a logout): what `authenticate` calls it
+        return Reverified(None, Reason.SESSION_EXPIRED)
     if changed:  # this flight renewed it (a waiter of another's flight sees no change)
         tally.count("refresh", changed[0] or tally.UNCHANGED)
         return Reverified(current, changed[0])
