@@ -95,6 +95,10 @@ PURE_MODULES = [
     "authgate.config.schema_bearer",
     "authgate.resource.identifier",
     "authgate.resource.challenge",
+    # continuous evaluation: when a session is re-verified, the re-evaluation counts
+    "authgate.continuous",
+    "authgate.continuous.interval",
+    "authgate.continuous.tally",
     # tracing's interface and the W3C traceparent rules (the SDK only when enabled)
     "authgate.tracing",
     "authgate.tracing.traceparent",

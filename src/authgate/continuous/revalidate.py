@@ -11,7 +11,8 @@ never set them, `merge_userinfo`), else the session keeps the values of its logi
 a refresh is not a new authentication, and a provider that re-asserts a lower `acr`
 downgrades it. `change(old, new)` names what a re-verification changed:
 `groups-changed` (groups or roles: what policies most often hang on),
-`identity-changed` (anything else), or None. No I/O library.
+`identity-changed` (anything else), or None. No network or store: pyjwt only reads
+the stored token's payload.
 """
 
 from __future__ import annotations
