@@ -1,5 +1,6 @@
 """Fixtures of the continuous-evaluation tests: an upstream with a WebSocket echo
-(`/ws`) and a server-sent event stream (`/sse`, one event every 100 ms for a minute)."""
+(`/ws`), a server-sent event stream (`/sse`, one event every 100 ms for a minute), and
+"ok" on any other path."""
 
 from __future__ import annotations
 
@@ -28,11 +29,16 @@ async def _sse(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def _ok(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
 @pytest.fixture
 async def upstream(aiohttp_server: AiohttpServer) -> str:
     app = web.Application()
     app.router.add_get("/ws", _ws)
     app.router.add_get("/sse", _sse)
+    app.router.add_get("/{tail:.*}", _ok)
     server = await aiohttp_server(app)
     return f"http://{server.host}:{server.port}"
 

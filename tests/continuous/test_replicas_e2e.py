@@ -14,7 +14,7 @@ from tests.continuous.test_connections_e2e import BOUND, BROWSER, _browser, _clo
 from tests.login.test_login_flow import log_in
 from tests.testbed.gateway import Gateway
 from tests.testbed.login_gateway import login_config
-from tests.testbed.oidc import OIDCProvider, parse_forms
+from tests.testbed.oidc import DEFAULT_USERS, OIDCProvider, parse_forms
 from tests.testbed.redis import RedisServer
 
 async def _log_out(client: aiohttp.ClientSession, gateway: Gateway) -> float:
@@ -29,6 +29,7 @@ async def _log_out(client: aiohttp.ClientSession, gateway: Gateway) -> float:
         return sent
 
 
+JSON = {"Accept": "application/json"}
 TRIALS = 12
 
 
@@ -61,3 +62,34 @@ async def test_a_websocket_on_one_replica_is_closed_within_a_second_of_a_logout_
     for gateway in gateways:
         closes = [r for r in gateway.decisions(0) if r["path"] == "/ws"]
         assert closes and all((r["decision"], r["reason"], r["status"]) == ("deny", "session-ended", 101) for r in closes)
+
+
+async def test_a_refresh_on_one_replica_reaches_the_others_caches(
+    oidc_provider_factory: Callable[..., OIDCProvider],
+    upstream: str,
+    gateway_factory: Callable[..., Gateway],
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    # The refresh is written through the store (replace_identity), which announces
+    # session-changed: the other replica's session cache drops its copy, so the removed
+    # group is denied there too — without a refresh of its own.
+    provider = oidc_provider_factory()
+    route = {"policy": {"allow": [{"groups": ["admins"]}]}, "reverify_every": "1s"}
+    config = login_config(
+        provider, upstream, tmp_path / "keys.pem", route=route,
+        store={"backend": "redis", "url": redis_server.url, "key_prefix": f"rf-{time.time_ns()}:"},
+    )
+    one, other = gateway_factory(config), gateway_factory(config)
+    await asyncio.sleep(0.5)  # both subscribed to the channel
+    async with _browser() as client:
+        await log_in(client, one, "/")
+        async with client.get(f"{other.url}/a", headers=JSON) as r:
+            assert r.status == 200  # read once: in the other replica's cache now
+        provider.set_user_claims("alice", dict(DEFAULT_USERS["alice"]["claims"], groups=["hr-staff"]))
+        await asyncio.sleep(1.1)
+        async with client.get(f"{one.url}/a", headers=JSON) as r:
+            assert r.status == 403  # refreshed here
+        async with client.get(f"{other.url}/a", headers=JSON) as r:
+            assert r.status == 403, await r.text()  # the new identity, not the cached one
+    assert provider.log_text(200_000).count("POST /token") == 2  # the login, one refresh
