@@ -41,6 +41,9 @@ NOT_REFUSALS = {
     # grant events: decision records of their own, never a request's refusal
     "grant-requested", "grant-approved", "grant-denied", "grant-activated", "grant-expired",
     "grant-revoked", "grant-break-glass",
+    # a Shared Signals transmitter's delivery (signals/): answered in JSON to it, never a page
+    "signal-accepted", "signal-acknowledged", "signal-authentication-failed",
+    "signal-event-unknown", "signal-invalid", "signal-subject-unknown",
 }
 
 

@@ -137,6 +137,13 @@ PLAIN_REASONS: dict[str, str] = {
     "session-invalid": "Your sign-in could not be recognised; sign in again to continue.",
     "refresh-identity-mismatch": "Your identity provider answered for another account; sign in again.",
     "session-revoked-by-provider": "Your identity provider ended your session; sign in again to continue.",
+    # Shared Signals (signals/): why a session was ended or re-checked, should a page name it.
+    "account-disabled": "Your account was disabled at your identity provider, so your session was ended.",
+    "account-purged": "Your account was removed at your identity provider, so your session was ended.",
+    "credential-compromised": "Your identity provider reported your credentials as compromised; sign in again once they are reset.",
+    "credential-changed": "Your sign-in credentials changed at your identity provider; sign in again.",
+    "claims-changed": "Your account details changed at your identity provider, so your access is checked again.",
+    "assurance-downgraded": "Your identity provider lowered the assurance of your sign-in; this page needs you to sign in again.",
     "reverify-failed": "Your sign-in could not be checked again with your identity provider; sign in again.",
     "session-ended": "Your session has ended; sign in again to continue.",
     "reverify-deferred": "Your identity provider could not be reached to check your sign-in again; it will be checked later.",
