@@ -54,8 +54,7 @@ async def evaluate(
             return NOBODY
         lookup = retargeted
     facts, trace = exchange.facts, exchange.trace
-    target = Target(facts.method, f"{facts.scheme}://{authority or wire.host}{facts.path}")
-    result = await _authenticate(wire, lookup.route, runtime, auth, facts, target)
+    result = await _authenticate(wire, lookup.route, runtime, auth, facts, authority or wire.host)
     exchange.response_headers.update(result.response_headers)
     exchange.identity = result.identity
     exchange.session = result.session
@@ -139,12 +138,14 @@ async def _authenticate(
     runtime: ServerRuntime,
     auth: AuthRuntime,
     facts: RequestFacts,
-    target: Target,
+    authority: str,
 ) -> AuthResult:
     # Public paths skip authentication: no store read for anonymous traffic.
     if route is None or public_rule(route, facts.path) is not None:
         return NOBODY
     idle = runtime.policies[route.id].settings.session_idle_timeout
+    # What a DPoP proof must name: the URL the client called (RFC 9449 §4.3).
+    target = Target(facts.method, f"{facts.scheme}://{authority}{facts.path}")
     return await authenticate(
         wire,
         route,
