@@ -86,6 +86,7 @@ records = st.builds(
         break_glass=st.booleans(),
     ),
     trace_id=maybe_text,
+    identity=st.none(),  # memory only: never in the line (a named tuple: hypothesis asks)
 )
 
 
@@ -96,3 +97,13 @@ def test_to_json_is_the_json_module_s_line(record: DecisionRecord) -> None:
     assert line == reference(record)
     assert len(line.splitlines()) == 1  # nothing in it breaks the line
     json.loads(line)
+
+
+def test_identity_is_neither_in_the_line_nor_in_equality() -> None:
+    from authgate.identity import Identity
+
+    base = DecisionRecord(0.0, "r", "app", "GET", "h", "/", "192.0.2.1", Outcome.ALLOW, "ok", None, 200, 200)
+    who = base._replace(identity=Identity(subject="s", provider="p", credential="session"))
+    assert who == base and hash(who) == hash(base) and who.to_json() == base.to_json()
+    assert base._replace(status=403) != base
+    assert "identity" not in repr(who)

@@ -19,7 +19,6 @@ shows what the log itself hides.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections import deque
@@ -75,7 +74,7 @@ class DashboardTap:
             value = getattr(record, name)
             if isinstance(value, str) and value:
                 changes[name] = pseudonym(value)
-        return dataclasses.replace(record, **changes) if changes else record  # type: ignore[arg-type]
+        return record._replace(**changes) if changes else record  # type: ignore[arg-type]
 
     def recent(self) -> list[DecisionRecord]:
         """The ring, newest first."""
