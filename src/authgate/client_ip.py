@@ -95,6 +95,13 @@ def _parse_cached(text: str) -> Address | None:
     return parse_address(text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _text(addr: Address) -> str:
+    # The peer's text form on every request: `str()` of an address formats it afresh
+    # each time (microseconds); peers repeat, and the cache is bounded as above.
+    return str(addr)
+
+
 def _entry_address(entry: str) -> Address | None:
     entry = entry.strip(_OWS)
     return None if len(entry) > _MAX_ENTRY else _parse_cached(entry)
@@ -166,7 +173,7 @@ def client_ip(
     if addr is None:
         return UNKNOWN
     if not forwarded_for or not trusted.contains(addr):
-        return str(addr)
+        return _text(addr)
     return str(_walk(_rightmost_entries(forwarded_for), trusted, addr))
 
 

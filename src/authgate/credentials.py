@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from authgate.mutate.cookies import cookie_values
-from authgate.mutate.encoding import normalize_name
 
 AUTHORIZATION = "authorization"
 
@@ -34,13 +33,17 @@ def duplicated_credential(
     authorizations = 0
     cookies: list[str] = []
     for name, value in headers:
-        folded = normalize_name(name)
+        # Lower-casing is the whole fold here: `normalize_name` also maps `_` and `.`
+        # to `-`, and neither name has a `-` for another spelling to fold onto.
+        folded = name.lower()
         if folded == AUTHORIZATION:
             authorizations += 1
         elif folded == "cookie":
             cookies.append(value)
     if authorizations > 1:
         return AUTHORIZATION
+    if not cookies:
+        return None  # no Cookie field: nothing to count (the common public request)
     for cookie in cookie_names:
         if len(cookie_values(cookies, cookie)) > 1:
             return cookie

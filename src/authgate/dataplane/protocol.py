@@ -45,7 +45,6 @@ from authgate.conn.refusals import (
     RequestHint,
     check_head,
     classify_parse_error,
-    header_section_bytes,
 )
 from authgate.dataplane.chunk_budget import ChunkBudget, slice_size
 from authgate.dataplane.exchange import serve_request
@@ -403,7 +402,9 @@ class DataPlaneProtocol(asyncio.Protocol):
         version = (int(major), int(minor or 0))
         method = parser.get_method().decode("ascii")
         target, fields = self._url.decode("latin-1"), self._fields
-        reason = check_head(method, version, target, header_section_bytes(fields), self._limits.max_header_bytes)
+        # `_field_bytes` is the header section's size, counted as the fields arrived
+        # (`header_section_bytes`' sum, not recomputed per request).
+        reason = check_head(method, version, target, self._field_bytes, self._limits.max_header_bytes)
         if reason is None and not target.startswith("/"):
             reason, target, fields = _absolute_form(target, fields, version)
         if reason is None and self._admission is not Admission.ADMITTED:
